@@ -1,0 +1,48 @@
+"""Seal small secrets before they reach the store: a leaked state file reveals nothing.
+
+Encrypt-then-MAC from the standard library alone: a SHAKE-256 keystream keyed by
+(key, random nonce) and an HMAC-SHA256 tag. Keys are random 128+ bit values, so
+this is a sound stream-cipher construction without pulling in a crypto package.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+
+def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
+    return hashlib.shake_256(b"soap-bridge/seal\x00" + key + nonce).digest(length)
+
+
+def _tag(key: bytes, nonce: bytes, body: bytes) -> bytes:
+    return hmac.new(key, b"tag\x00" + nonce + body, hashlib.sha256).digest()[:16]
+
+
+def seal(key: bytes, plaintext: str) -> str:
+    nonce = secrets.token_bytes(16)
+    data = plaintext.encode("utf-8")
+    body = bytes(a ^ b for a, b in zip(data, _keystream(key, nonce, len(data)), strict=True))
+    return base64.urlsafe_b64encode(nonce + _tag(key, nonce, body) + body).decode("ascii")
+
+
+def unseal(key: bytes, sealed: str) -> str | None:
+    """The plaintext, or None if the value was sealed under another key or altered."""
+    try:
+        raw = base64.urlsafe_b64decode(sealed.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    if len(raw) < 32:
+        return None
+    nonce, tag, body = raw[:16], raw[16:32], raw[32:]
+    if not hmac.compare_digest(tag, _tag(key, nonce, body)):
+        return None
+    data = bytes(a ^ b for a, b in zip(body, _keystream(key, nonce, len(body)), strict=True))
+    return data.decode("utf-8")
+
+
+def fingerprint(value: str, purpose: str) -> str:
+    """A stable, non-reversible store key for a value that must not be stored itself."""
+    return hashlib.sha256(f"{purpose}\x00{value}".encode()).hexdigest()[:40]

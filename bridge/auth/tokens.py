@@ -1,0 +1,70 @@
+"""AuthenticationTokens: minted, stored against the bearer they stand for, resolved."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bridge.auth.seal import fingerprint, seal, unseal
+from bridge.store.base import Store
+
+OPAQUE = "opaque"
+PASSTHROUGH = "passthrough"
+TOKEN_KINDS = (OPAQUE, PASSTHROUGH)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token stands for: who logged in, the upstream bearer and its user context."""
+
+    subject: str
+    bearer: str
+    context: str | None = None
+    operation: str = ""
+    issued_at: float = 0.0
+    expires_at: float = 0.0
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TokenIssuer:
+    """Tokens live in the store under a hash; the bearer inside is sealed with the token.
+
+    Only the holder of the AuthenticationToken can recover the bearer it maps to,
+    so neither a copy of the state folder nor a store dump hands out upstream access.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def issue(self, grant: Grant, kind: str, ttl: float) -> str:
+        # 32 random bytes: 256 bits, URL-safe base64 without padding.
+        token = grant.bearer if kind == PASSTHROUGH else secrets.token_urlsafe(32)
+        now = time.time()
+        record = asdict(grant) | {"issued_at": now, "expires_at": now + ttl}
+        payload = json.dumps(record, separators=(",", ":"))
+        self._store.set(self._key(token), seal(token.encode(), payload), ttl)
+        return token
+
+    def resolve(self, token: str) -> Grant | None:
+        if not token:
+            return None
+        sealed = self._store.get(self._key(token))
+        if not isinstance(sealed, str):
+            return None
+        payload = unseal(token.encode(), sealed)
+        if payload is None:
+            return None
+        record = json.loads(payload)
+        if record.get("expires_at", 0) <= time.time():
+            return None
+        return Grant(**record)
+
+    def revoke(self, token: str) -> None:
+        self._store.delete(self._key(token))
+
+    @staticmethod
+    def _key(token: str) -> str:
+        return "token:" + fingerprint(token, "authentication-token")

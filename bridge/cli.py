@@ -1,0 +1,260 @@
+"""The `soap-bridge` command line: serve, check, passwd, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import os
+import secrets
+import shlex
+import sys
+from collections.abc import Sequence
+
+from bridge import __version__
+from bridge.config import Config, MissingSecret, demo_config_path, load_config, resolve_secrets
+from bridge.errors import ConfigError
+
+DEMO_USERNAME_ENV = "SOAP_BRIDGE_DEMO_API_USERNAME"
+DEMO_KEY_ENV = "SOAP_BRIDGE_DEMO_API_KEY"
+STATE_KEY_ENV = "SOAP_BRIDGE_STATE_KEY"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soap-bridge",
+        description="Serve a legacy SOAP API on its vendor's modern REST flow, driven by YAML rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"soap-bridge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bridge (demo mode without --config)")
+    serve.add_argument("--config", help="configuration file (default: the bundled demo)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any free)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    serve.add_argument("--store", help="state store URL, e.g. sqlite:///state/bridge.db")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--public-url", help="URL callers reach the bridge at (WSDL addresses)")
+    serve.add_argument("--certfile", help="TLS certificate (PEM)")
+    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    serve.set_defaults(run=_serve)
+
+    check = commands.add_parser("check", help="validate config, rules and WSDL together")
+    check.add_argument("--config", help="configuration file (default: the bundled demo)")
+    check.set_defaults(run=_check)
+
+    passwd = commands.add_parser("passwd", help="set a password in the local credentials file")
+    passwd.add_argument("username")
+    where = passwd.add_mutually_exclusive_group()
+    where.add_argument("--config", help="take credentials_file from this configuration")
+    where.add_argument("--file", help="the credentials file itself")
+    passwd.add_argument("--algorithm", choices=["argon2id", "bcrypt"], default="argon2id")
+    passwd.add_argument("--status", choices=["active", "locked", "inactive", "expired_password"],
+                        default="active")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input instead of prompting")
+    passwd.add_argument("--delete", action="store_true", help="remove the user instead")
+    passwd.set_defaults(run=_passwd)
+
+    sandbox = commands.add_parser("sandbox", help="run the emulated vendor services alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8081)
+    sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
+    sandbox.set_defaults(run=_sandbox)
+    return parser
+
+
+# -- serve --------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bridge import logs
+    from bridge.app import BridgeApp
+    from bridge.server import serve
+
+    config = load_config(args.config or demo_config_path())
+    config = config.with_overrides(
+        host=args.host, port=args.port, workers=args.workers, store=args.store,
+        log_level=args.log_level, public_url=args.public_url,
+    )
+    logs.configure(config.log_level)
+    demo_user = None
+    if config.sandbox is not None:
+        config, demo_user = _start_demo_sandbox(config)
+    app = BridgeApp(config, _state_key())
+
+    def ready(host: str, port: int) -> None:
+        _print_banner(config, host, port, demo_user, tls=bool(args.certfile))
+
+    serve(app, config.host, config.port, config.workers, args.threads, config.log_level,
+          ready, args.certfile, args.keyfile)
+    return 0
+
+
+def _state_key() -> bytes:
+    """The key sealing cached upstream tokens; shared by all workers of this process."""
+    configured = os.environ.get(STATE_KEY_ENV)
+    if configured:
+        return configured.encode("utf-8")
+    # Without a configured key, cached bearers are readable only by this run of the bridge.
+    return secrets.token_bytes(32)
+
+
+def _start_demo_sandbox(config: Config) -> tuple[Config, tuple[str, str] | None]:
+    from bridge.sandbox import load_seed, start_in_thread
+
+    assert config.sandbox is not None
+    seed = load_seed(config.sandbox.seed)
+    server = start_in_thread(seed)
+    api_user = seed.api_user(config.sandbox.api_user)
+    if api_user is None:
+        raise ConfigError([])  # pragma: no cover - the bundled seed has it
+    # Demo credentials come from the seed; the config only names the variables.
+    os.environ[DEMO_USERNAME_ENV] = api_user.username
+    os.environ[DEMO_KEY_ENV] = api_user.key
+    upstreams = {
+        name: dataclasses.replace(up, base_url=server.url) if up.base_url == "sandbox" else up
+        for name, up in config.upstreams.items()
+    }
+    sample = seed.users[0] if seed.users else None
+    demo_user = (sample.username, sample.password) if sample else None
+    print(f"Sandbox upstream (in-process): {server.url}", flush=True)
+    return dataclasses.replace(config, upstreams=upstreams), demo_user
+
+
+def _print_banner(config: Config, host: str, port: int,
+                  demo_user: tuple[str, str] | None, tls: bool) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+    base = config.public_url or f"{'https' if tls else 'http'}://{shown}:{port}"
+    print(f"soap-bridge {__version__} listening on {base} ({config.workers} workers)", flush=True)
+    print(f"WSDL: {base}{config.wsdl_path}?wsdl", flush=True)
+    if demo_user is not None:
+        username, password = demo_user
+        envelope = (
+            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            '<AuthenticateUser xmlns="https://www.assuresign.net/Services/DocumentNOW/Users">'
+            f'<AuthenticateUserRequest UserName="{username}" Password="{password}"/>'
+            "</AuthenticateUser></soap:Body></soap:Envelope>"
+        )
+        action = "https://www.assuresign.net/Services/DocumentNOW/Users/IUserService/AuthenticateUser"
+        command = " ".join([
+            "curl -s",
+            shlex.quote(f"{base}{config.wsdl_path}/Users/text"),
+            "-H", shlex.quote("Content-Type: text/xml; charset=utf-8"),
+            "-H", shlex.quote(f'SOAPAction: "{action}"'),
+            "--data", shlex.quote(envelope),
+        ])
+        print("Log in as the documented sample user:", flush=True)
+        print(f"  {command}", flush=True)
+
+
+# -- check --------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bridge.rules.check import check_rules
+    from bridge.soap.service import SoapService
+
+    path = args.config or demo_config_path()
+    config = load_config(path)
+    service = SoapService(config.wsdl)
+    rules, problems = check_rules(config, service)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    try:
+        if config.sandbox is None:  # demo mode fills its secrets from the sandbox seed
+            resolve_secrets(config)
+    except MissingSecret as exc:
+        # Not an error here: check runs where the secrets are not (CI); serve insists on them.
+        for problem in exc.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+    operations = ", ".join(sorted(rules)) or "none"
+    print(f"OK: {path}: WSDL {os.path.relpath(config.wsdl)} with "
+          f"{len(service.operations)} operations; rules for {operations}.")
+    return 0
+
+
+# -- passwd -------------------------------------------------------------------
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    from bridge.auth.passwords import LocalUser, hash_password, read_credentials, write_credentials
+
+    path = args.file
+    if path is None:
+        config = load_config(args.config or demo_config_path())
+        path = config.credentials_file
+        if path is None:
+            print(f"{config.source}: no credentials_file configured; give --file", file=sys.stderr)
+            return 2
+    users = read_credentials(path)
+    key = args.username.strip().lower()
+    if args.delete:
+        if users.pop(key, None) is None:
+            print(f"{path}: no user {args.username}", file=sys.stderr)
+            return 1
+        write_credentials(path, users)
+        print(f"{path}: removed {args.username}")
+        return 0
+    password = _read_password(args.password_stdin)
+    if password is None:
+        return 1
+    users[key] = LocalUser(args.username.strip(), hash_password(password, args.algorithm),
+                           args.status)
+    write_credentials(path, users)
+    print(f"{path}: {args.algorithm} hash stored for {args.username} ({args.status})")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            print("The passwords differ; nothing changed.", file=sys.stderr)
+            return None
+    if not password:
+        print("An empty password is not allowed; nothing changed.", file=sys.stderr)
+        return None
+    return password
+
+
+# -- sandbox ------------------------------------------------------------------
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from bridge.sandbox import SeedError, load_seed, serve_forever
+
+    try:
+        seed = load_seed(args.seed)
+    except SeedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    def ready(url: str) -> None:
+        print(f"Sandbox listening on {url}", flush=True)
+
+    serve_forever(args.host, args.port, seed, ready)
+    return 0

@@ -1,0 +1,293 @@
+"""The deployment configuration: read once, validated with file:line errors, frozen."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bridge.errors import ConfigError, Problem
+from bridge.rules.source import LocatedDict, line_of, load_yaml
+
+ENV_PREFIX = "SOAP_BRIDGE_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """`30m`, `15s`, `1h`, `250ms` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 15m, 1h)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def resource_root() -> str:
+    """Where wsdl/, mappings/ and examples/ live: the checkout, else the installed share/."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isdir(os.path.join(checkout, "wsdl")):
+        return checkout
+    return os.path.join(sys.prefix, "share", "soap-bridge")
+
+
+def demo_config_path() -> str:
+    return os.path.join(resource_root(), "examples", "demo.yaml")
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    name: str
+    base_url: str
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret comes from; the value itself is never kept in the config."""
+
+    name: str
+    env: str | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class LockoutSettings:
+    max_failures: int = 5
+    window: float = 15 * 60
+    duration: float = 15 * 60
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Demo mode: run the bundled sandbox in-process and aim `sandbox` upstreams at it."""
+
+    seed: str | None = None
+    api_user: str = "bridge-demo"
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    wsdl: str
+    wsdl_path: str = "/Services/DocumentNOW/v2/DocumentNOW.svc"
+    mappings: tuple[str, ...] = ()
+    store: str = "sqlite:///state/soap-bridge.sqlite3"
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    log_level: str = "info"
+    token_ttl: float = 30 * 60
+    lockout: LockoutSettings = field(default_factory=LockoutSettings)
+    max_body_bytes: int = 1024 * 1024
+    credentials_file: str | None = None
+    upstreams: dict[str, UpstreamSettings] = field(default_factory=dict)
+    secrets: dict[str, SecretRef] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    sandbox: SandboxSettings | None = None
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_TOP_KEYS = {
+    "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
+    "tokens", "lockout", "limits", "credentials_file", "upstreams", "secrets", "vars", "sandbox",
+}
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def problem(self, container: Any, key: str | int, message: str) -> None:
+        self.problems.append(Problem(self.source, line_of(container, key), message))
+
+    def section(self, data: LocatedDict, key: str) -> LocatedDict:
+        value = data.get(key)
+        if value is None:
+            empty = LocatedDict()
+            empty.key_lines = {}
+            empty.line = data.line_of(key)
+            return empty
+        if not isinstance(value, dict):
+            self.problem(data, key, f"{key} must be a mapping")
+            empty = LocatedDict()
+            empty.key_lines = {}
+            return empty
+        return value  # type: ignore[return-value]
+
+    def duration(self, data: LocatedDict, key: str, default: float) -> float:
+        if key not in data:
+            return default
+        try:
+            seconds = parse_duration(data[key])
+        except ValueError as exc:
+            self.problem(data, key, f"{key}: {exc}")
+            return default
+        if seconds <= 0:
+            self.problem(data, key, f"{key} must be positive")
+            return default
+        return seconds
+
+    def integer(self, data: LocatedDict, key: str, default: int, minimum: int = 1) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.problem(data, key, f"{key} must be a whole number ≥ {minimum}")
+            return default
+        return value
+
+
+def load_config(path: str) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    data = load_yaml(path)
+    if data is None:
+        data = LocatedDict()
+        data.key_lines = {}
+    if not isinstance(data, LocatedDict):
+        raise ConfigError([Problem(path, 1, "the configuration must be a YAML mapping")])
+    reader = _Reader(path)
+    base = os.path.dirname(os.path.abspath(path))
+
+    def relative(value: str) -> str:
+        return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            reader.problem(data, key, f"unknown setting {key!r}")
+
+    wsdl = relative(str(data.get("wsdl", os.path.join(resource_root(), "wsdl", "DocumentNOW.wsdl"))))
+    if not os.path.isfile(wsdl):
+        reader.problem(data, "wsdl", f"WSDL file not found: {wsdl}")
+
+    mappings_raw = data.get("mappings", [os.path.join(resource_root(), "mappings", "assuresign")])
+    if isinstance(mappings_raw, str):
+        mappings_raw = [mappings_raw]
+    mappings: list[str] = []
+    for index, item in enumerate(mappings_raw if isinstance(mappings_raw, list) else []):
+        folder = relative(str(item))
+        if not os.path.exists(folder):
+            reader.problem(mappings_raw, index, f"mappings folder not found: {folder}")
+        mappings.append(folder)
+
+    listen = reader.section(data, "listen")
+    tokens = reader.section(data, "tokens")
+    lockout = reader.section(data, "lockout")
+    limits = reader.section(data, "limits")
+
+    upstreams: dict[str, UpstreamSettings] = {}
+    upstream_section = reader.section(data, "upstreams")
+    for name, spec in upstream_section.items():
+        if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
+            reader.problem(upstream_section, name, f"upstream {name!r} needs a base_url")
+            continue
+        for key in spec:
+            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls"):
+                reader.problem(spec, key, f"unknown upstream setting {key!r}")
+        upstreams[name] = UpstreamSettings(
+            name=name,
+            base_url=spec["base_url"].rstrip("/"),
+            connect_timeout=reader.duration(spec, "connect_timeout", 3.0),
+            read_timeout=reader.duration(spec, "read_timeout", 10.0),
+            verify_tls=bool(spec.get("verify_tls", True)),
+        )
+
+    secrets: dict[str, SecretRef] = {}
+    secret_section = reader.section(data, "secrets")
+    for name, spec in secret_section.items():
+        if not isinstance(spec, LocatedDict) or set(spec) not in ({"env"}, {"file"}):
+            reader.problem(
+                secret_section,
+                name,
+                f"secret {name!r} must be {{env: VARIABLE}} or {{file: PATH}}; "
+                "secret values are never written in the configuration",
+            )
+            continue
+        file = spec.get("file")
+        secrets[name] = SecretRef(
+            name, env=spec.get("env"), file=relative(str(file)) if file else None
+        )
+
+    sandbox = None
+    if "sandbox" in data:
+        section = reader.section(data, "sandbox")
+        seed = section.get("seed")
+        sandbox = SandboxSettings(
+            seed=relative(str(seed)) if seed else None,
+            api_user=str(section.get("api_user", "bridge-demo")),
+        )
+
+    credentials = data.get("credentials_file")
+    variables = reader.section(data, "vars")
+    config = Config(
+        source=path,
+        wsdl=wsdl,
+        wsdl_path=str(data.get("wsdl_path", Config.wsdl_path)),
+        mappings=tuple(mappings),
+        store=str(data.get("store", Config.store)),
+        public_url=str(data["public_url"]).rstrip("/") if data.get("public_url") else None,
+        host=str(listen.get("host", Config.host)),
+        port=reader.integer(listen, "port", Config.port, minimum=0),
+        workers=reader.integer(data, "workers", Config.workers),
+        log_level=str(data.get("log_level", Config.log_level)),
+        token_ttl=reader.duration(tokens, "ttl", Config.token_ttl),
+        lockout=LockoutSettings(
+            max_failures=reader.integer(lockout, "max_failures", 5),
+            window=reader.duration(lockout, "window", 15 * 60),
+            duration=reader.duration(lockout, "duration", 15 * 60),
+        ),
+        max_body_bytes=reader.integer(limits, "max_body_bytes", 1024 * 1024, minimum=1024),
+        credentials_file=relative(str(credentials)) if credentials else None,
+        upstreams=upstreams,
+        secrets=secrets,
+        vars=dict(variables),
+        sandbox=sandbox,
+    )
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return config
+
+
+class MissingSecret(ConfigError):
+    """A secret the rules need is not available in the environment or its file."""
+
+
+def resolve_secrets(config: Config) -> dict[str, str]:
+    """Read every secret now, at start-up, so a missing one stops the bridge early."""
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    for ref in config.secrets.values():
+        if ref.env is not None:
+            value = os.environ.get(ref.env)
+            if not value:
+                problems.append(
+                    Problem(config.source, None,
+                            f"secret {ref.name!r}: environment variable {ref.env} is not set")
+                )
+                continue
+        else:
+            assert ref.file is not None
+            try:
+                with open(ref.file, encoding="utf-8") as handle:
+                    value = handle.read().strip()
+            except OSError as exc:
+                problems.append(
+                    Problem(config.source, None,
+                            f"secret {ref.name!r}: cannot read {ref.file}: {exc.strerror}")
+                )
+                continue
+        values[ref.name] = value
+    if problems:
+        raise MissingSecret(problems)
+    return values

@@ -1,0 +1,262 @@
+"""Rules, configuration and WSDL checked together: every problem, located, before serving."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from bridge.config import Config
+from bridge.errors import ConfigError, Problem
+from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, compile_rule, display_path, rule_files
+from bridge.rules.source import LocatedDict, line_of
+from bridge.rules.template import references_in
+from bridge.soap.service import Field, Operation, SoapService
+
+# Literal values under names like these are credentials written into a rule.
+_SECRET_NAME = re.compile(r"(pass(word)?|key|secret|token)$", re.I)
+
+
+def load_rules(config: Config, service: SoapService) -> dict[str, Rule]:
+    """Compile every rule file and check it; raise ConfigError listing all problems."""
+    rules, problems = check_rules(config, service)
+    if problems:
+        raise ConfigError(problems)
+    return rules
+
+
+def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], list[Problem]]:
+    problems: list[Problem] = []
+    rules: dict[str, Rule] = {}
+    files = rule_files(config.mappings)
+    if not files:
+        problems.append(Problem(config.source, None, "no rule files found in the mappings folders"))
+    for path in files:
+        try:
+            rule = compile_rule(path, display_path(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        found = _RuleChecker(rule, config, service).run()
+        problems.extend(found)
+        if rule.operation in rules:
+            other = rules[rule.operation]
+            problems.append(
+                Problem(rule.file, line_of(rule.raw, "operation"),
+                        f"operation {rule.operation} already has a rule in {other.file}")
+            )
+        elif not found:
+            rules[rule.operation] = rule
+    return rules, problems
+
+
+class _RuleChecker:
+    def __init__(self, rule: Rule, config: Config, service: SoapService) -> None:
+        self.rule = rule
+        self.config = config
+        self.service = service
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.rule.file, line, message))
+
+    def run(self) -> list[Problem]:
+        rule = self.rule
+        operation = self.service.operations.get(rule.operation)
+        if operation is None:
+            known = ", ".join(sorted(self.service.operations))
+            self.problem(line_of(rule.raw, "operation"),
+                         f"operation {rule.operation!r} is not in the WSDL (known: {known})")
+            return self.problems
+        self.inputs(operation)
+        self.verification()
+        self.steps()
+        self.reasons()
+        self.results(operation)
+        return self.problems
+
+    # -- request side -------------------------------------------------------
+
+    def inputs(self, operation: Operation) -> None:
+        for entry in self.rule.inputs:
+            parts = entry.path.split(".")
+            if parts[0] == "body" and _walk(operation.input, parts[1:]) is None:
+                self.problem(entry.line,
+                             f"input {entry.name!r}: {entry.path} is not a field of "
+                             f"{operation.name} in the WSDL")
+
+    def verification(self) -> None:
+        rule, verify = self.rule, self.rule.verify
+        names = {entry.name for entry in rule.inputs}
+        if verify is None:
+            self.problem(rule.line,
+                         "the rule never verifies the caller: add verify: with a strategy "
+                         "(local, upstream-credentials or api-key)")
+            return
+        for role, name in (("username", verify.username), ("password", verify.password)):
+            if name not in names:
+                self.problem(verify.line, f"verify.{role}: no input named {name!r}")
+        if verify.strategy == "local" and not self.config.credentials_file:
+            self.problem(verify.line,
+                         f"verify.strategy local needs credentials_file in {self.config.source}")
+        if verify.step is None:
+            return
+        step = rule.step(verify.step)
+        if step is None:
+            self.problem(verify.line, f"verify.step: no step named {verify.step!r}")
+            return
+        used = references_in(step.json) | references_in(step.headers) | set(step.path.references)
+        if f"input.{verify.password}" not in used:
+            self.problem(step.line,
+                         f"step {step.id!r} verifies the caller but never sends "
+                         f"input.{verify.password} upstream")
+        if step.cache is not None:
+            self.problem(step.line,
+                         f"step {step.id!r} verifies the caller, so it must not be cached")
+
+    def steps(self) -> None:
+        inputs = {entry.name for entry in self.rule.inputs}
+        earlier: dict[str, set[str]] = {}
+        for step in self.rule.steps:
+            if step.upstream not in self.config.upstreams:
+                known = ", ".join(sorted(self.config.upstreams)) or "none configured"
+                self.problem(step.line, f"step {step.id!r}: unknown upstream {step.upstream!r} "
+                             f"(known: {known})")
+            refs = (references_in(step.json) | references_in(step.headers)
+                    | set(step.path.references)
+                    | (set(step.cache.key.references) if step.cache else set()))
+            self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
+                                                                              "secrets", "vars"})
+            self.inline_secrets(step.json, step.line, f"step {step.id!r}")
+            self.inline_secrets(step.headers, step.line, f"step {step.id!r}")
+            earlier[step.id] = {extract.name for extract in step.extract}
+        token = self.rule.token
+        if token is not None:
+            refs = set(token.bearer.references) | set(token.subject.references)
+            for extra in (token.context, token.accounts):
+                if extra is not None:
+                    refs |= set(extra.references)
+            self.references(refs, token.line, inputs, earlier,
+                            allowed_roots={"input", "steps", "vars"})
+        self._earlier = earlier
+
+    def references(self, refs: Iterable[str], line: int, inputs: set[str],
+                   steps: dict[str, set[str]], allowed_roots: set[str],
+                   local_names: Iterable[str] = ()) -> None:
+        local = set(local_names)
+        for ref in sorted(refs):
+            parts = ref.split(".")
+            root = parts[0]
+            if root in local:
+                continue
+            if root not in allowed_roots:
+                self.problem(line, f"{{{{ {ref} }}}}: {root} is not available here "
+                             f"(use {', '.join(sorted(allowed_roots))})")
+            elif root == "input" and (len(parts) < 2 or parts[1] not in inputs):
+                self.problem(line, f"{{{{ {ref} }}}}: no input named {parts[1:2]}")
+            elif root == "steps" and (len(parts) < 3 or parts[1] not in steps
+                                      or parts[2] not in steps[parts[1]]):
+                self.problem(line, f"{{{{ {ref} }}}}: no earlier step extracts that "
+                             "(steps.<step id>.<extracted name>)")
+            elif root == "secrets" and (len(parts) != 2 or parts[1] not in self.config.secrets):
+                self.problem(line, f"{{{{ {ref} }}}}: no secret named {parts[1:2]} in "
+                             f"{self.config.source}")
+            elif root == "vars" and (len(parts) < 2 or parts[1] not in self.config.vars):
+                self.problem(line, f"{{{{ {ref} }}}}: no vars entry {parts[1:2]} in "
+                             f"{self.config.source}")
+
+    def inline_secrets(self, value: Any, line: int, where: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (_SECRET_NAME.search(str(key)) and not isinstance(item, dict | list)
+                        and not references_in(item) and item not in (None, "")):
+                    self.problem(line, f"{where}: {key} is written inline; secret values come "
+                                 "from {{ secrets.<name> }} or the request")
+                self.inline_secrets(item, line, where)
+
+    # -- answer side --------------------------------------------------------
+
+    def reasons(self) -> None:
+        rule = self.rule
+        needed: dict[str, int] = {UNAVAILABLE: rule.line, INVALID_CREDENTIALS: rule.line}
+        if rule.lockout is not None:
+            needed.setdefault(rule.lockout.refusal, rule.lockout.line)
+        if rule.verify is not None and rule.verify.strategy == "local":
+            for status in ("locked", "inactive", "expired_password"):
+                needed.setdefault(status, rule.verify.line)
+        for entry in rule.inputs:
+            if entry.required:
+                needed.setdefault(entry.missing, entry.line)
+        for step in rule.steps:
+            for error in step.on_error:
+                if error.refuse:
+                    needed.setdefault(error.refuse, error.line)
+        for name, line in needed.items():
+            if name not in rule.reasons:
+                self.problem(line, f"refusal reason {name!r} is used but not defined under "
+                             "refusals.reasons")
+        if any(reason.fault is None for reason in rule.reasons.values()) and rule.refusal is None:
+            self.problem(rule.line, "refusals.result is needed: some reasons answer with a "
+                         "refusal rather than a fault")
+
+    def results(self, operation: Operation) -> None:
+        rule = self.rule
+        inputs = {entry.name for entry in rule.inputs}
+        earlier = getattr(self, "_earlier", {})
+        roots = {"input", "steps", "vars"} | ({"token"} if rule.token else set())
+        raw_result = rule.raw.get("result")
+        self.references(references_in(rule.result), line_of(rule.raw, "result") or rule.line,
+                        inputs, earlier, roots)
+        self.shape(raw_result, operation.output, "result", line_of(rule.raw, "result"))
+        refusals = rule.raw.get("refusals")
+        if isinstance(refusals, LocatedDict) and "result" in refusals:
+            self.references(references_in(rule.refusal), refusals.line_of("result"), inputs,
+                            {}, {"input", "refusal", "vars"})
+            self.shape(refusals["result"], operation.output, "refusals.result",
+                       refusals.line_of("result"))
+        for reason in rule.reasons.values():
+            refs = set(reason.message.references) | (set(reason.url.references)
+                                                     if reason.url else set())
+            self.references(refs, reason.line, inputs, {}, {"input", "vars"})
+
+    def shape(self, value: Any, shape: Field, where: str, line: int | None) -> None:
+        """Every key a result template writes must exist in the WSDL, required ones present."""
+        if isinstance(value, list):
+            if not shape.multiple:
+                self.problem(line, f"{where}: {shape.name} is not a list in the WSDL")
+            for index, item in enumerate(value):
+                self.shape(item, shape, f"{where}[{index}]", line_of(value, index))
+            return
+        if not isinstance(value, dict):
+            if shape.children and value is not None:
+                self.problem(line, f"{where}: {shape.name} has fields; give a mapping")
+            return
+        if "each" in value and "map" in value:
+            if not shape.multiple:
+                self.problem(line, f"{where}: {shape.name} is not a list in the WSDL")
+            self.shape(value["map"], shape, where, line_of(value, "map"))
+            return
+        for key, item in value.items():
+            child = shape.child(key)
+            key_line = line_of(value, key)
+            if child is None:
+                known = ", ".join(c.name for c in shape.children) or "no fields"
+                self.problem(key_line, f"{where}: {shape.name} has no field {key!r} in the WSDL "
+                             f"(known: {known})")
+                continue
+            if child.children:
+                self.shape(item, child, f"{where}.{key}", key_line)
+            elif isinstance(item, dict) and "each" not in item:
+                self.problem(key_line, f"{where}: {key} is a plain value in the WSDL")
+        for child in shape.children:
+            if child.required and child.kind == "attribute" and child.name not in value:
+                self.problem(line, f"{where}: {shape.name} needs {child.name} (required in the WSDL)")
+
+
+def _walk(shape: Field, parts: list[str]) -> Field | None:
+    current: Field | None = shape
+    for part in parts:
+        if current is None:
+            return None
+        current = current.child(part)
+    return current

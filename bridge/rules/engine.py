@@ -1,0 +1,253 @@
+"""Carry out one operation as its rule says: verify, call upstream, mint the token, build the answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.auth.lockout import Lockout
+from bridge.auth.passwords import CredentialsFile
+from bridge.auth.seal import fingerprint, seal, unseal
+from bridge.auth.tokens import Grant, TokenIssuer
+from bridge.errors import UpstreamError
+from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
+from bridge.rules.template import lookup, render_value
+from bridge.store.base import Store
+from bridge.upstream.rest import Reply, RestClient
+
+log = logging.getLogger("bridge.rules")
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A SOAP Fault in plain terms; the soap layer writes it."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What an operation produced: a result to serialise, or a fault; and why, for logs."""
+
+    result: dict[str, Any] | None = None
+    fault: FaultSpec | None = None
+    reason: str = "ok"
+    detail: str = ""
+    upstream_calls: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Refusal(Exception):
+    """Internal control flow: stop the rule and answer with a refusal reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """Everything rules need at run time, wired once at start-up."""
+
+    upstreams: Mapping[str, RestClient]
+    store: Store
+    tokens: TokenIssuer
+    lockout: Lockout
+    secrets: Mapping[str, str]
+    vars: Mapping[str, Any]
+    token_ttl: float
+    # Seals cached step results (e.g. bearer tokens) before they reach the store.
+    state_key: bytes
+    credentials: CredentialsFile | None = None
+
+
+class RuleEngine:
+    """Runs compiled rules; holds no per-request state."""
+
+    def __init__(self, rules: Mapping[str, Rule], context: EngineContext) -> None:
+        self.rules = dict(rules)
+        self.context = context
+
+    def run(self, rule: Rule, request: Mapping[str, Any]) -> Outcome:
+        outcome = Outcome()
+        scope: dict[str, Any] = {
+            "input": {},
+            "steps": {},
+            "secrets": self.context.secrets,
+            "vars": self.context.vars,
+        }
+        subject: str | None = None
+        try:
+            scope["input"] = self._inputs(rule, request)
+            if rule.lockout is not None:
+                subject = str(rule.lockout.subject.render(scope) or "")
+                if subject and self.context.lockout.is_locked(subject):
+                    raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
+            self._verify_locally(rule, scope)
+            for step in rule.steps:
+                scope["steps"][step.id] = self._run_step(rule, step, scope, outcome)
+            if rule.token is not None:
+                scope["token"] = self._issue_token(rule, scope)
+        except Refusal as refusal:
+            if refusal.reason == INVALID_CREDENTIALS and subject:
+                if self.context.lockout.record_failure(subject):
+                    refusal.detail += "; this failure locked the user"
+            return self._refuse(rule, refusal, scope, outcome)
+        if subject:
+            self.context.lockout.record_success(subject)
+        outcome.result = _prune(render_value(rule.result, scope)) or {}
+        return outcome
+
+    # -- the parts of a run --------------------------------------------------
+
+    def _inputs(self, rule: Rule, request: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for entry in rule.inputs:
+            value = lookup(request, entry.path)
+            if entry.required and (value is None or value == ""):
+                raise Refusal(entry.missing, f"request lacks {entry.path}")
+            values[entry.name] = value
+        return values
+
+    def _verify_locally(self, rule: Rule, scope: dict[str, Any]) -> None:
+        verify = rule.verify
+        if verify is None or verify.strategy != "local":
+            return
+        credentials = self.context.credentials
+        if credentials is None:
+            # check() refuses this configuration; fail closed if it slips through.
+            raise Refusal(UNAVAILABLE, "local verification has no credentials file")
+        username = str(scope["input"].get(verify.username) or "")
+        password = str(scope["input"].get(verify.password) or "")
+        verdict = credentials.verify(username, password)
+        if not verdict.ok:
+            assert verdict.reason is not None
+            raise Refusal(verdict.reason, f"local verification: {verdict.reason}")
+
+    def _run_step(
+        self, rule: Rule, step: Step, scope: dict[str, Any], outcome: Outcome
+    ) -> dict[str, Any]:
+        cache_key = None
+        if step.cache is not None:
+            cache_key = "step:{}:{}:{}".format(
+                rule.operation, step.id, fingerprint(str(step.cache.key.render(scope)), "step")
+            )
+            sealed = self.context.store.get(cache_key)
+            if isinstance(sealed, str):
+                payload = unseal(self.context.state_key, sealed)
+                if payload is not None:
+                    outcome.timings[f"{step.id}.cached"] = 0.0
+                    cached: dict[str, Any] = json.loads(payload)
+                    return cached
+        client = self.context.upstreams[step.upstream]
+        path = str(step.path.render(scope))
+        headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}
+        body = render_value(step.json, scope) if step.json is not None else None
+        outcome.upstream_calls += 1
+        started = time.perf_counter()
+        try:
+            reply = client.call(step.method, path, body, headers)
+        except UpstreamError as exc:
+            outcome.timings[step.id] = time.perf_counter() - started
+            raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
+        outcome.timings[step.id] = reply.elapsed
+        if not reply.ok:
+            raise self._map_error(step, "http", reply.status, reply.error_code, _describe(reply))
+        extracted = self._extract(step, reply)
+        if cache_key is not None and step.cache is not None:
+            sealed_value = seal(self.context.state_key, json.dumps(extracted))
+            self.context.store.set(cache_key, sealed_value, step.cache.ttl)
+        return extracted
+
+    def _extract(self, step: Step, reply: Reply) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for extract in step.extract:
+            value = None
+            for path in extract.paths:
+                value = lookup(reply.body, path)
+                if value is not None:
+                    break
+            if value is None and not extract.optional:
+                raise self._map_error(
+                    step, "protocol", reply.status, None,
+                    f"{step.upstream} answer to step {step.id} lacks {' or '.join(extract.paths)}",
+                )
+            values[extract.name] = value
+        return values
+
+    def _map_error(
+        self, step: Step, kind: str, status: int | None, error_code: str | None, detail: str
+    ) -> Refusal:
+        for error in step.on_error:
+            if error.matches(kind, status, error_code) and error.refuse:
+                return Refusal(error.refuse, f"step {step.id}: {detail}")
+        return Refusal(UNAVAILABLE, f"step {step.id}: {detail}")
+
+    def _issue_token(self, rule: Rule, scope: dict[str, Any]) -> str:
+        spec = rule.token
+        assert spec is not None
+        bearer = spec.bearer.render(scope)
+        if not bearer:
+            # Fail closed: never hand out a token that stands for nothing.
+            raise Refusal(UNAVAILABLE, "the rule produced no bearer token")
+        accounts = spec.accounts.render(scope) if spec.accounts is not None else None
+        grant = Grant(
+            subject=str(spec.subject.render(scope) or ""),
+            bearer=str(bearer),
+            context=(str(spec.context.render(scope) or "") or None) if spec.context else None,
+            operation=rule.operation,
+            accounts=accounts if isinstance(accounts, list) else [],
+        )
+        return self.context.tokens.issue(grant, spec.issue, spec.ttl or self.context.token_ttl)
+
+    def _refuse(
+        self, rule: Rule, refusal: Refusal, scope: dict[str, Any], outcome: Outcome
+    ) -> Outcome:
+        outcome.reason = refusal.reason
+        outcome.detail = refusal.detail
+        reason = rule.reasons.get(refusal.reason) or rule.reasons.get(UNAVAILABLE)
+        if reason is None:
+            outcome.fault = FaultSpec("Server", "The request could not be completed.")
+            return outcome
+        message = str(reason.message.render(scope) or "")
+        if reason.fault is not None:
+            outcome.fault = FaultSpec(reason.fault, message)
+            return outcome
+        scope["refusal"] = {
+            "reason": refusal.reason,
+            "message": message,
+            "severity": reason.severity,
+            "url": reason.url.render(scope) if reason.url is not None else None,
+        }
+        outcome.result = _prune(render_value(rule.refusal, scope)) or {}
+        return outcome
+
+
+def _describe(reply: Reply) -> str:
+    text = f"HTTP {reply.status}"
+    if reply.error_code:
+        text += f" {reply.error_code}"
+    if reply.summary:
+        text += f": {reply.summary}"
+    return text
+
+
+def _prune(value: Any) -> Any:
+    """Leave out what a template left empty: optional attributes are absent, not blank."""
+    if isinstance(value, dict):
+        pruned = {}
+        for key, item in value.items():
+            item = _prune(item)
+            if item is None or item == "":
+                continue
+            pruned[key] = item
+        return pruned
+    if isinstance(value, list):
+        return [_prune(item) for item in value]
+    return value

@@ -1,0 +1,482 @@
+"""Rules as frozen data, compiled from YAML once at start-up with file:line problems."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.auth.tokens import OPAQUE, TOKEN_KINDS
+from bridge.config import parse_duration
+from bridge.errors import ConfigError, Problem
+from bridge.rules.source import LocatedDict, LocatedList, line_of, load_yaml
+from bridge.rules.template import Template, TemplateError, compile_value
+
+STRATEGIES = ("local", "upstream-credentials", "api-key")
+FAULT_CODES = ("Client", "Server")
+SEVERITIES = ("Warning", "Error", "Fatal")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+ERROR_KINDS = ("http", "timeout", "connect", "protocol")
+# Reasons the engine itself produces, so a rule that can meet them must define them.
+INVALID_CREDENTIALS = "invalid_credentials"
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class InputField:
+    name: str
+    path: str
+    secret: bool = False
+    required: bool = False
+    missing: str = INVALID_CREDENTIALS
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Extract:
+    name: str
+    paths: tuple[str, ...]
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One line of a step's `on_error`: what it matches and what the caller gets."""
+
+    statuses: frozenset[int] = frozenset()
+    error_codes: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    refuse: str | None = None
+    line: int = 0
+
+    def matches(self, kind: str, status: int | None, error_code: str | None) -> bool:
+        if self.kinds and kind not in self.kinds:
+            return False
+        if self.statuses and status not in self.statuses:
+            return False
+        return not (self.error_codes and error_code not in self.error_codes)
+
+
+@dataclass(frozen=True)
+class StepCache:
+    key: Template
+    ttl: float
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    upstream: str
+    method: str
+    path: Template
+    headers: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    extract: tuple[Extract, ...] = ()
+    on_error: tuple[ErrorRule, ...] = ()
+    cache: StepCache | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Verify:
+    strategy: str
+    step: str | None
+    username: str
+    password: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class LockoutRule:
+    subject: Template
+    refusal: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    issue: str
+    bearer: Template
+    subject: Template
+    context: Template | None = None
+    accounts: Template | None = None
+    ttl: float | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """How one kind of refusal reaches the caller: a refusal in the result, or a Fault."""
+
+    name: str
+    message: Template
+    severity: str = "Error"
+    url: Template | None = None
+    fault: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    operation: str
+    file: str
+    line: int
+    inputs: tuple[InputField, ...]
+    verify: Verify | None
+    lockout: LockoutRule | None
+    steps: tuple[Step, ...]
+    token: TokenRule | None
+    result: Any
+    refusal: Any
+    reasons: dict[str, Reason]
+    raw: LocatedDict = field(repr=False, compare=False, default_factory=LocatedDict)
+
+    def step(self, step_id: str) -> Step | None:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        return None
+
+
+_RULE_KEYS = {"operation", "input", "verify", "lockout", "steps", "token", "result", "refusals"}
+_STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache"}
+
+
+class _Compiler:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, container: Any, key: str | int, message: str) -> None:
+        self.problems.append(Problem(self.file, line_of(container, key), message))
+
+    def template(self, container: Any, key: str | int, value: Any) -> Template | None:
+        if value is None:
+            return None
+        try:
+            return Template(str(value))
+        except TemplateError as exc:
+            self.problem(container, key, f"{key}: {exc}")
+            return None
+
+    def compiled(self, container: Any, key: str, value: Any) -> Any:
+        try:
+            return compile_value(value)
+        except TemplateError as exc:
+            self.problem(container, key, f"{key}: {exc}")
+            return None
+
+    def duration(self, container: Any, key: str) -> float | None:
+        if key not in container:
+            return None
+        try:
+            return parse_duration(container[key])
+        except ValueError as exc:
+            self.problem(container, key, f"{key}: {exc}")
+            return None
+
+    def mapping(self, container: Any, key: str) -> LocatedDict | None:
+        value = container.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, LocatedDict):
+            self.problem(container, key, f"{key} must be a mapping")
+            return None
+        return value
+
+    def unknown_keys(self, container: LocatedDict, allowed: set[str], what: str) -> None:
+        for key in container:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                self.problem(container, key, f"unknown key {key!r} in {what} (known: {known})")
+
+    # -- sections ---------------------------------------------------------
+
+    def inputs(self, data: LocatedDict) -> tuple[InputField, ...]:
+        section = self.mapping(data, "input")
+        if section is None:
+            return ()
+        fields = []
+        for name, spec in section.items():
+            line = section.line_of(name)
+            if isinstance(spec, str):
+                fields.append(InputField(name, spec, line=line))
+                continue
+            if not isinstance(spec, LocatedDict) or not isinstance(spec.get("path"), str):
+                self.problem(section, name, f"input {name!r} needs a path (e.g. body.Request.Field)")
+                continue
+            self.unknown_keys(spec, {"path", "secret", "required", "missing"}, f"input {name!r}")
+            fields.append(
+                InputField(
+                    name,
+                    spec["path"],
+                    secret=bool(spec.get("secret", False)),
+                    required=bool(spec.get("required", False)),
+                    missing=str(spec.get("missing", INVALID_CREDENTIALS)),
+                    line=line,
+                )
+            )
+        for entry in fields:
+            if not entry.path.startswith(("body.", "header.")):
+                self.problems.append(
+                    Problem(self.file, entry.line,
+                            f"input {entry.name!r}: path must start with body. or header.")
+                )
+        return tuple(fields)
+
+    def verify(self, data: LocatedDict) -> Verify | None:
+        section = self.mapping(data, "verify")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"strategy", "step", "username", "password"}, "verify")
+        strategy = section.get("strategy")
+        if strategy not in STRATEGIES:
+            self.problem(section, "strategy",
+                         f"verify.strategy must be one of {', '.join(STRATEGIES)}")
+        step = section.get("step")
+        if strategy in ("upstream-credentials", "api-key") and not step:
+            self.problem(section, "strategy",
+                         f"verify.strategy {strategy} needs verify.step: the step that checks it")
+        if strategy == "local" and step:
+            self.problem(section, "step", "verify.step does not apply to the local strategy")
+        return Verify(
+            strategy=str(strategy),
+            step=str(step) if step else None,
+            username=str(section.get("username", "username")),
+            password=str(section.get("password", "password")),
+            line=section.line,
+        )
+
+    def lockout(self, data: LocatedDict) -> LockoutRule | None:
+        section = self.mapping(data, "lockout")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"subject", "refusal"}, "lockout")
+        subject = self.template(section, "subject", section.get("subject"))
+        if subject is None:
+            self.problem(section, "subject", "lockout needs a subject, e.g. '{{ input.username }}'")
+            return None
+        return LockoutRule(subject, str(section.get("refusal", "locked")), section.line)
+
+    def steps(self, data: LocatedDict) -> tuple[Step, ...]:
+        section = data.get("steps")
+        if section is None:
+            return ()
+        if not isinstance(section, LocatedList):
+            self.problem(data, "steps", "steps must be a list")
+            return ()
+        steps: list[Step] = []
+        seen: set[str] = set()
+        for index, spec in enumerate(section):
+            if not isinstance(spec, LocatedDict):
+                self.problem(section, index, "each step must be a mapping")
+                continue
+            step = self.step(spec)
+            if step is None:
+                continue
+            if step.id in seen:
+                self.problem(spec, "id", f"step id {step.id!r} is used twice")
+            seen.add(step.id)
+            steps.append(step)
+        return tuple(steps)
+
+    def step(self, spec: LocatedDict) -> Step | None:
+        self.unknown_keys(spec, _STEP_KEYS, "step")
+        step_id = spec.get("id")
+        if not isinstance(step_id, str) or not step_id.isidentifier():
+            self.problem(spec, "id", "a step needs an id made of letters, digits and _")
+            return None
+        for key in ("upstream", "path"):
+            if not isinstance(spec.get(key), str):
+                self.problem(spec, key if key in spec else "id", f"step {step_id!r} needs {key}")
+        method = str(spec.get("method", "POST")).upper()
+        if method not in METHODS:
+            self.problem(spec, "method", f"method must be one of {', '.join(METHODS)}")
+        extract = []
+        extract_section = self.mapping(spec, "extract") or {}
+        for name, how in extract_section.items():
+            paths: Any = how
+            optional = False
+            if isinstance(how, LocatedDict):
+                self.unknown_keys(how, {"path", "optional"}, f"extract {name!r}")
+                paths, optional = how.get("path"), bool(how.get("optional", False))
+            if isinstance(paths, str):
+                paths = [paths]
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                self.problem(extract_section, name,
+                             f"extract {name!r}: a JSON path or a list of alternatives")
+                continue
+            extract.append(Extract(name, tuple(paths), optional))
+        cache = None
+        cache_section = self.mapping(spec, "cache")
+        if cache_section is not None:
+            self.unknown_keys(cache_section, {"key", "ttl"}, "cache")
+            key = self.template(cache_section, "key", cache_section.get("key"))
+            ttl = self.duration(cache_section, "ttl")
+            if key is None or ttl is None:
+                self.problem(spec, "cache", "cache needs key and ttl")
+            else:
+                cache = StepCache(key, ttl)
+        headers = self.mapping(spec, "headers") or {}
+        return Step(
+            id=step_id,
+            upstream=str(spec.get("upstream", "")),
+            method=method,
+            path=self.template(spec, "path", spec.get("path", "")) or Template(""),
+            headers={k: self.template(headers, k, v) for k, v in headers.items()},
+            json=self.compiled(spec, "json", spec.get("json")),
+            extract=tuple(extract),
+            on_error=self.on_error(spec),
+            cache=cache,
+            line=spec.line,
+        )
+
+    def on_error(self, spec: LocatedDict) -> tuple[ErrorRule, ...]:
+        section = spec.get("on_error")
+        if section is None:
+            return ()
+        if not isinstance(section, LocatedList):
+            self.problem(spec, "on_error", "on_error must be a list")
+            return ()
+        rules = []
+        for index, entry in enumerate(section):
+            if not isinstance(entry, LocatedDict):
+                self.problem(section, index, "each on_error entry must be a mapping")
+                continue
+            self.unknown_keys(entry, {"status", "error_code", "kind", "refuse"}, "on_error")
+            if not isinstance(entry.get("refuse"), str):
+                self.problem(section, index, "on_error entry needs refuse: <reason>")
+                continue
+            statuses = _as_list(entry.get("status"))
+            if not all(isinstance(s, int) and 100 <= s <= 599 for s in statuses):
+                self.problem(entry, "status", "status must be an HTTP status or a list of them")
+            kinds = _as_list(entry.get("kind"))
+            for kind in kinds:
+                if kind not in ERROR_KINDS:
+                    self.problem(entry, "kind", f"kind must be one of {', '.join(ERROR_KINDS)}")
+            rules.append(
+                ErrorRule(
+                    statuses=frozenset(s for s in statuses if isinstance(s, int)),
+                    error_codes=frozenset(str(c) for c in _as_list(entry.get("error_code"))),
+                    kinds=frozenset(str(k) for k in kinds),
+                    refuse=entry["refuse"],
+                    line=entry.line,
+                )
+            )
+        return tuple(rules)
+
+    def token(self, data: LocatedDict) -> TokenRule | None:
+        section = self.mapping(data, "token")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"issue", "bearer", "subject", "context", "accounts", "ttl"},
+                          "token")
+        issue = section.get("issue", OPAQUE)
+        if issue not in TOKEN_KINDS:
+            self.problem(section, "issue", f"token.issue must be one of {', '.join(TOKEN_KINDS)}")
+        bearer = self.template(section, "bearer", section.get("bearer"))
+        subject = self.template(section, "subject", section.get("subject"))
+        if bearer is None:
+            self.problem(section, "bearer", "token needs bearer: the upstream token it stands for")
+        if subject is None:
+            self.problem(section, "subject", "token needs subject: who logged in")
+        if bearer is None or subject is None:
+            return None
+        return TokenRule(
+            issue=str(issue),
+            bearer=bearer,
+            subject=subject,
+            context=self.template(section, "context", section.get("context")),
+            accounts=self.template(section, "accounts", section.get("accounts")),
+            ttl=self.duration(section, "ttl"),
+            line=section.line,
+        )
+
+    def reasons(self, data: LocatedDict) -> tuple[Any, dict[str, Reason]]:
+        section = self.mapping(data, "refusals")
+        if section is None:
+            return None, {}
+        self.unknown_keys(section, {"result", "reasons"}, "refusals")
+        template = self.compiled(section, "result", section.get("result"))
+        reasons: dict[str, Reason] = {}
+        reason_section = self.mapping(section, "reasons") or {}
+        for name, spec in reason_section.items():
+            if not isinstance(spec, LocatedDict):
+                self.problem(reason_section, name, f"reason {name!r} must be a mapping")
+                continue
+            self.unknown_keys(spec, {"message", "severity", "url", "fault"}, f"reason {name!r}")
+            message = self.template(spec, "message", spec.get("message"))
+            if message is None:
+                self.problem(reason_section, name, f"reason {name!r} needs a message")
+                continue
+            severity = str(spec.get("severity", "Error"))
+            if severity not in SEVERITIES:
+                self.problem(spec, "severity", f"severity must be one of {', '.join(SEVERITIES)}")
+            fault = spec.get("fault")
+            if fault is not None and fault not in FAULT_CODES:
+                self.problem(spec, "fault", f"fault must be one of {', '.join(FAULT_CODES)}")
+            reasons[name] = Reason(
+                name, message, severity, self.template(spec, "url", spec.get("url")),
+                str(fault) if fault else None, reason_section.line_of(name),
+            )
+        return template, reasons
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def compile_rule(path: str, display: str | None = None) -> Rule:
+    """Compile one rule file; every mistake found is reported together."""
+    name = display or path
+    data = load_yaml(path, name)
+    if not isinstance(data, LocatedDict):
+        raise ConfigError([Problem(name, 1, "a rule file must be a YAML mapping")])
+    compiler = _Compiler(name)
+    compiler.unknown_keys(data, _RULE_KEYS, "rule")
+    operation = data.get("operation")
+    if not isinstance(operation, str):
+        compiler.problem(data, "operation", "a rule needs operation: <WSDL operation name>")
+    result = compiler.compiled(data, "result", data.get("result"))
+    if result is None and "result" not in data:
+        compiler.problem(data, "operation", "a rule needs result: the answer to build")
+    refusal, reasons = compiler.reasons(data)
+    rule = Rule(
+        operation=str(operation),
+        file=name,
+        line=data.line,
+        inputs=compiler.inputs(data),
+        verify=compiler.verify(data),
+        lockout=compiler.lockout(data),
+        steps=compiler.steps(data),
+        token=compiler.token(data),
+        result=result,
+        refusal=refusal,
+        reasons=reasons,
+        raw=data,
+    )
+    if compiler.problems:
+        raise ConfigError(compiler.problems)
+    return rule
+
+
+def rule_files(folders: tuple[str, ...] | list[str]) -> list[str]:
+    """Every *.yaml / *.yml under the mapping folders (or the files themselves), sorted."""
+    found: list[str] = []
+    for folder in folders:
+        if os.path.isfile(folder):
+            found.append(folder)
+            continue
+        for root, _dirs, files in os.walk(folder):
+            found.extend(
+                os.path.join(root, f) for f in files if f.endswith((".yaml", ".yml"))
+            )
+    return sorted(found)
+
+
+def display_path(path: str) -> str:
+    """Paths in messages relative to the working directory when that is shorter."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else path

@@ -1,0 +1,217 @@
+"""`{{ path | filter }}` templates: compiled once at load time, no eval, no code.
+
+The language is deliberately tiny: dotted paths into plain data, literals and
+a fixed set of filters. A string that is exactly one `{{ … }}` yields the raw
+value (a list stays a list, a boolean a boolean); anything mixed is text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+_FILTER = re.compile(r"^([a-z_]+)\s*(?:\((.*)\))?$", re.S)
+_ARG = re.compile(r"""\s*('[^']*'|"[^"]*"|[^,]+?)\s*(?:,|$)""")
+_MISSING = object()
+
+
+class TemplateError(ValueError):
+    """A template that cannot be compiled; the message says what is wrong."""
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    if text in ("null", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    raise TemplateError(f"{text!r} is not a literal (quote strings)")
+
+
+def lookup(data: Any, path: str) -> Any:
+    """Follow a dotted path through dicts and lists; None when any part is missing."""
+    value = data
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.isdigit():
+            index = int(part)
+            value = value[index] if index < len(value) else _MISSING
+        else:
+            return None
+        if value is _MISSING:
+            return None
+    return value
+
+
+def _where(value: Any, field: str) -> Any:
+    return [item for item in value or [] if isinstance(item, Mapping) and item.get(field)]
+
+
+def _join(value: Any, sep: str) -> str:
+    return sep.join("" if item is None else str(item) for item in value or [])
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# name -> (number of arguments, function)
+FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "lower": (0, lambda v: None if v is None else str(v).lower()),
+    "upper": (0, lambda v: None if v is None else str(v).upper()),
+    "strip": (0, lambda v: None if v is None else str(v).strip()),
+    "string": (0, _text),
+    "bool": (0, lambda v: _text(v).lower() in ("true", "1", "yes") if isinstance(v, str) else bool(v)),
+    "first": (0, lambda v: v[0] if isinstance(v, list) and v else None),
+    "default": (1, lambda v, d: d if v is None or v == "" else v),
+    "get": (1, lambda v, key: lookup(v, str(key)) if v is not None else None),
+    "where": (1, _where),
+    "join": (1, _join),
+}
+
+
+@dataclass(frozen=True)
+class _Expression:
+    path: str | None
+    literal: Any
+    filters: tuple[tuple[Callable[..., Any], tuple[Any, ...]], ...]
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        value = lookup(scope, self.path) if self.path is not None else self.literal
+        for function, args in self.filters:
+            value = function(value, *args)
+        return value
+
+
+def _compile_expression(source: str) -> _Expression:
+    parts = [part.strip() for part in source.split("|")]
+    head = parts[0]
+    if not head:
+        raise TemplateError("empty expression")
+    path: str | None = None
+    literal: Any = None
+    if _PATH.match(head) and head not in ("true", "false", "null", "none"):
+        path = head
+    else:
+        literal = _literal(head)
+    filters = []
+    for part in parts[1:]:
+        match = _FILTER.match(part)
+        if not match or match.group(1) not in FILTERS:
+            known = ", ".join(sorted(FILTERS))
+            raise TemplateError(f"unknown filter {part!r} (known: {known})")
+        arity, function = FILTERS[match.group(1)]
+        args = tuple(_literal(a) for a in _ARG.findall(match.group(2) or ""))
+        if len(args) != arity:
+            raise TemplateError(f"filter {match.group(1)} takes {arity} argument(s)")
+        filters.append((function, args))
+    return _Expression(path, literal, tuple(filters))
+
+
+class Template:
+    """A compiled string template; `render(scope)` evaluates it against plain data."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        pieces: list[str | _Expression] = []
+        position = 0
+        for match in _TAG.finditer(source):
+            if match.start() > position:
+                pieces.append(source[position : match.start()])
+            pieces.append(_compile_expression(match.group(1)))
+            position = match.end()
+        if position < len(source):
+            pieces.append(source[position:])
+        if "{{" in "".join(p for p in pieces if isinstance(p, str)) or "}}" in "".join(
+            p for p in pieces if isinstance(p, str)
+        ):
+            raise TemplateError("unbalanced {{ }}")
+        self._pieces = tuple(pieces)
+        self.is_constant = not any(isinstance(p, _Expression) for p in pieces)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every path the template reads, e.g. ('input.password', 'secrets.api_key')."""
+        return tuple(p.path for p in self._pieces if isinstance(p, _Expression) and p.path)
+
+    def render(self, scope: Mapping[str, Any]) -> Any:
+        if len(self._pieces) == 1:
+            piece = self._pieces[0]
+            return piece.evaluate(scope) if isinstance(piece, _Expression) else piece
+        return "".join(
+            _text(p.evaluate(scope)) if isinstance(p, _Expression) else p for p in self._pieces
+        )
+
+
+def compile_value(value: Any) -> Any:
+    """Compile every string inside nested dicts/lists; other scalars stay as they are."""
+    if isinstance(value, str):
+        return Template(value)
+    if isinstance(value, Mapping):
+        if "each" in value:
+            if set(value) - {"each", "as", "map"} or not isinstance(value.get("map"), Mapping):
+                raise TemplateError("a list mapping takes exactly each, as and map")
+            return Each(Template(str(value["each"])), str(value.get("as", "item")),
+                        compile_value(value["map"]))
+        return {key: compile_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [compile_value(item) for item in value]
+    return value
+
+
+def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render what compile_value produced."""
+    if isinstance(value, Template | Each):
+        return value.render(scope)
+    if isinstance(value, dict):
+        return {key: render_value(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, scope) for item in value]
+    return value
+
+
+def references_in(value: Any) -> set[str]:
+    """Every path read by any template inside a compiled value."""
+    if isinstance(value, Template):
+        return set(value.references)
+    if isinstance(value, Each):
+        inner = {ref for ref in references_in(value.body)
+                 if ref != value.name and not ref.startswith(value.name + ".")}
+        return set(value.source.references) | inner
+    if isinstance(value, dict):
+        return set().union(*(references_in(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(references_in(item) for item in value))
+    return set()
+
+
+class Each:
+    """A list built from a list: `{each: "{{ path }}", as: item, map: {...}}` in a result."""
+
+    def __init__(self, source: Template, name: str, body: Any) -> None:
+        self.source = source
+        self.name = name
+        self.body = body
+
+    def render(self, scope: Mapping[str, Any]) -> list[Any]:
+        items = self.source.render(scope)
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            items = [items]
+        return [render_value(self.body, {**scope, self.name: item}) for item in items]

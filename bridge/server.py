@@ -1,0 +1,60 @@
+"""Run the bridge under gunicorn: several worker processes, one preloaded app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn configured from our own options instead of its command line."""
+
+    def __init__(self, app: Any, options: dict[str, Any],
+                 ready: Callable[[str, int], None] | None = None) -> None:
+        self._app = app
+        self._options = options
+        self._ready = ready
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        if self._ready is not None:
+            announce = self._ready
+
+            def when_ready(server: Any) -> None:
+                host, port = server.LISTENERS[0].sock.getsockname()[:2]
+                announce(host, port)
+
+            self.cfg.set("when_ready", when_ready)
+
+    def load(self) -> Any:
+        return self._app
+
+
+def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level: str,
+          ready: Callable[[str, int], None] | None = None,
+          certfile: str | None = None, keyfile: str | None = None) -> None:
+    """Block serving `app` until SIGINT/SIGTERM; in-flight requests drain first."""
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        # The app is built before forking: config errors surface once, workers start fast.
+        "preload_app": True,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "loglevel": "warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
+        "accesslog": None,
+        "errorlog": "-",
+        "proc_name": "soap-bridge",
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+    }
+    if certfile and keyfile:
+        options.update(certfile=certfile, keyfile=keyfile)
+    GunicornServer(app, options, ready).run()

@@ -1,0 +1,142 @@
+"""SOAP 1.1 / 1.2 envelopes: read a request, write an answer or a Fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from bridge.errors import SoapClientError
+from bridge.soap import ns
+from bridge.soap.xmlparse import XmlLimits, parse_xml
+
+SOAP11 = "1.1"
+SOAP12 = "1.2"
+
+_ENV_NS = {SOAP11: ns.SOAP11_ENV, SOAP12: ns.SOAP12_ENV}
+_CONTENT_TYPE = {
+    SOAP11: "text/xml; charset=utf-8",
+    SOAP12: "application/soap+xml; charset=utf-8",
+}
+# SOAP 1.2 spells the generic fault codes differently.
+_FAULT_CODE_12 = {"Client": "Sender", "Server": "Receiver"}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed request: version, the action the caller named, header and body."""
+
+    version: str
+    action: str | None
+    header: etree._Element | None
+    body: etree._Element
+
+    @property
+    def payload(self) -> etree._Element | None:
+        """The first element in the Body: the operation's wrapper element."""
+        for child in self.body:
+            return child
+        return None
+
+
+def content_type_for(version: str) -> str:
+    return _CONTENT_TYPE[version]
+
+
+def _split_content_type(value: str) -> tuple[str, dict[str, str]]:
+    media, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for part in rest.split(";"):
+        key, sep, val = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return media.strip().lower(), params
+
+
+def version_of(content_type: str) -> str | None:
+    """The SOAP version a Content-Type announces, or None for anything else."""
+    media, _ = _split_content_type(content_type)
+    if media == ns.SOAP11_CONTENT_TYPE:
+        return SOAP11
+    if media == ns.SOAP12_CONTENT_TYPE:
+        return SOAP12
+    return None
+
+
+def read_envelope(
+    data: bytes, content_type: str, soap_action: str | None, limits: XmlLimits
+) -> Envelope:
+    """Check transport headers and envelope agree, then split out header and body."""
+    media, params = _split_content_type(content_type)
+    if media == ns.SOAP11_CONTENT_TYPE:
+        version = SOAP11
+        action = soap_action.strip().strip('"') if soap_action is not None else None
+    elif media == ns.SOAP12_CONTENT_TYPE:
+        version = SOAP12
+        action = params.get("action") or (soap_action or "").strip().strip('"') or None
+    else:
+        raise SoapClientError(
+            f"unsupported Content-Type {media or '(none)'!r}: SOAP 1.1 needs text/xml, "
+            "SOAP 1.2 application/soap+xml",
+            http_status=415,
+        )
+    root = parse_xml(data, limits)
+    expected = _ENV_NS[version]
+    if not isinstance(root.tag, str) or etree.QName(root).localname != "Envelope":
+        raise SoapClientError("the document is not a SOAP Envelope")
+    if etree.QName(root).namespace != expected:
+        other = SOAP12 if version == SOAP11 else SOAP11
+        if etree.QName(root).namespace == _ENV_NS[other]:
+            raise SoapClientError(
+                f"a SOAP {other} envelope was sent with the SOAP {version} content type {media}"
+            )
+        raise SoapClientError("the Envelope is not in a SOAP envelope namespace")
+    header = root.find(f"{{{expected}}}Header")
+    body = root.find(f"{{{expected}}}Body")
+    if body is None:
+        raise SoapClientError("the Envelope has no Body")
+    return Envelope(version=version, action=action or None, header=header, body=body)
+
+
+def write_envelope(version: str, payload: etree._Element) -> bytes:
+    """Wrap one response element in an Envelope/Body of the caller's SOAP version."""
+    env_ns = _ENV_NS[version]
+    envelope = etree.Element(f"{{{env_ns}}}Envelope", nsmap={"s": env_ns})
+    body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
+    body.append(payload)
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A SOAP Fault in version-neutral terms: code is 'Client' or 'Server'."""
+
+    code: str
+    message: str
+
+    def http_status(self, version: str) -> int:
+        # SOAP 1.1 HTTP binding: every fault is a 500. SOAP 1.2: Sender faults are 400.
+        if version == SOAP12 and self.code == "Client":
+            return 400
+        return 500
+
+    def to_bytes(self, version: str) -> bytes:
+        env_ns = _ENV_NS[version]
+        envelope = etree.Element(f"{{{env_ns}}}Envelope", nsmap={"s": env_ns})
+        body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
+        fault = etree.SubElement(body, f"{{{env_ns}}}Fault")
+        xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+        if version == SOAP11:
+            etree.SubElement(fault, "faultcode").text = f"s:{self.code}"
+            string = etree.SubElement(fault, "faultstring")
+            string.set(xml_lang, "en-US")
+            string.text = self.message
+        else:
+            code = etree.SubElement(fault, f"{{{env_ns}}}Code")
+            value = etree.SubElement(code, f"{{{env_ns}}}Value")
+            value.text = f"s:{_FAULT_CODE_12.get(self.code, self.code)}"
+            reason = etree.SubElement(fault, f"{{{env_ns}}}Reason")
+            text = etree.SubElement(reason, f"{{{env_ns}}}Text")
+            text.set(xml_lang, "en")
+            text.text = self.message
+        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")

@@ -1,0 +1,290 @@
+"""The WSDL as the one source of truth: find operations, turn XML into plain data and back.
+
+zeep reads the WSDL once at start-up and does the (de)serialisation; the rest
+of the bridge only ever sees dicts shaped like the XML (attributes and child
+elements by local name, repeated elements as lists, simple content under
+``_value``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+from zeep.exceptions import Error as ZeepError
+from zeep.helpers import serialize_object
+from zeep.settings import Settings
+from zeep.transports import Transport
+from zeep.wsdl import Document
+
+from bridge.errors import ConfigError, Problem, SoapClientError
+from bridge.soap.envelope import Envelope
+
+TEXT = "_value"
+_ZEEP_TEXT = "_value_1"
+
+
+@dataclass(frozen=True)
+class Field:
+    """The shape of one element or attribute, read from the schema."""
+
+    name: str
+    kind: str  # "element" | "attribute" | "text"
+    multiple: bool = False
+    required: bool = False
+    type_name: str = ""
+    children: tuple[Field, ...] = ()
+
+    def child(self, name: str) -> Field | None:
+        for candidate in self.children:
+            if candidate.name == name:
+                return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One WSDL operation with where it is served and the shapes it exchanges."""
+
+    name: str
+    service: str
+    port: str
+    action: str
+    endpoint_path: str
+    input_qname: str
+    output_qname: str
+    input: Field
+    output: Field
+    _input_element: Any = field(repr=False, compare=False, default=None)
+    _output_element: Any = field(repr=False, compare=False, default=None)
+
+
+@dataclass(frozen=True)
+class Port:
+    """An endpoint path and the operations served there."""
+
+    service: str
+    name: str
+    path: str
+    by_action: Mapping[str, Operation]
+    by_element: Mapping[str, Operation]
+
+
+def _shape(element: Any, kind: str = "element") -> Field:
+    xsd_type = element.type
+    children: list[Field] = []
+    for name, child in getattr(xsd_type, "elements", []):
+        if name == _ZEEP_TEXT:
+            children.append(Field(TEXT, "text", type_name=_type_name(child.type)))
+        else:
+            children.append(_shape(child))
+    for name, attribute in getattr(xsd_type, "attributes", []):
+        children.append(
+            Field(
+                name,
+                "attribute",
+                required=bool(getattr(attribute, "required", False)),
+                type_name=_type_name(attribute.type),
+            )
+        )
+    return Field(
+        name=element.name,
+        kind=kind,
+        multiple=bool(getattr(element, "accepts_multiple", False)),
+        required=not getattr(element, "is_optional", True),
+        type_name=_type_name(xsd_type) if not children else "",
+        children=tuple(children),
+    )
+
+
+def _type_name(xsd_type: Any) -> str:
+    # Restrictions (Guid, Severity) report their base's Python behaviour through
+    # the class name zeep gives the built-in type they derive from.
+    for klass in type(xsd_type).__mro__:
+        if klass.__module__.startswith("zeep.xsd.types.builtins"):
+            return klass.__name__.lower()
+    return type(xsd_type).__name__.lower()
+
+
+class SoapService:
+    """Everything the bridge needs to know about a WSDL, compiled once."""
+
+    def __init__(self, wsdl_path: str) -> None:
+        self.wsdl_path = wsdl_path
+        settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
+        try:
+            document = Document(wsdl_path, Transport(), settings=settings)
+        except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
+            raise ConfigError([Problem(wsdl_path, None, f"cannot load WSDL: {exc}")]) from exc
+        self._types = document.types
+        self.ports: dict[str, Port] = {}
+        self.operations: dict[str, Operation] = {}
+        for service_name, service in document.services.items():
+            for port_name, port in service.ports.items():
+                address = port.binding_options.get("address", "")
+                self._add_port(service_name, port_name, urlsplit(address).path, port.binding)
+
+    def _add_port(self, service: str, port_name: str, path: str, binding: Any) -> None:
+        by_action: dict[str, Operation] = {}
+        by_element: dict[str, Operation] = {}
+        for name, op in binding._operations.items():
+            input_element = op.input.body
+            output_element = op.output.body
+            operation = Operation(
+                name=name,
+                service=service,
+                port=port_name,
+                action=op.soapaction or "",
+                endpoint_path=path,
+                input_qname=input_element.qname.text,
+                output_qname=output_element.qname.text,
+                input=_shape(input_element),
+                output=_shape(output_element),
+                _input_element=input_element,
+                _output_element=output_element,
+            )
+            if name in self.operations:
+                raise ConfigError(
+                    [Problem(self.wsdl_path, None, f"operation {name} is defined twice")]
+                )
+            self.operations[name] = operation
+            if operation.action:
+                by_action[operation.action] = operation
+            by_element[operation.input_qname] = operation
+        self.ports[path] = Port(service, port_name, path, by_action, by_element)
+
+    def find(self, path: str, envelope: Envelope) -> Operation:
+        """The operation a request is for: by SOAP action, else by the body element."""
+        port = self.ports.get(path)
+        if port is None:
+            raise SoapClientError(f"no SOAP service at {path}", http_status=404)
+        payload = envelope.payload
+        if envelope.action:
+            operation = port.by_action.get(envelope.action)
+            if operation is None:
+                raise SoapClientError(
+                    f"unknown SOAP action {envelope.action!r} for service {port.service}"
+                )
+            if payload is None or payload.tag != operation.input_qname:
+                raise SoapClientError(
+                    f"the Body does not hold {operation.name}, which the SOAP action names"
+                )
+            return operation
+        if payload is None:
+            raise SoapClientError("the Body is empty")
+        operation = port.by_element.get(str(payload.tag))
+        if operation is None:
+            raise SoapClientError(
+                f"unknown operation {etree.QName(payload).localname!r} "
+                f"for service {port.service}"
+            )
+        return operation
+
+    def decode(self, operation: Operation, envelope: Envelope) -> dict[str, Any]:
+        """The request as plain data: {"body": {...}, "header": {name: {...}}}."""
+        payload = envelope.payload
+        assert payload is not None  # find() made sure
+        try:
+            body = operation._input_element.parse(payload, self._types)
+        except (ZeepError, ValueError, TypeError) as exc:
+            raise SoapClientError(f"{operation.name} request does not match the WSDL: {exc}") from exc
+        header: dict[str, Any] = {}
+        if envelope.header is not None:
+            for child in envelope.header:
+                header.update(self._decode_header(child))
+        return {"body": _plain(serialize_object(body, dict)) or {}, "header": header}
+
+    def _decode_header(self, element: etree._Element) -> dict[str, Any]:
+        if not isinstance(element.tag, str):
+            return {}
+        try:
+            xsd_element = self._types.get_element(element.tag)
+        except ZeepError:
+            # Headers the WSDL does not declare (WS-Addressing and the like) are
+            # not ours to interpret; rules can only address declared ones.
+            return {}
+        try:
+            value = xsd_element.parse(element, self._types)
+        except (ZeepError, ValueError, TypeError) as exc:
+            raise SoapClientError(f"SOAP header {element.tag} does not match the WSDL: {exc}") from exc
+        return {etree.QName(element).localname: _plain(serialize_object(value, dict))}
+
+    def encode(self, operation: Operation, result: Mapping[str, Any]) -> etree._Element:
+        """Render the operation's response element from plain data."""
+        element = operation._output_element
+        holder = etree.Element("holder")
+        try:
+            value = element(**_to_zeep(result, operation.output))
+            element.render(holder, value)
+        except (ZeepError, ValueError, TypeError) as exc:
+            # Rules are checked against the WSDL at start-up, so this is our bug.
+            raise RuntimeError(f"cannot render {operation.name} response: {exc}") from exc
+        return holder[0]
+
+    def parse_response(self, operation: Operation, payload: etree._Element) -> dict[str, Any]:
+        """A response element (e.g. from the legacy service) as plain data."""
+        try:
+            value = operation._output_element.parse(payload, self._types)
+        except (ZeepError, ValueError, TypeError) as exc:
+            raise SoapClientError(f"{operation.name} response does not match the WSDL: {exc}") from exc
+        return _plain(serialize_object(value, dict)) or {}
+
+
+def _plain(value: Any) -> Any:
+    """zeep's serialised objects with absent fields dropped and text under `_value`."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            out[TEXT if key == _ZEEP_TEXT else key] = _plain(item)
+        return out
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _to_zeep(value: Mapping[str, Any], shape: Field) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        child = shape.child(key)
+        if child is None or item is None:
+            # check() refuses unknown fields at load time; None means "leave out".
+            continue
+        name = _ZEEP_TEXT if child.kind == "text" else key
+        if child.children:
+            items = item if isinstance(item, list) else [item]
+            converted = [_to_zeep(entry, child) for entry in items if isinstance(entry, Mapping)]
+            out[name] = converted if child.multiple else (converted[0] if converted else None)
+        elif child.multiple and isinstance(item, list):
+            out[name] = [coerce_simple(entry, child.type_name) for entry in item]
+        else:
+            out[name] = coerce_simple(item, child.type_name)
+    return out
+
+
+_TRUE = {"true", "1"}
+_FALSE = {"false", "0"}
+
+
+def coerce_simple(value: Any, type_name: str) -> Any:
+    """Templates yield strings; the schema says when a string means a boolean or number."""
+    if type_name == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE or text in ("", "none"):
+            return False
+        raise ValueError(f"{value!r} is not a boolean")
+    if type_name in ("int", "integer", "long", "short") and isinstance(value, str):
+        return int(value)
+    if type_name == "string" and not isinstance(value, str):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+    return value

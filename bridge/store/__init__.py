@@ -1,0 +1,21 @@
+"""State stores behind one interface; `open_store` picks one from a URL."""
+
+from __future__ import annotations
+
+from bridge.errors import ConfigError, Problem
+from bridge.store.base import Store
+from bridge.store.memory import MemoryStore
+from bridge.store.sqlite import SqliteStore
+
+__all__ = ["MemoryStore", "SqliteStore", "Store", "open_store"]
+
+
+def open_store(url: str, source: str = "store") -> Store:
+    """`memory://`, `sqlite:///relative/or//absolute/path.db` or a bare file path."""
+    if url == "memory://":
+        return MemoryStore()
+    if url.startswith("sqlite:///"):
+        return SqliteStore(url[len("sqlite:///") :])
+    if "://" not in url:
+        return SqliteStore(url)
+    raise ConfigError([Problem(source, None, f"unsupported store URL {url.split('://')[0]}://…")])

@@ -1,0 +1,95 @@
+"""SQLite store: the default for one machine, shared by the worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from bridge.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID
+"""
+
+
+class SqliteStore:
+    """One table of JSON values with absolute expiry (wall clock, shared across processes)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            # Workers fork after start-up, so connections are opened lazily per thread.
+            self._local = threading.local()
+            self._execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+        self._purged = 0.0
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn().execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    def get(self, key: str) -> Any | None:
+        row = self._execute(
+            "SELECT value FROM entries WHERE key = ? AND expires > ?", (key, time.time())
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        now = time.time()
+        self._execute(
+            "INSERT INTO entries (key, value, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
+            (key, json.dumps(value, separators=(",", ":")), now + ttl),
+        )
+        self._maybe_purge(now)
+
+    def delete(self, key: str) -> None:
+        self._execute("DELETE FROM entries WHERE key = ?", (key,))
+
+    def incr(self, key: str, ttl: float) -> int:
+        now = time.time()
+        # One statement, so two workers counting at once both land.
+        row = self._execute(
+            "INSERT INTO entries (key, value, expires) VALUES (?, '1', ?) "
+            "ON CONFLICT(key) DO UPDATE SET "
+            "value = CASE WHEN expires > ? THEN CAST(value AS INTEGER) + 1 ELSE 1 END, "
+            "expires = CASE WHEN expires > ? THEN expires ELSE excluded.expires END "
+            "RETURNING value",
+            (key, now + ttl, now, now),
+        ).fetchone()
+        return int(row[0])
+
+    def _maybe_purge(self, now: float) -> None:
+        # Expired rows are invisible already; sweeping them now and then keeps the file small.
+        if now - self._purged > 60:
+            self._purged = now
+            self._execute("DELETE FROM entries WHERE expires <= ?", (now,))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

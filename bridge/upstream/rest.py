@@ -1,0 +1,124 @@
+"""The REST client: the only place the bridge opens sockets to an upstream."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from bridge.errors import UpstreamError
+
+# Enough to tell a person what the upstream said; never the whole body.
+_SNIPPET = 200
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One upstream as the client needs it."""
+
+    name: str
+    base_url: str
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An upstream answer as plain data; error_code/summary follow the vendor's error shape."""
+
+    status: int
+    body: Any
+    elapsed: float
+    error_code: str | None = None
+    summary: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A pooled session: login traffic reuses upstream connections instead of reconnecting."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Never pick up proxies or .netrc credentials from the machine by surprise.
+    session.trust_env = False
+    return session
+
+
+class RestClient:
+    """JSON over HTTP to one upstream, with its own timeouts."""
+
+    def __init__(self, endpoint: Endpoint, session: requests.Session | None = None) -> None:
+        self.endpoint = endpoint
+        self._session = session or new_session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        url = self.endpoint.base_url + path
+        sent_headers = {"Accept": "application/json"}
+        sent_headers.update(headers or {})
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                json=json_body,
+                headers=sent_headers,
+                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
+                verify=self.endpoint.verify_tls,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise UpstreamError(
+                self.endpoint.name, "timeout", f"no answer from {method} {path} in time"
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise UpstreamError(
+                self.endpoint.name, "connect", f"cannot reach {self.endpoint.base_url}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise UpstreamError(self.endpoint.name, "protocol", type(exc).__name__) from exc
+        elapsed = time.perf_counter() - started
+        body = _json_or_none(response)
+        if 200 <= response.status_code < 300:
+            if body is None and response.content:
+                raise UpstreamError(
+                    self.endpoint.name,
+                    "protocol",
+                    f"{method} {path} answered {response.status_code} with a body that is not JSON",
+                )
+            return Reply(response.status_code, body, elapsed)
+        error_code = summary = None
+        if isinstance(body, dict):
+            error_code = _short(body.get("errorCode"))
+            summary = _short(body.get("summary"))
+        return Reply(response.status_code, body, elapsed, error_code, summary)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _short(value: Any) -> str | None:
+    return None if value is None else str(value)[:_SNIPPET]
