@@ -147,22 +147,23 @@ class _RuleChecker:
         for ref in sorted(refs):
             parts = ref.split(".")
             root = parts[0]
+            name = repr(parts[1]) if len(parts) > 1 else "(none)"
             if root in local:
                 continue
             if root not in allowed_roots:
                 self.problem(line, f"{{{{ {ref} }}}}: {root} is not available here "
                              f"(use {', '.join(sorted(allowed_roots))})")
             elif root == "input" and (len(parts) < 2 or parts[1] not in inputs):
-                self.problem(line, f"{{{{ {ref} }}}}: no input named {parts[1:2]}")
+                self.problem(line, f"{{{{ {ref} }}}}: no input named {name}")
             elif root == "steps" and (len(parts) < 3 or parts[1] not in steps
                                       or parts[2] not in steps[parts[1]]):
                 self.problem(line, f"{{{{ {ref} }}}}: no earlier step extracts that "
                              "(steps.<step id>.<extracted name>)")
             elif root == "secrets" and (len(parts) != 2 or parts[1] not in self.config.secrets):
-                self.problem(line, f"{{{{ {ref} }}}}: no secret named {parts[1:2]} in "
+                self.problem(line, f"{{{{ {ref} }}}}: no secret named {name} in "
                              f"{self.config.source}")
             elif root == "vars" and (len(parts) < 2 or parts[1] not in self.config.vars):
-                self.problem(line, f"{{{{ {ref} }}}}: no vars entry {parts[1:2]} in "
+                self.problem(line, f"{{{{ {ref} }}}}: no vars entry {name} in "
                              f"{self.config.source}")
 
     def inline_secrets(self, value: Any, line: int, where: str) -> None:

@@ -45,10 +45,21 @@ class Outcome:
 class Refusal(Exception):
     """Internal control flow: stop the rule and answer with a refusal reason."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, status: int | None = None) -> None:
         self.reason = reason
         self.detail = detail
+        self.status = status
         super().__init__(reason)
+
+
+@dataclass
+class _Run:
+    """Per-run bookkeeping: cache entries this run relied on."""
+
+    outcome: Outcome
+    use_cache: bool = True
+    cached: dict[str, str] = field(default_factory=dict)  # step id -> store key
+    refresh_on: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -90,8 +101,7 @@ class RuleEngine:
                 if subject and self.context.lockout.is_locked(subject):
                     raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
             self._verify_locally(rule, scope)
-            for step in rule.steps:
-                scope["steps"][step.id] = self._run_step(rule, step, scope, outcome)
+            self._run_steps(rule, scope, outcome)
             if rule.token is not None:
                 scope["token"] = self._issue_token(rule, scope)
         except Refusal as refusal:
@@ -130,19 +140,38 @@ class RuleEngine:
             assert verdict.reason is not None
             raise Refusal(verdict.reason, f"local verification: {verdict.reason}")
 
+    def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome) -> None:
+        run = _Run(outcome)
+        try:
+            for step in rule.steps:
+                scope["steps"][step.id] = self._run_step(rule, step, scope, run)
+        except Refusal as refusal:
+            if not run.cached or refusal.status not in run.refresh_on:
+                raise
+            # A cached value (typically a bearer) was refused upstream: forget it, try once more.
+            for key in run.cached.values():
+                self.context.store.delete(key)
+            scope["steps"] = {}
+            fresh = _Run(outcome, use_cache=False)
+            for step in rule.steps:
+                scope["steps"][step.id] = self._run_step(rule, step, scope, fresh)
+
     def _run_step(
-        self, rule: Rule, step: Step, scope: dict[str, Any], outcome: Outcome
+        self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run
     ) -> dict[str, Any]:
+        outcome = run.outcome
         cache_key = None
         if step.cache is not None:
             cache_key = "step:{}:{}:{}".format(
                 rule.operation, step.id, fingerprint(str(step.cache.key.render(scope)), "step")
             )
-            sealed = self.context.store.get(cache_key)
+            sealed = self.context.store.get(cache_key) if run.use_cache else None
             if isinstance(sealed, str):
                 payload = unseal(self.context.state_key, sealed)
                 if payload is not None:
                     outcome.timings[f"{step.id}.cached"] = 0.0
+                    run.cached[step.id] = cache_key
+                    run.refresh_on |= step.cache.refresh_on
                     cached: dict[str, Any] = json.loads(payload)
                     return cached
         client = self.context.upstreams[step.upstream]
@@ -158,7 +187,9 @@ class RuleEngine:
             raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
         outcome.timings[step.id] = reply.elapsed
         if not reply.ok:
-            raise self._map_error(step, "http", reply.status, reply.error_code, _describe(reply))
+            refusal = self._map_error(step, "http", reply.status, reply.error_code, _describe(reply))
+            refusal.status = reply.status
+            raise refusal
         extracted = self._extract(step, reply)
         if cache_key is not None and step.cache is not None:
             sealed_value = seal(self.context.state_key, json.dumps(extracted))

@@ -61,6 +61,9 @@ class ErrorRule:
 class StepCache:
     key: Template
     ttl: float
+    # A later step failing with one of these means the cached value went stale upstream
+    # (e.g. the bearer was revoked): drop it and run the rule once more without the cache.
+    refresh_on: frozenset[int] = frozenset({401})
 
 
 @dataclass(frozen=True)
@@ -310,13 +313,16 @@ class _Compiler:
         cache = None
         cache_section = self.mapping(spec, "cache")
         if cache_section is not None:
-            self.unknown_keys(cache_section, {"key", "ttl"}, "cache")
+            self.unknown_keys(cache_section, {"key", "ttl", "refresh_on"}, "cache")
             key = self.template(cache_section, "key", cache_section.get("key"))
             ttl = self.duration(cache_section, "ttl")
+            refresh_on = _as_list(cache_section.get("refresh_on", [401]))
+            if not all(isinstance(s, int) and 400 <= s <= 599 for s in refresh_on):
+                self.problem(cache_section, "refresh_on", "refresh_on lists HTTP error statuses")
             if key is None or ttl is None:
                 self.problem(spec, "cache", "cache needs key and ttl")
             else:
-                cache = StepCache(key, ttl)
+                cache = StepCache(key, ttl, frozenset(s for s in refresh_on if isinstance(s, int)))
         headers = self.mapping(spec, "headers") or {}
         return Step(
             id=step_id,

@@ -42,6 +42,9 @@ def parse_xml(data: bytes, limits: XmlLimits) -> etree._Element:
         raise SoapClientError(f"request body exceeds {limits.max_bytes} bytes", http_status=413)
     if not data.strip():
         raise SoapClientError("request body is empty")
+    # Said plainly before parsing; the parser settings below refuse them anyway.
+    if b"<!DOCTYPE" in data or b"<!doctype" in data:
+        raise SoapClientError("DTDs are not allowed in SOAP messages")
     try:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:

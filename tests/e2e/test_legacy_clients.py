@@ -1,0 +1,175 @@
+"""Independent SOAP clients built from the served WSDL, and the documented raw messages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from lxml import etree
+from suds.client import Client as SudsClient
+
+from tests.servers import AUTH_ACTION, REPO, USERS_NS, USERS_PATH, WSDL_PATH, Server
+
+VECTORS = REPO.parent / "shared" / "contract" / "vectors"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43,}$")  # ≥ 256 bits of URL-safe base64
+
+
+def _result(body: bytes, env_ns: str = SOAP11) -> etree._Element:
+    root = etree.fromstring(body)
+    assert root.tag == f"{{{env_ns}}}Envelope"
+    result = root.find(f"{{{env_ns}}}Body/{{{USERS_NS}}}AuthenticateUserResponse/"
+                       f"{{{USERS_NS}}}AuthenticateUserResult")
+    assert result is not None, body
+    return result
+
+
+def _normalised(result: etree._Element) -> tuple[dict[str, str], list[dict[str, str]]]:
+    attributes = dict(result.attrib)
+    attributes.pop("AuthenticationToken", None)
+    accounts = [dict(a.attrib) for a in result.iter(f"{{{USERS_NS}}}UserAccount")]
+    return attributes, accounts
+
+
+def test_zeep_client_from_served_wsdl_logs_in(bridge: Server) -> None:
+    client = zeep.Client(bridge.url + WSDL_PATH + "?wsdl")
+    users = client.bind("UserService", "UserServiceText")
+    answer = users.AuthenticateUser(
+        AuthenticateUserRequest={"UserName": "multi@example.com", "Password": "Password"}
+    )
+    assert answer.Success is True
+    assert TOKEN.match(answer.AuthenticationToken)
+    assert (answer.UserName, answer.FirstName, answer.LastName) == (
+        "multi@example.com", "Mary", "Multi")
+    accounts = answer.Accounts.UserAccount
+    assert len(accounts) >= 2
+    assert [a.IsPrimary for a in accounts].count(True) == 1
+    assert all(re.match(r"^[0-9a-f-]{36}$", a.ContextIdentifier) for a in accounts)
+
+
+def test_zeep_client_sees_refusal_shape(bridge: Server) -> None:
+    client = zeep.Client(bridge.url + WSDL_PATH + "?wsdl")
+    users = client.bind("UserService", "UserServiceText")
+    answer = users.AuthenticateUser(
+        AuthenticateUserRequest={"UserName": "jdoe@example.com", "Password": "not it"}
+    )
+    assert answer.Success is False
+    assert answer.AuthenticationToken is None
+    (exception,) = answer.Exceptions.UserException
+    assert exception.Severity == "Error"
+    assert exception._value_1 == "Invalid user name or password."
+
+
+def test_suds_client_from_served_wsdl_logs_in(bridge: Server) -> None:
+    client = SudsClient(bridge.url + WSDL_PATH + "?wsdl", cache=None)
+    request = client.factory.create(f"{{{USERS_NS}}}AuthenticateUserRequest")
+    request._UserName = "jdoe@example.com"
+    request._Password = "Password"
+    answer = client.service["UserService"].AuthenticateUser(request)
+    assert answer._Success is True
+    assert TOKEN.match(answer._AuthenticationToken)
+    assert (answer._FirstName, answer._LastName) == ("John", "Doe")
+    (account,) = answer.Accounts.UserAccount
+    assert account._ContextIdentifier == "821ae27f-027c-4f21-a2e5-1667fc9b650a"
+    assert account._Name == "Example, Inc."
+    assert account._IsPrimary is True
+
+
+def test_served_wsdl_points_back_at_the_url_it_was_fetched_from(bridge: Server) -> None:
+    port = bridge.url.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        wsdl = requests.get(f"http://{host}{WSDL_PATH}?wsdl", timeout=5)
+        assert wsdl.status_code == 200
+        assert wsdl.headers["Content-Type"].startswith("text/xml")
+        locations = re.findall(rb'location="([^"]+)"', wsdl.content)
+        assert sorted(locations) == [
+            f"http://{host}{WSDL_PATH}/Accounts/text".encode(),
+            f"http://{host}{WSDL_PATH}/Users/text".encode(),
+        ]
+
+
+def test_wsdl_describes_all_users_and_accounts_operations(bridge: Server) -> None:
+    client = zeep.Client(bridge.url + WSDL_PATH + "?wsdl")
+    users = client.wsdl.services["UserService"].ports["UserServiceText"].binding._operations
+    accounts = client.wsdl.services["AccountService"].ports["AccountServiceText"].binding._operations
+    assert sorted(users) == ["AuthenticateUser", "CreateUser", "DeleteUser", "GetUser",
+                             "ListUsers", "UpdateUser"]
+    assert sorted(accounts) == ["CreateAccount", "GetAccount", "ListAccounts", "UpdateAccount"]
+    assert users["AuthenticateUser"].soapaction == AUTH_ACTION
+
+
+@pytest.mark.parametrize("soap_action", [f'"{AUTH_ACTION}"', AUTH_ACTION, None])
+@pytest.mark.parametrize("vector", ["authenticate-user.soap11.request.xml",
+                                    "authenticate-user.wcf-style.request.xml"])
+def test_documented_soap11_requests_get_the_documented_answer(
+    bridge: Server, vector: str, soap_action: str | None
+) -> None:
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    if soap_action is not None:
+        headers["SOAPAction"] = soap_action
+    response = requests.post(bridge.url + USERS_PATH, data=(VECTORS / vector).read_bytes(),
+                             headers=headers, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    expected = _result((VECTORS / "authenticate-user.soap11.response.xml").read_bytes())
+    actual = _result(response.content)
+    assert _normalised(actual) == _normalised(expected)
+    assert TOKEN.match(actual.get("AuthenticationToken", ""))
+
+
+def test_documented_soap12_request_is_answered_in_soap12(bridge: Server) -> None:
+    response = requests.post(
+        bridge.url + USERS_PATH,
+        data=(VECTORS / "authenticate-user.soap12.request.xml").read_bytes(),
+        headers={"Content-Type": f'application/soap+xml; charset=utf-8; action="{AUTH_ACTION}"'},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/soap+xml")
+    expected = _result((VECTORS / "authenticate-user.soap11.response.xml").read_bytes())
+    assert _normalised(_result(response.content, SOAP12)) == _normalised(expected)
+
+
+def test_each_login_gets_a_different_token(bridge: Server) -> None:
+    tokens = set()
+    for _ in range(3):
+        response = requests.post(
+            bridge.url + USERS_PATH,
+            data=(VECTORS / "authenticate-user.soap11.request.xml").read_bytes(),
+            headers={"Content-Type": "text/xml"}, timeout=10,
+        )
+        tokens.add(_result(response.content).get("AuthenticationToken"))
+    assert len(tokens) == 3 and all(t and TOKEN.match(t) for t in tokens)
+
+
+def test_any_namespace_prefixes_are_accepted(bridge: Server) -> None:
+    body = (
+        f'<x:Envelope xmlns:x="{SOAP11}"><x:Header/><x:Body>'
+        f'<q:AuthenticateUser xmlns:q="{USERS_NS}">'
+        '<q:AuthenticateUserRequest UserName="jdoe@example.com" Password="Password"/>'
+        "</q:AuthenticateUser></x:Body></x:Envelope>"
+    )
+    response = requests.post(bridge.url + USERS_PATH, data=body,
+                             headers={"Content-Type": "text/xml"}, timeout=10)
+    assert _result(response.content).get("Success") == "true"
+
+
+def test_the_answer_carries_a_request_id(bridge: Server) -> None:
+    response = requests.post(
+        bridge.url + USERS_PATH,
+        data=(VECTORS / "authenticate-user.soap11.request.xml").read_bytes(),
+        headers={"Content-Type": "text/xml", "X-Request-ID": "trace-123"}, timeout=10,
+    )
+    assert response.headers["X-Request-ID"] == "trace-123"
+
+
+def test_vectors_folder_is_complete() -> None:
+    # Guards the parametrisation above: a new documented vector must get a test.
+    assert {p.name for p in Path(VECTORS).glob("*.xml")} == {
+        "authenticate-user.soap11.request.xml", "authenticate-user.soap11.response.xml",
+        "authenticate-user.soap12.request.xml", "authenticate-user.wcf-style.request.xml",
+    }

@@ -1,0 +1,192 @@
+"""Refusals the legacy way, lockout, and an upstream that is down, slow or erring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.servers import (
+    USERS_NS,
+    Server,
+    post_login,
+    sandbox_calls,
+    sandbox_control,
+    start_bridge,
+    write_config,
+)
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def _result(body: bytes) -> etree._Element:
+    result = etree.fromstring(body).find(
+        f"{{{SOAP11}}}Body/{{{USERS_NS}}}AuthenticateUserResponse/{{{USERS_NS}}}AuthenticateUserResult"
+    )
+    assert result is not None, body
+    return result
+
+
+def _refusal(body: bytes) -> tuple[str, str, str | None]:
+    result = _result(body)
+    assert result.get("Success") == "false"
+    assert result.get("AuthenticationToken") is None
+    exceptions = result.findall(f"{{{USERS_NS}}}Exceptions/{{{USERS_NS}}}UserException")
+    assert len(exceptions) == 1
+    return exceptions[0].text or "", exceptions[0].get("Severity") or "", result.get(
+        "ExpiredPasswordUrl")
+
+
+def _fault(body: bytes) -> tuple[str, str]:
+    fault = etree.fromstring(body).find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
+    assert fault is not None, body
+    return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(bridge: Server) -> None:
+    wrong = post_login(bridge, "jdoe@example.com", "wrong")
+    unknown = post_login(bridge, "nobody@example.com", "Password")
+    assert wrong.status_code == unknown.status_code == 200
+    assert wrong.content == unknown.content
+    assert _refusal(wrong.content) == ("Invalid user name or password.", "Error", None)
+
+
+@pytest.mark.parametrize(("username", "message", "url"), [
+    ("locked@example.com", "The user account is locked.", None),
+    ("inactive@example.com", "The user account is inactive.", None),
+    ("expired@example.com", "The password has expired.",
+     "https://sandbox.invalid/ChangePassword?expired=1"),
+])
+def test_user_states_are_refused_with_their_own_message(
+    bridge: Server, username: str, message: str, url: str | None
+) -> None:
+    response = post_login(bridge, username, "Password")
+    assert _refusal(response.content) == (message, "Error", url)
+
+
+def test_empty_password_is_refused_without_asking_upstream(bridge: Server, sandbox: Server) -> None:
+    response = post_login(bridge, "jdoe@example.com", "")
+    assert _refusal(response.content)[0] == "Invalid user name or password."
+    assert sandbox_calls(sandbox).get("credentials", 0) == 0
+
+
+def test_five_failures_lock_the_user_and_upstream_is_spared(
+    own_bridge: Server, sandbox: Server
+) -> None:
+    for _ in range(5):
+        assert _refusal(post_login(own_bridge, "multi@example.com", "bad").content)[0] == (
+            "Invalid user name or password.")
+    calls_before = sandbox_calls(sandbox).get("credentials", 0)
+    # The right password no longer helps, and the upstream is not even asked.
+    locked = post_login(own_bridge, "MULTI@example.com", "Password")
+    assert _refusal(locked.content)[0] == "The user account is locked."
+    assert sandbox_calls(sandbox).get("credentials", 0) == calls_before
+    # Other users are unaffected.
+    assert _result(post_login(own_bridge, "jdoe@example.com", "Password").content).get(
+        "Success") == "true"
+
+
+def test_a_success_resets_the_failure_count(own_bridge: Server) -> None:
+    for _ in range(4):
+        post_login(own_bridge, "jdoe@example.com", "bad")
+    assert _result(post_login(own_bridge, "jdoe@example.com", "Password").content).get(
+        "Success") == "true"
+    for _ in range(4):
+        post_login(own_bridge, "jdoe@example.com", "bad")
+    assert _result(post_login(own_bridge, "jdoe@example.com", "Password").content).get(
+        "Success") == "true"
+
+
+def test_lockout_is_configurable(sandbox: Server, tmp_path: Path) -> None:
+    config = write_config(tmp_path, sandbox.url,
+                          lockout={"max_failures": 2, "window": "1m", "duration": "2s"})
+    server = start_bridge(tmp_path, config, workers=1)
+    try:
+        for _ in range(2):
+            post_login(server, "jdoe@example.com", "bad")
+        assert _refusal(post_login(server, "jdoe@example.com", "Password").content)[0] == (
+            "The user account is locked.")
+    finally:
+        server.stop()
+
+
+def test_bearer_is_cached_across_logins(bridge: Server, sandbox: Server) -> None:
+    for _ in range(4):
+        assert _result(post_login(bridge, "multi@example.com", "Password").content).get(
+            "Success") == "true"
+    calls = sandbox_calls(sandbox)
+    assert calls["credentials"] == 4  # the password is verified every time
+    assert calls["apiUser"] == 1  # the bearer is not fetched again
+
+
+def test_a_revoked_cached_bearer_is_replaced(bridge: Server, sandbox: Server) -> None:
+    assert _result(post_login(bridge, "jdoe@example.com", "Password").content).get(
+        "Success") == "true"
+    # Reset forgets every bearer the sandbox issued: the bridge's cached one is now invalid.
+    import requests
+
+    requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5).raise_for_status()
+    answer = _result(post_login(bridge, "jdoe@example.com", "Password").content)
+    assert answer.get("Success") == "true"
+    assert answer.get("FirstName") == "John"
+    assert sandbox_calls(sandbox)["apiUser"] == 1
+
+
+UNAVAILABLE = "The authentication service is temporarily unavailable. Please try again later."
+
+
+@pytest.mark.parametrize("control", [
+    {"fail": "close"},
+    {"fail": "garbage"},
+    {"fail": {"status": 500, "body": {"errorCode": "INTERNAL_SERVER_ERROR",
+                                      "summary": "An Unknown Error Occurred. (Error code: LRP8V)"}}},
+    {"fail": {"status": 503, "body": "upstream maintenance"}},
+    {"delay_ms": 3000},  # the test config's read timeout is 2 s
+], ids=["connection-closed", "not-json", "rest-error-body", "503-text", "timeout"])
+def test_upstream_failures_give_a_server_fault_and_no_token(
+    bridge: Server, sandbox: Server, control: dict[str, object]
+) -> None:
+    sandbox_control(sandbox, **control)
+    response = post_login(bridge, "multi@example.com", "Password")
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert _fault(response.content) == ("s:Server", UNAVAILABLE)
+    assert b"AuthenticationToken" not in response.content
+    assert b"Traceback" not in response.content
+
+
+def test_failure_of_the_bearer_step_alone_gives_no_token(
+    own_bridge: Server, sandbox: Server
+) -> None:
+    sandbox_control(sandbox, paths=["apiUser"],
+                    fail={"status": 500, "body": {"errorCode": "INTERNAL_SERVER_ERROR",
+                                                  "summary": "boom"}})
+    response = post_login(own_bridge, "jdoe@example.com", "Password")
+    assert _fault(response.content) == ("s:Server", UNAVAILABLE)
+    calls = sandbox_calls(sandbox)
+    assert calls["credentials"] == 1 and calls["apiUser"] == 1
+    assert calls.get("user", 0) == 0  # nothing after the failed step ran
+
+
+def test_an_api_user_without_scope_for_the_user_is_refused(
+    own_bridge: Server, sandbox: Server
+) -> None:
+    sandbox_control(sandbox, paths=["apiUser"],
+                    fail={"status": 403, "body": {"errorCode": "FORBIDDEN", "summary": "scope"}})
+    message = _refusal(post_login(own_bridge, "jdoe@example.com", "Password").content)[0]
+    assert message.startswith("This user cannot sign in through the API")
+
+
+def test_upstream_down_entirely(sandbox: Server, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9")  # nothing listens on port 9
+    server = start_bridge(tmp_path, config, workers=1)
+    try:
+        response = post_login(server, "jdoe@example.com", "Password")
+        assert response.status_code == 500
+        assert _fault(response.content) == ("s:Server", UNAVAILABLE)
+    finally:
+        server.stop()
+    log = server.output()
+    assert '"outcome": "unavailable"' in log
+    assert "cannot reach http://127.0.0.1:9" in log

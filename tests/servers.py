@@ -1,0 +1,157 @@
+"""Real processes for the tests: the sandbox and the bridge, each on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+WSDL_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc"
+USERS_PATH = WSDL_PATH + "/Users/text"
+USERS_NS = "https://www.assuresign.net/Services/DocumentNOW/Users"
+AUTH_ACTION = USERS_NS + "/IUserService/AuthenticateUser"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(url, timeout=0.5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"server did not come up at {url}:\n{log.read_text()}")
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    workdir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.stdout.read_text() + self.stderr.read_text()
+
+
+def start_process(args: Sequence[str], workdir: Path, health_url: str,
+                  env: dict[str, str] | None = None) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = workdir / "stdout.log", workdir / "stderr.log"
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        # The child keeps its own copies of the descriptors; ours close right away.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", *args], cwd=workdir, env=full_env,
+            stdout=out, stderr=err,
+        )
+    _wait_until_up(health_url, process, stderr)
+    base = health_url.split("/", 3)
+    return Server(f"{base[0]}//{base[2]}", process, stdout, stderr, workdir)
+
+
+def start_sandbox(workdir: Path, seed: Path | None = None) -> Server:
+    port = free_port()
+    args = ["sandbox", "--port", str(port)] + (["--seed", str(seed)] if seed else [])
+    return start_process(args, workdir, f"http://127.0.0.1:{port}/_sandbox/healthz")
+
+
+def demo_api_user() -> tuple[str, str]:
+    """The demo API user's name and key, read from the sandbox seed like demo mode does."""
+    from bridge.sandbox import load_seed
+
+    api_user = load_seed(None).api_user("bridge-demo")
+    assert api_user is not None
+    return api_user.username, api_user.key
+
+
+def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assuresign",
+                 **overrides: Any) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "wsdl": str(REPO / "wsdl" / "DocumentNOW.wsdl"),
+        "mappings": [str(REPO / mappings)],
+        "store": f"sqlite:///{workdir / 'state' / 'bridge.sqlite3'}",
+        "upstreams": {
+            "account": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s"},
+            "esign": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s"},
+        },
+        "secrets": {
+            "api_username": {"env": "TEST_API_USERNAME"},
+            "api_key": {"env": "TEST_API_KEY"},
+        },
+        "vars": {"expired_password_url": "https://sandbox.invalid/ChangePassword?expired=1"},
+    }
+    config.update(overrides)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_bridge(workdir: Path, config: Path, workers: int = 2,
+                 env: dict[str, str] | None = None, extra_args: Sequence[str] = ()) -> Server:
+    username, key = demo_api_user()
+    port = free_port()
+    args = ["serve", "--config", str(config), "--port", str(port), "--workers", str(workers),
+            *extra_args]
+    secrets = {"TEST_API_USERNAME": username, "TEST_API_KEY": key, **(env or {})}
+    return start_process(args, workdir, f"http://127.0.0.1:{port}/healthz", secrets)
+
+
+def sandbox_control(sandbox: Server, **control: Any) -> None:
+    response = requests.post(f"{sandbox.url}/_sandbox/control", json=control, timeout=5)
+    assert response.status_code == 204, response.text
+
+
+def sandbox_calls(sandbox: Server) -> dict[str, int]:
+    calls: dict[str, int] = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["calls"]
+    return calls
+
+
+def soap11_login(username: str, password: str) -> bytes:
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        f'<AuthenticateUser xmlns="{USERS_NS}">'
+        f'<AuthenticateUserRequest UserName="{username}" Password="{password}"/>'
+        "</AuthenticateUser></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def post_login(bridge: Server, username: str, password: str) -> requests.Response:
+    return requests.post(
+        bridge.url + USERS_PATH,
+        data=soap11_login(username, password),
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{AUTH_ACTION}"'},
+        timeout=10,
+    )
