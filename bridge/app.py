@@ -19,7 +19,14 @@ from bridge.config import Config, resolve_secrets
 from bridge.errors import SoapClientError, StoreError
 from bridge.rules.check import load_rules
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
-from bridge.soap.envelope import SOAP11, Fault, content_type_for, read_envelope, version_of, write_envelope
+from bridge.soap.envelope import (
+    SOAP11,
+    Fault,
+    content_type_for,
+    read_envelope,
+    version_of,
+    write_envelope,
+)
 from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
 from bridge.soap.xmlparse import XmlLimits

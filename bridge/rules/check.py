@@ -8,7 +8,14 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.errors import ConfigError, Problem
-from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, compile_rule, display_path, rule_files
+from bridge.rules.model import (
+    INVALID_CREDENTIALS,
+    UNAVAILABLE,
+    Rule,
+    compile_rule,
+    display_path,
+    rule_files,
+)
 from bridge.rules.source import LocatedDict, line_of
 from bridge.rules.template import references_in
 from bridge.soap.service import Field, Operation, SoapService
@@ -117,7 +124,8 @@ class _RuleChecker:
     def steps(self) -> None:
         inputs = {entry.name for entry in self.rule.inputs}
         earlier: dict[str, set[str]] = {}
-        for step in self.rule.steps:
+        raw_steps = self.rule.raw.get("steps") or []
+        for index, step in enumerate(self.rule.steps):
             if step.upstream not in self.config.upstreams:
                 known = ", ".join(sorted(self.config.upstreams)) or "none configured"
                 self.problem(step.line, f"step {step.id!r}: unknown upstream {step.upstream!r} "
@@ -127,8 +135,10 @@ class _RuleChecker:
                     | (set(step.cache.key.references) if step.cache else set()))
             self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
                                                                               "secrets", "vars"})
-            self.inline_secrets(step.json, step.line, f"step {step.id!r}")
-            self.inline_secrets(step.headers, step.line, f"step {step.id!r}")
+            raw = raw_steps[index] if index < len(raw_steps) else None
+            if isinstance(raw, LocatedDict):
+                self.inline_secrets(raw.get("json"), raw, "json", f"step {step.id!r}")
+                self.inline_secrets(raw.get("headers"), raw, "headers", f"step {step.id!r}")
             earlier[step.id] = {extract.name for extract in step.extract}
         token = self.rule.token
         if token is not None:
@@ -148,6 +158,7 @@ class _RuleChecker:
             parts = ref.split(".")
             root = parts[0]
             name = repr(parts[1]) if len(parts) > 1 else "(none)"
+            line = _line_mentioning(self.rule.raw, ref, line) or line
             if root in local:
                 continue
             if root not in allowed_roots:
@@ -166,14 +177,15 @@ class _RuleChecker:
                 self.problem(line, f"{{{{ {ref} }}}}: no vars entry {name} in "
                              f"{self.config.source}")
 
-    def inline_secrets(self, value: Any, line: int, where: str) -> None:
+    def inline_secrets(self, value: Any, parent: Any, name: str, where: str) -> None:
+        """Literal values under secret-sounding keys (raw YAML, for exact lines)."""
         if isinstance(value, dict):
             for key, item in value.items():
                 if (_SECRET_NAME.search(str(key)) and not isinstance(item, dict | list)
-                        and not references_in(item) and item not in (None, "")):
-                    self.problem(line, f"{where}: {key} is written inline; secret values come "
-                                 "from {{ secrets.<name> }} or the request")
-                self.inline_secrets(item, line, where)
+                        and "{{" not in str(item) and item not in (None, "")):
+                    self.problem(line_of(value, key), f"{where}: {key} is written inline; secret "
+                                 "values come from {{ secrets.<name> }} or the request")
+                self.inline_secrets(item, value, key, where)
 
     # -- answer side --------------------------------------------------------
 
@@ -252,6 +264,25 @@ class _RuleChecker:
         for child in shape.children:
             if child.required and child.kind == "attribute" and child.name not in value:
                 self.problem(line, f"{where}: {shape.name} needs {child.name} (required in the WSDL)")
+
+
+def _line_mentioning(raw: Any, needle: str, near: int) -> int | None:
+    """The line of the first string at or after `near` that mentions `needle`."""
+    best: int | None = None
+    stack: list[Any] = [raw]
+    while stack:
+        node = stack.pop()
+        items: Iterable[tuple[Any, Any]] = ()
+        if isinstance(node, LocatedDict):
+            items = ((node.line_of(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            items = ((line_of(node, i), v) for i, v in enumerate(node))
+        for line, value in items:
+            if isinstance(value, str) and needle in value and line is not None and line >= near:
+                best = line if best is None else min(best, line)
+            elif isinstance(value, dict | list):
+                stack.append(value)
+    return best
 
 
 def _walk(shape: Field, parts: list[str]) -> Field | None:

@@ -166,7 +166,7 @@ class _Compiler:
         try:
             return compile_value(value)
         except TemplateError as exc:
-            self.problem(container, key, f"{key}: {exc}")
+            self.problems.append(Problem(self.file, *_locate_template_error(container, key, exc)))
             return None
 
     def duration(self, container: Any, key: str) -> float | None:
@@ -296,7 +296,7 @@ class _Compiler:
         if method not in METHODS:
             self.problem(spec, "method", f"method must be one of {', '.join(METHODS)}")
         extract = []
-        extract_section = self.mapping(spec, "extract") or {}
+        extract_section: dict[str, Any] = self.mapping(spec, "extract") or {}
         for name, how in extract_section.items():
             paths: Any = how
             optional = False
@@ -314,16 +314,17 @@ class _Compiler:
         cache_section = self.mapping(spec, "cache")
         if cache_section is not None:
             self.unknown_keys(cache_section, {"key", "ttl", "refresh_on"}, "cache")
-            key = self.template(cache_section, "key", cache_section.get("key"))
+            cache_key = self.template(cache_section, "key", cache_section.get("key"))
             ttl = self.duration(cache_section, "ttl")
             refresh_on = _as_list(cache_section.get("refresh_on", [401]))
             if not all(isinstance(s, int) and 400 <= s <= 599 for s in refresh_on):
                 self.problem(cache_section, "refresh_on", "refresh_on lists HTTP error statuses")
-            if key is None or ttl is None:
+            if cache_key is None or ttl is None:
                 self.problem(spec, "cache", "cache needs key and ttl")
             else:
-                cache = StepCache(key, ttl, frozenset(s for s in refresh_on if isinstance(s, int)))
-        headers = self.mapping(spec, "headers") or {}
+                statuses = frozenset(s for s in refresh_on if isinstance(s, int))
+                cache = StepCache(cache_key, ttl, statuses)
+        headers: dict[str, Any] = self.mapping(spec, "headers") or {}
         return Step(
             id=step_id,
             upstream=str(spec.get("upstream", "")),
@@ -405,7 +406,7 @@ class _Compiler:
         self.unknown_keys(section, {"result", "reasons"}, "refusals")
         template = self.compiled(section, "result", section.get("result"))
         reasons: dict[str, Reason] = {}
-        reason_section = self.mapping(section, "reasons") or {}
+        reason_section = self.mapping(section, "reasons") or _empty()
         for name, spec in reason_section.items():
             if not isinstance(spec, LocatedDict):
                 self.problem(reason_section, name, f"reason {name!r} must be a mapping")
@@ -426,6 +427,29 @@ class _Compiler:
                 str(fault) if fault else None, reason_section.line_of(name),
             )
         return template, reasons
+
+
+def _empty() -> LocatedDict:
+    empty = LocatedDict()
+    empty.key_lines = {}
+    return empty
+
+
+def _locate_template_error(container: Any, key: str, error: TemplateError) -> tuple[int | None, str]:
+    """Point at the very string that failed to compile, not just the section holding it."""
+    stack: list[tuple[Any, str | int, Any]] = [(container, key, container.get(key))]
+    while stack:
+        parent, name, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                Template(value)
+            except TemplateError as exc:
+                return line_of(parent, name), f"{name}: {exc}"
+        elif isinstance(value, dict):
+            stack.extend((value, k, v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((value, i, v) for i, v in reversed(list(enumerate(value))))
+    return line_of(container, key), f"{key}: {error}"
 
 
 def _as_list(value: Any) -> list[Any]:

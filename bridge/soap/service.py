@@ -116,7 +116,7 @@ class SoapService:
         self.wsdl_path = wsdl_path
         settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
         try:
-            document = Document(wsdl_path, Transport(), settings=settings)
+            document = Document(wsdl_path, Transport(), settings=settings)  # type: ignore[arg-type]
         except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
             raise ConfigError([Problem(wsdl_path, None, f"cannot load WSDL: {exc}")]) from exc
         self._types = document.types

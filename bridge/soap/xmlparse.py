@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -49,8 +50,8 @@ def parse_xml(data: bytes, limits: XmlLimits) -> etree._Element:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise SoapClientError(f"request is not well-formed XML: {exc.msg}") from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise SoapClientError("DTDs are not allowed in SOAP messages")
     _check_shape(root, limits)
     return root

@@ -111,9 +111,9 @@ def test_lockout_is_configurable(sandbox: Server, tmp_path: Path) -> None:
         server.stop()
 
 
-def test_bearer_is_cached_across_logins(bridge: Server, sandbox: Server) -> None:
+def test_bearer_is_cached_across_logins(own_bridge: Server, sandbox: Server) -> None:
     for _ in range(4):
-        assert _result(post_login(bridge, "multi@example.com", "Password").content).get(
+        assert _result(post_login(own_bridge, "multi@example.com", "Password").content).get(
             "Success") == "true"
     calls = sandbox_calls(sandbox)
     assert calls["credentials"] == 4  # the password is verified every time

@@ -1,0 +1,227 @@
+"""The command line, run as a user runs it: check, serve in demo mode, sandbox, --version."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from bridge import __version__
+from tests.servers import REPO, free_port
+
+
+def _run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bridge", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd, env={**os.environ, **(env or {})},
+                          check=False)
+
+
+def test_version_from_module_and_console_script_agree() -> None:
+    assert _run("--version").stdout.strip() == f"soap-bridge {__version__}"
+    script = shutil.which("soap-bridge", path=os.path.dirname(sys.executable))
+    assert script is not None
+    out = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"soap-bridge {__version__}"
+
+
+def test_check_accepts_the_bundled_configs() -> None:
+    for config in ("examples/demo.yaml", "examples/local.yaml", "examples/api-key.yaml"):
+        done = _run("check", "--config", config, cwd=REPO)
+        assert done.returncode == 0, done.stderr
+        assert "rules for AuthenticateUser" in done.stdout
+
+
+@pytest.fixture
+def broken_rules(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the AssureSign rule and a config pointing at it, to break on purpose."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    rule = mappings / "authenticate-user.yaml"
+    shutil.copy(REPO / "mappings" / "assuresign" / "authenticate-user.yaml", rule)
+    config = tmp_path / "config.yaml"
+    text = (REPO / "examples" / "demo.yaml").read_text()
+    text = text.replace("../wsdl/", str(REPO / "wsdl") + "/").replace(
+        "[../mappings/assuresign]", f"[{mappings}]")
+    config.write_text(text)
+    return config, rule
+
+
+def _break(rule: Path, old: str, new: str) -> int:
+    """Replace text in the rule; return the 1-based line where the change starts."""
+    text = rule.read_text()
+    assert old in text
+    line = text[: text.index(old)].count("\n") + 1
+    rule.write_text(text.replace(old, new, 1))
+    return line
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("    FirstName: \"{{ steps.profile.first_name }}\"",
+     "    FirstNaem: \"{{ steps.profile.first_name }}\"",
+     "result.AuthenticateUserResult: AuthenticateUserResult has no field 'FirstNaem' in the WSDL"),
+    ("          Name: \"{{ account.name }}\"", "          Title: \"{{ account.name }}\"",
+     "UserAccount has no field 'Title' in the WSDL"),
+    ("    upstream: account", "    upstream: acount", "unknown upstream 'acount'"),
+    ("    Success: true\n", "", "AuthenticateUserResult needs Success (required in the WSDL)"),
+    ("        key: \"{{ secrets.api_key }}\"", "        key: \"hunter2-inline\"",
+     "key is written inline"),
+    ("        key: \"{{ secrets.api_key }}\"", "        key: \"{{ secrets.api_kee }}\"",
+     "no secret named 'api_kee'"),
+    ("    path: body.AuthenticateUserRequest.UserName",
+     "    path: body.AuthenticateUserRequest.User",
+     "input 'username': body.AuthenticateUserRequest.User is not a field of AuthenticateUser"),
+    ("{status: [400, 401], refuse: invalid_credentials}",
+     "{status: [400, 401], refuse: wrong_password}",
+     "refusal reason 'wrong_password' is used but not defined"),
+    ("    FirstName: \"{{ steps.profile.first_name }}\"",
+     "    FirstName: \"{{ steps.profile.first_name | capitalise }}\"",
+     "unknown filter 'capitalise'"),
+    ("operation: AuthenticateUser", "operation: AuthenticateUsers",
+     "operation 'AuthenticateUsers' is not in the WSDL"),
+    ("    refuse: locked\n", "    refuse: locked\n", None),
+], ids=["result-field", "list-field", "upstream", "required", "inline-secret", "secret-name",
+        "input-path", "reason", "filter", "operation", "unchanged"])
+def test_check_reports_each_mistake_with_file_and_line(
+    broken_rules: tuple[Path, Path], old: str, new: str, message: str | None
+) -> None:
+    config, rule = broken_rules
+    if message is None:
+        done = _run("check", "--config", str(config))
+        assert done.returncode == 0, done.stderr
+        return
+    line = _break(rule, old, new)
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    lines = [entry for entry in done.stderr.splitlines() if message in entry]
+    assert lines, done.stderr
+    match = re.match(r"^(.+):(\d+): ", lines[0])
+    assert match, lines[0]
+    assert Path(match.group(1)).resolve() == rule.resolve()
+    # The reported line is where the mistake is, or the line of the mapping that lacks a field.
+    assert abs(int(match.group(2)) - line) <= 2
+    assert "Traceback" not in done.stderr
+    assert "hunter2-inline" not in done.stderr + done.stdout
+
+
+def test_check_refuses_a_rule_that_never_verifies(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    _break(rule, "verify:\n  strategy: upstream-credentials\n  step: credentials\n", "")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert "the rule never verifies the caller" in done.stderr
+
+
+def test_check_refuses_a_cached_verification_step(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    _break(rule, "  step: credentials\n", "  step: bearer\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert "step 'bearer' verifies the caller but never sends input.password upstream" in done.stderr
+    assert "step 'bearer' verifies the caller, so it must not be cached" in done.stderr
+
+
+def test_check_reports_yaml_syntax_and_duplicate_keys(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    line = _break(rule, "operation: AuthenticateUser\n",
+                  "operation: AuthenticateUser\noperation: AuthenticateUser\n")
+    done = _run("check", "--config", str(config))
+    assert f"{rule}:{line + 1}: duplicate key 'operation'" in done.stderr
+    rule.write_text("operation: [unclosed\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert re.search(rf"{re.escape(str(rule))}:\d+: YAML syntax", done.stderr)
+
+
+def test_check_reports_config_mistakes(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("wsdl: nowhere.wsdl\nsecrets:\n  api_key: plain-text-key\nworkrs: 2\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 2
+    assert f"{config}:1: WSDL file not found" in done.stderr
+    assert f"{config}:3: secret 'api_key' must be {{env: VARIABLE}} or {{file: PATH}}" in done.stderr
+    assert f"{config}:4: unknown setting 'workrs'" in done.stderr
+    assert "plain-text-key" not in done.stderr
+
+
+def test_serve_demo_prints_a_curl_line_that_logs_in(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 20
+        assert process.stdout is not None
+        while time.monotonic() < deadline and not any("curl " in line for line in lines):
+            lines.append(process.stdout.readline())
+        banner = "".join(lines)
+        wsdl_url = f"http://127.0.0.1:{port}/Services/DocumentNOW/v2/DocumentNOW.svc?wsdl"
+        assert f"WSDL: {wsdl_url}" in banner
+        assert requests.get(wsdl_url, timeout=5).status_code == 200
+        curl = next(line for line in lines if "curl " in line).strip()
+        answer = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=30,
+                                check=True)
+        assert 'Success="true"' in answer.stdout
+        assert 'ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a"' in answer.stdout
+        assert (tmp_path / "state" / "soap-bridge.sqlite3").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr
+
+
+def test_serve_with_a_broken_config_names_the_file_and_exits(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("listen: {port: many}\n")
+    done = _run("serve", "--config", str(config))
+    assert done.returncode == 2
+    assert f"{config}:1: port must be a whole number" in done.stderr
+
+
+def test_serve_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    text = (REPO / "examples" / "production.yaml").read_text().replace(
+        "../wsdl/", str(REPO / "wsdl") + "/").replace("../mappings/", str(REPO / "mappings") + "/")
+    config.write_text(text)
+    done = _run("serve", "--config", str(config), "--port", str(free_port()),
+                env={"ASSURESIGN_API_USERNAME": ""})
+    assert done.returncode == 2
+    assert "environment variable ASSURESIGN_API_USERNAME is not set" in done.stderr
+    assert "cannot read /run/secrets/assuresign-api-key" in done.stderr
+
+
+def test_sandbox_command_serves_alone(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "sandbox", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"Sandbox listening on http://127.0.0.1:{port}"
+        reply = requests.post(f"http://127.0.0.1:{port}/api/v3.7/authentication/apiUser",
+                              json={"request": {"apiUsername": "nobody", "key": "x",
+                                                "contextUsername": "jdoe@example.com"}},
+                              timeout=5)
+        assert reply.status_code == 401 and reply.json()["errorCode"] == "UNAUTHORIZED"
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
+
+
+def test_sandbox_command_reports_a_bad_seed(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("users: 3\n")
+    done = _run("sandbox", "--seed", str(seed), "--port", str(free_port()))
+    assert done.returncode == 2
+    assert str(seed) in done.stderr and "Traceback" not in done.stderr
