@@ -1,0 +1,35 @@
+"""An emulation of the vendor's REST and legacy SOAP services, for the demo mode and the tests.
+
+It imports nothing else from `bridge`: the bridge talks to it over HTTP like to the vendor.
+
+Endpoints (see `rest`, `legacy` and `controls` for the details):
+
+- REST: `POST /api/v3.N/authentication/apiUser`,
+  `POST /api/documentnow/v3.N/authentication/credentials`,
+  `POST /api/documentnow/v3.N/authentication/sso`, `GET /api/documentnow/v3.N/user`;
+- legacy SOAP 1.1: `POST /Services/DocumentNOW/v2/DocumentNOW.svc/Users/text`
+  (AuthenticateUser, ListUsers, GetUser);
+- test controls: `POST /_sandbox/control` with
+  `{"delay_ms": int, "fail": null | {"status": int, "body": json-or-string,
+  "content_type"?: str} | "garbage" | "close", "paths": [substring, ...], "times": int}`
+  (a new control replaces the previous one; `paths` defaults to every non-control path,
+  `times` to every matching request), `POST /_sandbox/reset`, `GET /_sandbox/stats`,
+  `GET /_sandbox/healthz`.
+"""
+
+from .app import SandboxApp, make_app
+from .seed import Seed, SeedError, load_seed, parse_seed
+from .server import SandboxServer, serve, serve_forever, start_in_thread
+
+__all__ = [
+    "SandboxApp",
+    "SandboxServer",
+    "Seed",
+    "SeedError",
+    "load_seed",
+    "make_app",
+    "parse_seed",
+    "serve",
+    "serve_forever",
+    "start_in_thread",
+]

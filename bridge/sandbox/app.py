@@ -1,0 +1,116 @@
+"""The sandbox's WSGI application: routes requests to the REST, legacy SOAP and control services."""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from .controls import CONTROL_PREFIX, ControlService, disturb
+from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, rest_error
+from .legacy import CALL_NAMES as LEGACY_CALLS
+from .legacy import LegacyUsersService
+from .rest import CALL_NAMES as REST_CALLS
+from .rest import RestService
+from .seed import Seed
+from .state import SandboxState
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+
+class DropConnection(Exception):
+    """Tells the sandbox's WSGI server to close the connection without answering.
+
+    Other WSGI servers will answer it with their own 500 instead."""
+
+
+class SandboxApp:
+    """The WSGI callable; `state` is exposed so tests and the demo can inspect and steer it."""
+
+    def __init__(self, seed: Seed, state: SandboxState | None = None) -> None:
+        self.seed = seed
+        self.state = state if state is not None else SandboxState()
+        self.service_routes: tuple[Route, ...] = (
+            RestService(seed, self.state).routes + LegacyUsersService(seed, self.state).routes
+        )
+        self.control_routes = ControlService(self.state, REST_CALLS + LEGACY_CALLS).routes
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        path = str(environ.get("PATH_INFO", ""))
+        try:
+            response = self.handle(_read_request(environ, method, path))
+        except Exception:
+            # The traceback goes to the log, never to the client; bodies are not logged
+            # because they carry passwords and keys.
+            logger.exception("sandbox: unexpected error answering %s %s", method, path)
+            response = internal_error()
+        if response.drop:
+            raise DropConnection
+        headers = [("Content-Length", str(len(response.body)))]
+        if response.content_type is not None:
+            headers.append(("Content-Type", response.content_type))
+        headers.extend(response.extra_headers)
+        start_response(_status_line(response.status), headers)
+        return [response.body]
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (sans-IO: no WSGI involved)."""
+        if request.path.startswith(CONTROL_PREFIX):
+            routed = _route(self.control_routes, request)
+            return routed.run() if isinstance(routed, Call) else routed
+        routed = _route(self.service_routes, request)
+        # Counted before any injected failure, so a test can count a client's retries.
+        if isinstance(routed, Call):
+            self.state.count(routed.name)
+        control = self.state.take_control(request.path)
+        if control is not None:
+            disturbed = disturb(control)
+            if disturbed is not None:
+                return disturbed
+        return routed.run() if isinstance(routed, Call) else routed
+
+
+def make_app(seed: Seed) -> SandboxApp:
+    """A fresh sandbox application with its own state for this seed."""
+    return SandboxApp(seed)
+
+
+def _route(routes: Sequence[Route], request: Request) -> Call | Response:
+    matching = [route for route in routes if route.pattern.fullmatch(request.path)]
+    if not matching:
+        return rest_error(404, "NOT_FOUND", "The requested resource was not found.")
+    for route in matching:
+        if route.method == request.method:
+            return route.prepare(request)
+    allowed = ", ".join(sorted({route.method for route in matching}))
+    refusal = rest_error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here; use {allowed}.")
+    return Response(refusal.status, refusal.body, refusal.content_type, extra_headers=(("Allow", allowed),))
+
+
+def _read_request(environ: WSGIEnvironment, method: str, path: str) -> Request:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    # One byte past the limit is enough for the services to see a body is too large.
+    body = environ["wsgi.input"].read(min(length, MAX_BODY + 1)) if length > 0 else b""
+    return Request(method, path, headers, body)
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"

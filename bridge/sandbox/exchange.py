@@ -1,0 +1,73 @@
+"""Plain request and response values passed between the sandbox's WSGI shell and its services."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+JSON_TYPE = "application/json; charset=utf-8"
+XML_TYPE = "text/xml; charset=utf-8"
+
+INTERNAL_ERROR_SUMMARY = "An Unknown Error Occurred. (Error code: SBX01)"
+# The largest request body read; the rest of a bigger one is never looked at.
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request; header names are lower-case."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP answer; drop=True means close the connection without answering at all."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    drop: bool = False
+
+
+def json_response(status: int, document: object) -> Response:
+    return Response(status, json.dumps(document).encode("utf-8"), JSON_TYPE)
+
+
+def rest_error(status: int, error_code: str, summary: str) -> Response:
+    """An error in the vendor's REST shape."""
+    return json_response(status, {"errorCode": error_code, "summary": summary})
+
+
+def internal_error() -> Response:
+    return rest_error(500, "INTERNAL_SERVER_ERROR", INTERNAL_ERROR_SUMMARY)
+
+
+def no_content() -> Response:
+    return Response(204)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A routed request: the name it is counted under and the work that answers it."""
+
+    name: str
+    run: Callable[[], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which requests a service answers and how it turns one into a Call."""
+
+    pattern: re.Pattern[str]
+    method: str
+    prepare: Callable[[Request], Call]

@@ -1,0 +1,63 @@
+"""The template language: paths, literals, filters, list mapping; errors at compile time."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.rules.template import Template, TemplateError, compile_value, references_in, render_value
+
+SCOPE = {
+    "input": {"username": " Jo@Example.COM "},
+    "steps": {"c": {"accounts": [{"id": "a", "isPrimary": False, "name": "A"},
+                                 {"id": "b", "isPrimary": True, "name": "B"}]}},
+    "flag": False,
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("plain text", "plain text"),
+    ("{{ input.username }}", " Jo@Example.COM "),
+    ("{{ input.username | strip | lower }}", "jo@example.com"),
+    ("user={{ input.username | strip }}!", "user=Jo@Example.COM!"),
+    ("{{ steps.c.accounts | where('isPrimary') | first | get('id') }}", "b"),
+    ("{{ steps.c.accounts.0.name }}", "A"),
+    ("{{ steps.c.accounts.9.name }}", None),
+    ("{{ missing.path | default('fallback') }}", "fallback"),
+    ("{{ flag }}", False),
+    ("{{ flag | string }}", "false"),
+    ("{{ steps.c.accounts | where('isPrimary') }}", [SCOPE["steps"]["c"]["accounts"][1]]),  # type: ignore[index]
+    ("{{ 'a,b' }}", "a,b"),
+    ("{{ 42 }}", 42),
+    ("[{{ missing }}]", "[]"),
+])
+def test_render(source: str, expected: object) -> None:
+    assert Template(source).render(SCOPE) == expected
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("{{ x | shout }}", "unknown filter 'shout'"),
+    ("{{ }}", "empty expression"),
+    ("{{ x", "unbalanced"),
+    ("x }}", "unbalanced"),
+    ("{{ x | default }}", "filter default takes 1 argument"),
+    ("{{ x + 1 }}", "is not a literal"),
+    ("{{ __import__('os') }}", "is not a literal"),
+])
+def test_compile_errors(source: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        Template(source)
+
+
+def test_each_builds_lists_and_its_references_exclude_the_loop_name() -> None:
+    compiled = compile_value({"Accounts": {"UserAccount": {
+        "each": "{{ steps.c.accounts }}", "as": "account",
+        "map": {"Id": "{{ account.id }}", "Primary": "{{ account.isPrimary }}"}}}})
+    assert render_value(compiled, SCOPE) == {"Accounts": {"UserAccount": [
+        {"Id": "a", "Primary": False}, {"Id": "b", "Primary": True}]}}
+    assert references_in(compiled) == {"steps.c.accounts"}
+    assert render_value(compiled, {"steps": {}}) == {"Accounts": {"UserAccount": []}}
+
+
+def test_each_takes_exactly_its_keys() -> None:
+    with pytest.raises(TemplateError, match="exactly each, as and map"):
+        compile_value({"each": "{{ x }}", "map": {}, "extra": 1})

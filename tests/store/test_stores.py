@@ -1,0 +1,82 @@
+"""Both store backends honour the one interface: values, expiry, counters, across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import ConfigError, StoreError
+from bridge.store import MemoryStore, SqliteStore, Store, open_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(
+        str(tmp_path / "state" / "s.sqlite3"))
+    yield backend
+    backend.close()
+
+
+def test_values_round_trip_as_json(store: Store) -> None:
+    store.set("k", {"a": [1, "two", None, True]}, ttl=60)
+    assert store.get("k") == {"a": [1, "two", None, True]}
+    store.set("k", "replaced", ttl=60)
+    assert store.get("k") == "replaced"
+    store.delete("k")
+    assert store.get("k") is None
+    store.delete("never-there")
+
+
+def test_values_expire(store: Store) -> None:
+    store.set("short", 1, ttl=0.2)
+    store.set("long", 2, ttl=60)
+    assert store.get("short") == 1
+    time.sleep(0.3)
+    assert store.get("short") is None
+    assert store.get("long") == 2
+
+
+def test_counters_count_within_their_window(store: Store) -> None:
+    assert [store.incr("c", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    time.sleep(0.4)
+    # The window is fixed at the first count: a new window starts from one.
+    assert store.incr("c", ttl=0.3) == 1
+
+
+def _count(path: str, times: int) -> None:
+    store = SqliteStore(path)
+    for _ in range(times):
+        store.incr("shared", ttl=60)
+    store.close()
+
+
+def test_sqlite_counters_add_up_across_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    SqliteStore(path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_count, args=(path, 100)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert SqliteStore(path).incr("shared", ttl=60) == 301
+
+
+def test_open_store_urls(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    sqlite = open_store(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(sqlite, SqliteStore) and sqlite.path == f"{tmp_path}/a.db"
+    with pytest.raises(ConfigError, match=r"unsupported store URL mongodb://"):
+        open_store("mongodb://somewhere")
+
+
+def test_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot open SQLite store"):
+        SqliteStore(str(blocker / "x.db"))
