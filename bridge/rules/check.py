@@ -135,6 +135,13 @@ class _RuleChecker:
                     | (set(step.cache.key.references) if step.cache else set()))
             self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
                                                                               "secrets", "vars"})
+            secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
+            for ref in step.path.references:
+                if ref.startswith("secrets.") or ref in secret_inputs:
+                    # Paths end up in logs and proxies' access logs; bodies and headers do not.
+                    self.problem(_line_mentioning(self.rule.raw, ref, step.line) or step.line,
+                                 f"step {step.id!r}: {{{{ {ref} }}}} must not be put in the path; "
+                                 "send secrets in the body or a header")
             raw = raw_steps[index] if index < len(raw_steps) else None
             if isinstance(raw, LocatedDict):
                 self.inline_secrets(raw.get("json"), raw, "json", f"step {step.id!r}")

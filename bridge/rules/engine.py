@@ -186,6 +186,11 @@ class RuleEngine:
             outcome.timings[step.id] = time.perf_counter() - started
             raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
         outcome.timings[step.id] = reply.elapsed
+        # Method, path and status only: bodies and headers carry credentials.
+        log.debug("upstream step", extra={"step": step.id, "upstream": step.upstream,
+                                          "method": step.method, "path": path,
+                                          "status": reply.status, "error_code": reply.error_code,
+                                          "ms": round(reply.elapsed * 1000, 2)})
         if not reply.ok:
             refusal = self._map_error(step, "http", reply.status, reply.error_code, _describe(reply))
             refusal.status = reply.status

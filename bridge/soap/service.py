@@ -222,7 +222,7 @@ class SoapService:
         except (ZeepError, ValueError, TypeError) as exc:
             # Rules are checked against the WSDL at start-up, so this is our bug.
             raise RuntimeError(f"cannot render {operation.name} response: {exc}") from exc
-        return holder[0]
+        return _default_namespace(holder[0])
 
     def parse_response(self, operation: Operation, payload: etree._Element) -> dict[str, Any]:
         """A response element (e.g. from the legacy service) as plain data."""
@@ -231,6 +231,30 @@ class SoapService:
         except (ZeepError, ValueError, TypeError) as exc:
             raise SoapClientError(f"{operation.name} response does not match the WSDL: {exc}") from exc
         return _plain(serialize_object(value, dict)) or {}
+
+
+def _default_namespace(element: etree._Element) -> etree._Element:
+    """Re-root zeep's `ns0:` prefixed answer in a default namespace, as the legacy service wrote it.
+
+    Callers that parse answers properly do not care; hand-rolled parsers written
+    against the legacy service's bytes do.
+    """
+    namespace = etree.QName(element).namespace
+    if namespace is None or element.prefix is None:
+        return element
+    copy = etree.Element(element.tag, dict(element.attrib), nsmap={None: namespace})
+    copy.text = element.text
+    for child in element:
+        copy.append(_restamp(child))
+    return copy
+
+
+def _restamp(element: etree._Element) -> etree._Element:
+    copy = etree.Element(element.tag, dict(element.attrib))
+    copy.text, copy.tail = element.text, element.tail
+    for child in element:
+        copy.append(_restamp(child))
+    return copy
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,86 @@
+"""Envelope reading (versions, actions) and Fault writing for SOAP 1.1 and 1.2."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from bridge.errors import SoapClientError
+from bridge.soap.envelope import SOAP11, SOAP12, Fault, read_envelope, version_of, write_envelope
+from bridge.soap.xmlparse import XmlLimits
+
+ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
+ENV12 = "http://www.w3.org/2003/05/soap-envelope"
+BODY11 = f'<e:Envelope xmlns:e="{ENV11}"><e:Header><h/></e:Header><e:Body><op/></e:Body></e:Envelope>'
+BODY12 = f'<e:Envelope xmlns:e="{ENV12}"><e:Body><op/></e:Body></e:Envelope>'
+
+
+@pytest.mark.parametrize(("content_type", "soap_action", "body", "version", "action"), [
+    ("text/xml", '"urn:a"', BODY11, SOAP11, "urn:a"),
+    ("text/xml; charset=utf-8", "urn:a", BODY11, SOAP11, "urn:a"),
+    ("TEXT/XML", None, BODY11, SOAP11, None),
+    ("text/xml", '""', BODY11, SOAP11, None),
+    ('application/soap+xml; charset=utf-8; action="urn:b"', None, BODY12, SOAP12, "urn:b"),
+    ("application/soap+xml;action=urn:b", None, BODY12, SOAP12, "urn:b"),
+    ("application/soap+xml", None, BODY12, SOAP12, None),
+])
+def test_read(content_type: str, soap_action: str | None, body: str, version: str,
+              action: str | None) -> None:
+    envelope = read_envelope(body.encode(), content_type, soap_action, XmlLimits())
+    assert (envelope.version, envelope.action) == (version, action)
+    assert envelope.payload is not None and envelope.payload.tag == "op"
+
+
+def test_header_is_kept() -> None:
+    envelope = read_envelope(BODY11.encode(), "text/xml", None, XmlLimits())
+    assert envelope.header is not None and envelope.header[0].tag == "h"
+
+
+@pytest.mark.parametrize(("content_type", "body", "message", "status"), [
+    ("application/json", BODY11, "unsupported Content-Type", 415),
+    ("", BODY11, r"unsupported Content-Type '\(none\)'", 415),
+    ("application/soap+xml", BODY11, "SOAP 1.1 envelope was sent with the SOAP 1.2", None),
+    ("text/xml", '<e:Envelope xmlns:e="urn:x"><e:Body/></e:Envelope>', "not in a SOAP envelope",
+     None),
+])
+def test_refused(content_type: str, body: str, message: str, status: int | None) -> None:
+    with pytest.raises(SoapClientError, match=message) as caught:
+        read_envelope(body.encode(), content_type, None, XmlLimits())
+    assert caught.value.http_status == status
+
+
+def test_version_of() -> None:
+    assert version_of("text/xml; charset=utf-8") == SOAP11
+    assert version_of("application/soap+xml") == SOAP12
+    assert version_of("text/plain") is None
+
+
+def test_fault_11() -> None:
+    fault = Fault("Client", "bad <input> & more")
+    assert fault.http_status(SOAP11) == 500
+    root = etree.fromstring(fault.to_bytes(SOAP11))
+    node = root.find(f"{{{ENV11}}}Body/{{{ENV11}}}Fault")
+    assert node is not None
+    assert node.findtext("faultcode") == "s:Client"
+    assert node.findtext("faultstring") == "bad <input> & more"
+    # The prefix in faultcode must be bound to the envelope namespace.
+    assert root.nsmap["s"] == ENV11
+
+
+@pytest.mark.parametrize(("code", "value", "status"), [
+    ("Client", "s:Sender", 400), ("Server", "s:Receiver", 500)])
+def test_fault_12(code: str, value: str, status: int) -> None:
+    fault = Fault(code, "why")
+    assert fault.http_status(SOAP12) == status
+    root = etree.fromstring(fault.to_bytes(SOAP12))
+    base = f"{{{ENV12}}}Body/{{{ENV12}}}Fault"
+    assert root.findtext(f"{base}/{{{ENV12}}}Code/{{{ENV12}}}Value") == value
+    assert root.findtext(f"{base}/{{{ENV12}}}Reason/{{{ENV12}}}Text") == "why"
+
+
+def test_write_envelope_wraps_the_payload() -> None:
+    data = write_envelope(SOAP12, etree.Element("{urn:x}Answer"))
+    root = etree.fromstring(data)
+    assert root.tag == f"{{{ENV12}}}Envelope"
+    assert root[0][0].tag == "{urn:x}Answer"
+    assert data.startswith(b"<?xml version='1.0' encoding='utf-8'?>")

@@ -1,0 +1,76 @@
+"""The REST client against the real sandbox: answers, error bodies, timeouts, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from bridge.errors import UpstreamError
+from bridge.sandbox import SandboxServer, start_in_thread
+from bridge.upstream.rest import Endpoint, RestClient
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[SandboxServer]:
+    server = start_in_thread()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def client(upstream: SandboxServer) -> Iterator[RestClient]:
+    requests.post(f"{upstream.url}/_sandbox/reset", timeout=5).raise_for_status()
+    rest = RestClient(Endpoint("sandbox", upstream.url, connect_timeout=1, read_timeout=0.5))
+    yield rest
+    rest.close()
+
+
+def _control(upstream: SandboxServer, **control: object) -> None:
+    requests.post(f"{upstream.url}/_sandbox/control", json=control, timeout=5).raise_for_status()
+
+
+def test_json_answer(client: RestClient) -> None:
+    reply = client.call("POST", "/api/documentnow/v3.7/authentication/credentials",
+                        {"request": {"authRequest": {"username": "jdoe@example.com",
+                                                     "password": "Password"}}})
+    assert reply.ok and reply.status == 200
+    assert reply.body["result"]["accounts"][0]["name"] == "Example, Inc."
+    assert reply.elapsed > 0
+
+
+def test_vendor_error_body_is_parsed(client: RestClient) -> None:
+    reply = client.call("POST", "/api/documentnow/v3.7/authentication/credentials",
+                        {"request": {"authRequest": {"username": "jdoe@example.com",
+                                                     "password": "no"}}})
+    assert (reply.ok, reply.status, reply.error_code) == (False, 401, "INVALID_CREDENTIALS")
+    assert reply.summary
+
+
+def test_timeout(client: RestClient, upstream: SandboxServer) -> None:
+    _control(upstream, delay_ms=1500)
+    with pytest.raises(UpstreamError) as caught:
+        client.call("GET", "/api/documentnow/v3.7/user")
+    assert caught.value.kind == "timeout"
+
+
+def test_connection_dropped(client: RestClient, upstream: SandboxServer) -> None:
+    _control(upstream, fail="close")
+    with pytest.raises(UpstreamError) as caught:
+        client.call("GET", "/api/documentnow/v3.7/user")
+    assert caught.value.kind in ("connect", "protocol")
+
+
+def test_success_that_is_not_json(client: RestClient, upstream: SandboxServer) -> None:
+    _control(upstream, fail="garbage")
+    with pytest.raises(UpstreamError, match="not JSON") as caught:
+        client.call("GET", "/api/documentnow/v3.7/user")
+    assert caught.value.kind == "protocol"
+
+
+def test_nothing_listening() -> None:
+    client = RestClient(Endpoint("down", "http://127.0.0.1:9"))
+    with pytest.raises(UpstreamError, match="cannot reach http://127.0.0.1:9") as caught:
+        client.call("GET", "/")
+    assert caught.value.kind == "connect"
