@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.servers import REPO, post_login, start_bridge, start_process, free_port, write_config
+from tests.servers import REPO, free_port, post_login, start_bridge, start_process, write_config
 
 
 def test_no_secret_reaches_logs_or_state(tmp_path: Path) -> None:
