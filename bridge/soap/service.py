@@ -242,7 +242,8 @@ def _default_namespace(element: etree._Element) -> etree._Element:
     namespace = etree.QName(element).namespace
     if namespace is None or element.prefix is None:
         return element
-    copy = etree.Element(element.tag, dict(element.attrib), nsmap={None: namespace})
+    nsmap: Any = {None: namespace}  # lxml's stubs do not admit the default-namespace key
+    copy = etree.Element(element.tag, _attributes(element), nsmap=nsmap)
     copy.text = element.text
     for child in element:
         copy.append(_restamp(child))
@@ -250,11 +251,15 @@ def _default_namespace(element: etree._Element) -> etree._Element:
 
 
 def _restamp(element: etree._Element) -> etree._Element:
-    copy = etree.Element(element.tag, dict(element.attrib))
+    copy = etree.Element(element.tag, _attributes(element))
     copy.text, copy.tail = element.text, element.tail
     for child in element:
         copy.append(_restamp(child))
     return copy
+
+
+def _attributes(element: etree._Element) -> dict[str, str]:
+    return {str(key): str(value) for key, value in element.attrib.items()}
 
 
 def _plain(value: Any) -> Any:
