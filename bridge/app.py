@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import logs
 from bridge.auth.lockout import Lockout, LockoutPolicy
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import TokenIssuer
+from bridge.check import load_rules
 from bridge.config import Config, resolve_secrets
 from bridge.errors import SoapClientError, StoreError
-from bridge.rules.check import load_rules
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
 from bridge.soap.envelope import (
     SOAP11,
@@ -31,7 +32,7 @@ from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store import open_store
-from bridge.upstream.rest import Endpoint, RestClient, new_session
+from bridge.upstream.rest import RestClient, new_session
 
 log = logging.getLogger("bridge.app")
 
@@ -66,13 +67,8 @@ class BridgeApp:
         self.limits = XmlLimits(max_bytes=config.max_body_bytes)
         self.store = open_store(config.store, config.source)
         session = new_session()
-        upstreams = {
-            name: RestClient(
-                Endpoint(name, up.base_url, up.connect_timeout, up.read_timeout, up.verify_tls),
-                session,
-            )
-            for name, up in config.upstreams.items()
-        }
+        upstreams = {name: RestClient(endpoint, session)
+                     for name, endpoint in config.upstreams.items()}
         policy = LockoutPolicy(
             config.lockout.max_failures, config.lockout.window, config.lockout.duration
         )
@@ -97,14 +93,18 @@ class BridgeApp:
         request_id = environ.get("HTTP_X_REQUEST_ID", "")
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
+        log_context = logs.request_id.set(request_id)
         try:
-            response = self.route(environ, request_id)
+            response = self.route(environ)
         except Exception:
             # Last line of defence: the caller learns only that it failed and the id to quote.
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error")
+            version = version_of(environ.get("CONTENT_TYPE", "")) or SOAP11
             response = _fault_response(
-                SOAP11, Fault("Server", f"Internal error (request id {request_id}).")
+                version, Fault("Server", f"Internal error (request id {request_id}).")
             )
+        finally:
+            logs.request_id.reset(log_context)
         headers = [
             ("Content-Type", response.content_type),
             ("Content-Length", str(len(response.body))),
@@ -116,7 +116,7 @@ class BridgeApp:
             return [b""]
         return [response.body]
 
-    def route(self, environ: dict[str, Any], request_id: str) -> Response:
+    def route(self, environ: dict[str, Any]) -> Response:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
         query = environ.get("QUERY_STRING", "")
@@ -130,7 +130,7 @@ class BridgeApp:
             if method != "POST":
                 return Response(405, b"SOAP endpoints accept POST only.\n",
                                 "text/plain; charset=utf-8", (("Allow", "POST"),))
-            return self.soap(environ, path, request_id)
+            return self.soap(environ, path)
         return Response(404, b"Not found.\n", "text/plain; charset=utf-8")
 
     def base_url(self, environ: dict[str, Any]) -> str:
@@ -143,7 +143,7 @@ class BridgeApp:
 
     # -- the SOAP request path ----------------------------------------------
 
-    def soap(self, environ: dict[str, Any], path: str, request_id: str) -> Response:
+    def soap(self, environ: dict[str, Any], path: str) -> Response:
         started = time.perf_counter()
         content_type = environ.get("CONTENT_TYPE", "")
         version = version_of(content_type) or SOAP11
@@ -176,7 +176,7 @@ class BridgeApp:
             outcome = Outcome(reason="client_error", detail=exc.message)
         except StoreError as exc:
             # Fail closed: without the store there is no lockout and no token, so no login.
-            log.error("store unavailable", extra={"request_id": request_id, "error": str(exc)})
+            log.error("store unavailable", extra={"error": str(exc)})
             response = _fault_response(
                 version, Fault("Server", "The bridge's state store is unavailable. "
                                "Please try again later.")
@@ -185,7 +185,6 @@ class BridgeApp:
         log.info(
             "soap request",
             extra={
-                "request_id": request_id,
                 "operation": operation_name,
                 "outcome": outcome.reason if outcome else "-",
                 "detail": outcome.detail if outcome else "",

@@ -12,8 +12,15 @@ import sys
 from collections.abc import Sequence
 
 from bridge import __version__
-from bridge.config import Config, MissingSecret, demo_config_path, load_config, resolve_secrets
-from bridge.errors import ConfigError
+from bridge.config import (
+    Config,
+    MissingSecret,
+    demo_config_path,
+    load_config,
+    resolve_secrets,
+    store_url_ok,
+)
+from bridge.errors import BridgeError, ConfigError, Problem
 
 DEMO_USERNAME_ENV = "SOAP_BRIDGE_DEMO_API_USERNAME"
 DEMO_KEY_ENV = "SOAP_BRIDGE_DEMO_API_KEY"
@@ -31,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 2
+    except BridgeError as exc:
+        # Start-up failures the config cannot foresee (a store that will not open, …).
+        print(f"soap-bridge {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -90,6 +101,13 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge.app import BridgeApp
     from bridge.server import serve
 
+    if bool(args.certfile) != bool(args.keyfile):
+        print("soap-bridge serve: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
+    if args.store and not store_url_ok(args.store):
+        print(f"soap-bridge serve: --store must be memory:// or sqlite:///PATH, not {args.store!r}",
+              file=sys.stderr)
+        return 2
     config = load_config(args.config or demo_config_path())
     config = config.with_overrides(
         host=args.host, port=args.port, workers=args.workers, store=args.store,
@@ -113,6 +131,11 @@ def _state_key() -> bytes:
     """The key sealing cached upstream tokens; shared by all workers of this process."""
     configured = os.environ.get(STATE_KEY_ENV)
     if configured:
+        if len(configured) < 32:
+            raise ConfigError([Problem(STATE_KEY_ENV, None,
+                                       "must be at least 32 characters of random text "
+                                       "(e.g. `python -c 'import secrets; "
+                                       "print(secrets.token_urlsafe(32))'`)")])
         return configured.encode("utf-8")
     # Without a configured key, cached bearers are readable only by this run of the bridge.
     return secrets.token_bytes(32)
@@ -126,7 +149,10 @@ def _start_demo_sandbox(config: Config) -> tuple[Config, tuple[str, str] | None]
     server = start_in_thread(seed)
     api_user = seed.api_user(config.sandbox.api_user)
     if api_user is None:
-        raise ConfigError([])  # pragma: no cover - the bundled seed has it
+        server.shutdown()
+        raise ConfigError([Problem(config.source, None,
+                                   f"sandbox.api_user {config.sandbox.api_user!r} is not in the "
+                                   f"sandbox seed {seed.source}")])
     # Demo credentials come from the seed; the config only names the variables.
     os.environ[DEMO_USERNAME_ENV] = api_user.username
     os.environ[DEMO_KEY_ENV] = api_user.key
@@ -170,7 +196,7 @@ def _print_banner(config: Config, host: str, port: int,
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bridge.rules.check import check_rules
+    from bridge.check import check_rules
     from bridge.soap.service import SoapService
 
     path = args.config or demo_config_path()

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
-from bridge.rules.source import LocatedDict, line_of, load_yaml
+from bridge.upstream.rest import Endpoint
+from bridge.yamlfile import LocatedDict, line_of, load_yaml
 
-ENV_PREFIX = "SOAP_BRIDGE_"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def parse_duration(value: Any) -> float:
-    """`30m`, `15s`, `1h`, `250ms` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 15m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def store_url_ok(url: str) -> bool:
+    """The store URLs this version can open (see bridge.store.open_store)."""
+    return url == "memory://" or url.startswith("sqlite:///") or "://" not in url
 
 
 def resource_root() -> str:
@@ -38,15 +30,6 @@ def resource_root() -> str:
 
 def demo_config_path() -> str:
     return os.path.join(resource_root(), "examples", "demo.yaml")
-
-
-@dataclass(frozen=True)
-class UpstreamSettings:
-    name: str
-    base_url: str
-    connect_timeout: float = 3.0
-    read_timeout: float = 10.0
-    verify_tls: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,7 +72,7 @@ class Config:
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     max_body_bytes: int = 1024 * 1024
     credentials_file: str | None = None
-    upstreams: dict[str, UpstreamSettings] = field(default_factory=dict)
+    upstreams: dict[str, Endpoint] = field(default_factory=dict)
     secrets: dict[str, SecretRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     sandbox: SandboxSettings | None = None
@@ -141,6 +124,13 @@ class _Reader:
             return default
         return seconds
 
+    def flag(self, data: LocatedDict, key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(data, key, f"{key} must be true or false (unquoted)")
+            return default
+        return value
+
     def integer(self, data: LocatedDict, key: str, default: int, minimum: int = 1) -> int:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -185,8 +175,22 @@ def load_config(path: str) -> Config:
     tokens = reader.section(data, "tokens")
     lockout = reader.section(data, "lockout")
     limits = reader.section(data, "limits")
+    for section, known in ((listen, {"host", "port"}), (tokens, {"ttl"}),
+                           (lockout, {"max_failures", "window", "duration"}),
+                           (limits, {"max_body_bytes"})):
+        for key in section:
+            if key not in known:
+                reader.problem(section, key, f"unknown setting {key!r} (known: "
+                               f"{', '.join(sorted(known))})")
+    log_level = str(data.get("log_level", Config.log_level)).lower()
+    if log_level not in LOG_LEVELS:
+        reader.problem(data, "log_level", f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        log_level = Config.log_level
+    store = str(data.get("store", Config.store))
+    if not store_url_ok(store):
+        reader.problem(data, "store", f"store must be memory:// or sqlite:///PATH, not {store!r}")
 
-    upstreams: dict[str, UpstreamSettings] = {}
+    upstreams: dict[str, Endpoint] = {}
     upstream_section = reader.section(data, "upstreams")
     for name, spec in upstream_section.items():
         if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
@@ -195,12 +199,12 @@ def load_config(path: str) -> Config:
         for key in spec:
             if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls"):
                 reader.problem(spec, key, f"unknown upstream setting {key!r}")
-        upstreams[name] = UpstreamSettings(
+        upstreams[name] = Endpoint(
             name=name,
             base_url=spec["base_url"].rstrip("/"),
             connect_timeout=reader.duration(spec, "connect_timeout", 3.0),
             read_timeout=reader.duration(spec, "read_timeout", 10.0),
-            verify_tls=bool(spec.get("verify_tls", True)),
+            verify_tls=reader.flag(spec, "verify_tls", True),
         )
 
     secrets: dict[str, SecretRef] = {}
@@ -222,6 +226,9 @@ def load_config(path: str) -> Config:
     sandbox = None
     if "sandbox" in data:
         section = reader.section(data, "sandbox")
+        for key in section:
+            if key not in ("seed", "api_user"):
+                reader.problem(section, key, f"unknown setting {key!r} (known: api_user, seed)")
         seed = section.get("seed")
         sandbox = SandboxSettings(
             seed=relative(str(seed)) if seed else None,
@@ -235,12 +242,12 @@ def load_config(path: str) -> Config:
         wsdl=wsdl,
         wsdl_path=str(data.get("wsdl_path", Config.wsdl_path)),
         mappings=tuple(mappings),
-        store=str(data.get("store", Config.store)),
+        store=store,
         public_url=str(data["public_url"]).rstrip("/") if data.get("public_url") else None,
         host=str(listen.get("host", Config.host)),
         port=reader.integer(listen, "port", Config.port, minimum=0),
         workers=reader.integer(data, "workers", Config.workers),
-        log_level=str(data.get("log_level", Config.log_level)),
+        log_level=log_level,
         token_ttl=reader.duration(tokens, "ttl", Config.token_ttl),
         lockout=LockoutSettings(
             max_failures=reader.integer(lockout, "max_failures", 5),

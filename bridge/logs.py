@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -12,6 +13,9 @@ from typing import Any
 # Keys whose values are replaced wherever they appear in a log record's extras.
 _SECRET_KEYS = re.compile(r"pass(word)?|secret|key|token|authorization|bearer", re.I)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+# The id of the request being served in this thread, stamped on every line it logs.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -35,6 +39,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        current = request_id.get()
+        if current is not None:
+            entry["request_id"] = current
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = redact(value, key)

@@ -225,3 +225,24 @@ def test_sandbox_command_reports_a_bad_seed(tmp_path: Path) -> None:
     done = _run("sandbox", "--seed", str(seed), "--port", str(free_port()))
     assert done.returncode == 2
     assert str(seed) in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_option_mistakes_are_told_plainly(tmp_path: Path) -> None:
+    done = _run("serve", "--certfile", "cert.pem", "--port", str(free_port()))
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "soap-bridge serve: --certfile and --keyfile go together")
+    done = _run("serve", "--store", "redis://x", "--port", str(free_port()))
+    assert done.returncode == 2 and "--store must be memory:// or sqlite:///PATH" in done.stderr
+    done = _run("serve", "--port", str(free_port()), cwd=tmp_path,
+                env={"SOAP_BRIDGE_STATE_KEY": "short"})
+    assert done.returncode == 2
+    assert "SOAP_BRIDGE_STATE_KEY: must be at least 32 characters" in done.stderr
+
+
+def test_serve_with_a_store_that_cannot_open(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    done = _run("serve", "--store", f"sqlite:///{tmp_path}/blocker/state.db",
+                "--port", str(free_port()), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "soap-bridge serve: cannot open SQLite store" in done.stderr
+    assert "Traceback" not in done.stderr

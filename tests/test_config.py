@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import MissingSecret, load_config, parse_duration, resolve_secrets
+from bridge.config import MissingSecret, load_config, resolve_secrets
+from bridge.durations import parse_duration
 from bridge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,3 +70,22 @@ def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("TEST_SECRET_A")
     with pytest.raises(MissingSecret, match="environment variable TEST_SECRET_A is not set"):
         resolve_secrets(load_config(str(path)))
+
+
+def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "listen: {host: 0.0.0.0, prot: 1}\n"
+        "log_level: chatty\n"
+        "store: redis://localhost\n"
+        "upstreams:\n  a: {base_url: 'http://x', verify_tls: 'false'}\n"
+        "sandbox: {seeds: x}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    messages = [str(p) for p in caught.value.problems]
+    assert f"{path}:1: unknown setting 'prot' (known: host, port)" in messages
+    assert f"{path}:2: log_level must be one of debug, info, warning, error" in messages
+    assert f"{path}:3: store must be memory:// or sqlite:///PATH, not 'redis://localhost'" in messages
+    assert f"{path}:5: verify_tls must be true or false (unquoted)" in messages
+    assert f"{path}:6: unknown setting 'seeds' (known: api_user, seed)" in messages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -14,15 +15,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bridge.errors import ConfigError, Problem
-from bridge.rules.source import LocatedDict, load_yaml
+from bridge.yamlfile import LocatedDict, load_yaml
 
 STATUSES = ("active", "locked", "inactive", "expired_password")
 ALGORITHMS = ("argon2id", "bcrypt")
 
 _ARGON2 = PasswordHasher()
-# Verified against when the user is unknown, so the answer takes as long as for a
-# known user: timing must not tell which user names exist.
-_DUMMY_HASH = _ARGON2.hash("soap-bridge dummy password")
 
 
 @dataclass(frozen=True)
@@ -128,6 +126,7 @@ class CredentialsFile:
         self._lock = threading.Lock()
         self._stamp: tuple[float, int] | None = None
         self._users: dict[str, LocalUser] = {}
+        self._dummy = ""
         self._reload()
 
     def _reload(self) -> None:
@@ -139,13 +138,19 @@ class CredentialsFile:
         if stamp != self._stamp:
             self._users = read_credentials(self.path)
             self._stamp = stamp
+            # Unknown users are checked against a dummy hash of the file's usual kind, so
+            # the answer takes as long as for a known user: timing tells no user names.
+            bcrypt_users = sum(1 for u in self._users.values() if u.hash.startswith("$2"))
+            algorithm = "bcrypt" if bcrypt_users * 2 > len(self._users) else "argon2id"
+            if not self._dummy or self._dummy.startswith("$2") != (algorithm == "bcrypt"):
+                self._dummy = hash_password(secrets.token_urlsafe(16), algorithm)
 
     def verify(self, username: str, password: str) -> Verdict:
         with self._lock:
             self._reload()
             user = self._users.get(_normalise(username))
         if user is None:
-            check_hash(_DUMMY_HASH, password)
+            check_hash(self._dummy, password)
             return Verdict(False, "invalid_credentials")
         if not check_hash(user.hash, password):
             return Verdict(False, "invalid_credentials")

@@ -95,11 +95,14 @@ class RuleEngine:
         }
         subject: str | None = None
         try:
-            scope["input"] = self._inputs(rule, request)
+            scope["input"], missing = self._inputs(rule, request)
             if rule.lockout is not None:
                 subject = str(rule.lockout.subject.render(scope) or "")
                 if subject and self.context.lockout.is_locked(subject):
                     raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
+            # Only now, so that a blank password counts towards the lockout like a wrong one.
+            if missing is not None:
+                raise missing
             self._verify_locally(rule, scope)
             self._run_steps(rule, scope, outcome)
             if rule.token is not None:
@@ -116,14 +119,18 @@ class RuleEngine:
 
     # -- the parts of a run --------------------------------------------------
 
-    def _inputs(self, rule: Rule, request: Mapping[str, Any]) -> dict[str, Any]:
+    def _inputs(
+        self, rule: Rule, request: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Refusal | None]:
+        """The named inputs, and the refusal for the first required one that is missing."""
         values: dict[str, Any] = {}
+        missing: Refusal | None = None
         for entry in rule.inputs:
             value = lookup(request, entry.path)
-            if entry.required and (value is None or value == ""):
-                raise Refusal(entry.missing, f"request lacks {entry.path}")
+            if entry.required and (value is None or value == "") and missing is None:
+                missing = Refusal(entry.missing, f"request lacks {entry.path}")
             values[entry.name] = value
-        return values
+        return values, missing
 
     def _verify_locally(self, rule: Rule, scope: dict[str, Any]) -> None:
         verify = rule.verify
@@ -144,17 +151,29 @@ class RuleEngine:
         run = _Run(outcome)
         try:
             for step in rule.steps:
-                scope["steps"][step.id] = self._run_step(rule, step, scope, run)
+                scope["steps"][step.id] = self._attempt(rule, step, scope, run)
         except Refusal as refusal:
             if not run.cached or refusal.status not in run.refresh_on:
                 raise
-            # A cached value (typically a bearer) was refused upstream: forget it, try once more.
+            # A cached value (typically a bearer) was refused upstream: forget it and run
+            # again from the first cached step; earlier steps (the verification) stand.
             for key in run.cached.values():
                 self.context.store.delete(key)
-            scope["steps"] = {}
+            first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
             fresh = _Run(outcome, use_cache=False)
-            for step in rule.steps:
-                scope["steps"][step.id] = self._run_step(rule, step, scope, fresh)
+            for step in rule.steps[first:]:
+                scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
+
+    def _attempt(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
+        """Run a step; an optional step's failure leaves its extracted values empty."""
+        try:
+            return self._run_step(rule, step, scope, run)
+        except Refusal as refusal:
+            stale = bool(run.cached) and refusal.status in run.refresh_on
+            if not step.optional or stale:
+                raise
+            log.info("optional step failed", extra={"step": step.id, "detail": refusal.detail})
+            return {extract.name: None for extract in step.extract}
 
     def _run_step(
         self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.auth.tokens import OPAQUE, TOKEN_KINDS
-from bridge.config import parse_duration
+from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
-from bridge.rules.source import LocatedDict, LocatedList, line_of, load_yaml
 from bridge.rules.template import Template, TemplateError, compile_value
+from bridge.yamlfile import LocatedDict, LocatedList, line_of, load_yaml
 
 STRATEGIES = ("local", "upstream-credentials", "api-key")
 FAULT_CODES = ("Client", "Server")
@@ -77,6 +77,9 @@ class Step:
     extract: tuple[Extract, ...] = ()
     on_error: tuple[ErrorRule, ...] = ()
     cache: StepCache | None = None
+    # An optional step that fails leaves its extracted values empty instead of
+    # failing the rule (e.g. names from an endpoint a tenant may not have).
+    optional: bool = False
     line: int = 0
 
 
@@ -142,7 +145,8 @@ class Rule:
 
 
 _RULE_KEYS = {"operation", "input", "verify", "lockout", "steps", "token", "result", "refusals"}
-_STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache"}
+_STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
+              "optional"}
 
 
 class _Compiler:
@@ -335,6 +339,7 @@ class _Compiler:
             extract=tuple(extract),
             on_error=self.on_error(spec),
             cache=cache,
+            optional=bool(spec.get("optional", False)),
             line=spec.line,
         )
 

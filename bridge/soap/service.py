@@ -128,33 +128,42 @@ class SoapService:
                 self._add_port(service_name, port_name, urlsplit(address).path, port.binding)
 
     def _add_port(self, service: str, port_name: str, path: str, binding: Any) -> None:
-        by_action: dict[str, Operation] = {}
-        by_element: dict[str, Operation] = {}
+        # ASMX-style WSDLs bind the same operations twice (SOAP 1.1 and 1.2) at one
+        # address: both bindings share the operation and the endpoint.
+        existing = self.ports.get(path)
+        by_action: dict[str, Operation] = dict(existing.by_action) if existing else {}
+        by_element: dict[str, Operation] = dict(existing.by_element) if existing else {}
         for name, op in binding._operations.items():
-            input_element = op.input.body
-            output_element = op.output.body
-            operation = Operation(
-                name=name,
-                service=service,
-                port=port_name,
-                action=op.soapaction or "",
-                endpoint_path=path,
-                input_qname=input_element.qname.text,
-                output_qname=output_element.qname.text,
-                input=_shape(input_element),
-                output=_shape(output_element),
-                _input_element=input_element,
-                _output_element=output_element,
-            )
-            if name in self.operations:
-                raise ConfigError(
-                    [Problem(self.wsdl_path, None, f"operation {name} is defined twice")]
-                )
-            self.operations[name] = operation
+            operation = self._operation(service, port_name, path, name, op)
             if operation.action:
                 by_action[operation.action] = operation
             by_element[operation.input_qname] = operation
         self.ports[path] = Port(service, port_name, path, by_action, by_element)
+
+    def _operation(self, service: str, port: str, path: str, name: str, op: Any) -> Operation:
+        input_element, output_element = op.input.body, op.output.body
+        known = self.operations.get(name)
+        if known is not None:
+            if (known.input_qname, known.output_qname) != (input_element.qname.text,
+                                                           output_element.qname.text):
+                raise ConfigError([Problem(self.wsdl_path, None,
+                                           f"operation {name} is defined twice, differently")])
+            return known
+        operation = Operation(
+            name=name,
+            service=service,
+            port=port,
+            action=op.soapaction or "",
+            endpoint_path=path,
+            input_qname=input_element.qname.text,
+            output_qname=output_element.qname.text,
+            input=_shape(input_element),
+            output=_shape(output_element),
+            _input_element=input_element,
+            _output_element=output_element,
+        )
+        self.operations[name] = operation
+        return operation
 
     def find(self, path: str, envelope: Envelope) -> Operation:
         """The operation a request is for: by SOAP action, else by the body element."""

@@ -27,7 +27,10 @@ class SqliteStore:
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
         try:
-            os.makedirs(directory, exist_ok=True)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if not os.path.exists(path):
+                # Owner-only from the first byte: the state holds lockouts and sealed tokens.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             # Workers fork after start-up, so connections are opened lazily per thread.
             self._local = threading.local()
             self._execute(_SCHEMA)

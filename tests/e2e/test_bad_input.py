@@ -7,9 +7,7 @@ import requests
 from lxml import etree
 
 from tests.servers import AUTH_ACTION, USERS_NS, USERS_PATH, WSDL_PATH, Server, soap11_login
-
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+from tests.soapxml import SOAP11, SOAP12, fault11
 
 
 def _post(bridge: Server, body: bytes | str, content_type: str = "text/xml; charset=utf-8",
@@ -21,10 +19,7 @@ def _post(bridge: Server, body: bytes | str, content_type: str = "text/xml; char
 def _fault11(response: requests.Response) -> tuple[str, str]:
     assert response.status_code == 500
     assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
-    assert b"Traceback" not in response.content
-    fault = etree.fromstring(response.content).find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
-    assert fault is not None, response.content
-    return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+    return fault11(response.content)
 
 
 @pytest.mark.parametrize(("body", "expected"), [

@@ -12,20 +12,11 @@ from lxml import etree
 from suds.client import Client as SudsClient
 
 from tests.servers import AUTH_ACTION, REPO, USERS_NS, USERS_PATH, WSDL_PATH, Server
+from tests.soapxml import SOAP11, SOAP12
+from tests.soapxml import auth_result as _result
 
 VECTORS = REPO.parent / "shared" / "contract" / "vectors"
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43,}$")  # ≥ 256 bits of URL-safe base64
-
-
-def _result(body: bytes, env_ns: str = SOAP11) -> etree._Element:
-    root = etree.fromstring(body)
-    assert root.tag == f"{{{env_ns}}}Envelope"
-    result = root.find(f"{{{env_ns}}}Body/{{{USERS_NS}}}AuthenticateUserResponse/"
-                       f"{{{USERS_NS}}}AuthenticateUserResult")
-    assert result is not None, body
-    return result
 
 
 def _normalised(result: etree._Element) -> tuple[dict[str, str], list[dict[str, str]]]:

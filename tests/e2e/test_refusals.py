@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from tests.servers import (
-    USERS_NS,
     Server,
     post_login,
     sandbox_calls,
@@ -16,32 +14,9 @@ from tests.servers import (
     start_bridge,
     write_config,
 )
-
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-
-
-def _result(body: bytes) -> etree._Element:
-    result = etree.fromstring(body).find(
-        f"{{{SOAP11}}}Body/{{{USERS_NS}}}AuthenticateUserResponse/{{{USERS_NS}}}AuthenticateUserResult"
-    )
-    assert result is not None, body
-    return result
-
-
-def _refusal(body: bytes) -> tuple[str, str, str | None]:
-    result = _result(body)
-    assert result.get("Success") == "false"
-    assert result.get("AuthenticationToken") is None
-    exceptions = result.findall(f"{{{USERS_NS}}}Exceptions/{{{USERS_NS}}}UserException")
-    assert len(exceptions) == 1
-    return exceptions[0].text or "", exceptions[0].get("Severity") or "", result.get(
-        "ExpiredPasswordUrl")
-
-
-def _fault(body: bytes) -> tuple[str, str]:
-    fault = etree.fromstring(body).find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
-    assert fault is not None, body
-    return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+from tests.soapxml import auth_result as _result
+from tests.soapxml import fault11 as _fault
+from tests.soapxml import refusal as _refusal
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(bridge: Server) -> None:
@@ -130,7 +105,9 @@ def test_a_revoked_cached_bearer_is_replaced(bridge: Server, sandbox: Server) ->
     answer = _result(post_login(bridge, "jdoe@example.com", "Password").content)
     assert answer.get("Success") == "true"
     assert answer.get("FirstName") == "John"
-    assert sandbox_calls(sandbox)["apiUser"] == 1
+    calls = sandbox_calls(sandbox)
+    # Only the steps from the cached one on ran again; the password was checked once.
+    assert (calls["credentials"], calls["apiUser"], calls["user"]) == (1, 1, 2)
 
 
 UNAVAILABLE = "The authentication service is temporarily unavailable. Please try again later."
@@ -190,3 +167,20 @@ def test_upstream_down_entirely(sandbox: Server, tmp_path: Path) -> None:
     log = server.output()
     assert '"outcome": "unavailable"' in log
     assert "cannot reach http://127.0.0.1:9" in log
+
+
+def test_an_optional_step_failing_leaves_its_fields_out(own_bridge: Server, sandbox: Server) -> None:
+    sandbox_control(sandbox, paths=["/user"],
+                    fail={"status": 404, "body": {"errorCode": "NOT_FOUND", "summary": "no"}})
+    result = _result(post_login(own_bridge, "jdoe@example.com", "Password").content)
+    assert result.get("Success") == "true"
+    assert result.get("AuthenticationToken")
+    assert result.get("FirstName") is None and result.get("LastName") is None
+    assert len(list(result.iter("{*}UserAccount"))) == 1
+
+
+def test_a_blank_password_counts_towards_the_lockout(own_bridge: Server) -> None:
+    for _ in range(5):
+        post_login(own_bridge, "jdoe@example.com", "")
+    assert _refusal(post_login(own_bridge, "jdoe@example.com", "Password").content)[0] == (
+        "The user account is locked.")

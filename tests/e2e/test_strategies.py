@@ -18,15 +18,11 @@ from tests.servers import (
     start_bridge,
     write_config,
 )
-
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+from tests.soapxml import auth_result
 
 
 def _answer(body: bytes) -> tuple[str | None, str | None, str | None]:
-    result = etree.fromstring(body).find(
-        f"{{{SOAP11}}}Body/{{{USERS_NS}}}AuthenticateUserResponse/{{{USERS_NS}}}AuthenticateUserResult"
-    )
-    assert result is not None, body
+    result = auth_result(body)
     message = result.findtext(f"{{{USERS_NS}}}Exceptions/{{{USERS_NS}}}UserException")
     return result.get("Success"), result.get("FirstName"), message
 
@@ -114,5 +110,30 @@ def test_api_key_strategy(sandbox: Server, tmp_path: Path) -> None:
             "Invalid user name or password.")
         # Each login verifies the key upstream: the verifying call is never cached.
         assert sandbox_calls(sandbox)["apiUser"] == 3
+    finally:
+        server.stop()
+
+
+def test_passthrough_token_is_the_upstream_bearer(sandbox: Server, tmp_path: Path) -> None:
+    import requests
+
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    rule = (Path(__file__).resolve().parents[2] / "mappings" / "assuresign" /
+            "authenticate-user.yaml").read_text()
+    assert "  issue: opaque\n" in rule
+    (mappings / "authenticate-user.yaml").write_text(
+        rule.replace("  issue: opaque\n", "  issue: passthrough\n"))
+    config = write_config(tmp_path, sandbox.url, mappings=str(mappings))
+    server = start_bridge(tmp_path, config, workers=1)
+    try:
+        body = post_login(server, "jdoe@example.com", "Password").content
+        token = etree.fromstring(body).find(f".//{{{USERS_NS}}}AuthenticateUserResult").get(
+            "AuthenticationToken")
+        # The token works directly against the REST API as a bearer.
+        profile = requests.get(f"{sandbox.url}/api/documentnow/v3.7/user",
+                               headers={"Authorization": f"bearer {token}"}, timeout=5)
+        assert profile.status_code == 200
+        assert profile.json()["result"]["username"] == "jdoe@example.com"
     finally:
         server.stop()

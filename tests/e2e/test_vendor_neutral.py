@@ -11,10 +11,10 @@ import yaml
 from lxml import etree
 
 from tests.servers import REPO, Server, start_bridge
+from tests.soapxml import SOAP11, fault11
 
 FIXTURE = REPO / "tests" / "fixtures" / "nmbrs"
 NS = "https://api.nmbrs.nl/soap/v3/DebtorService"
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 @pytest.fixture
@@ -54,13 +54,26 @@ def test_header_credentials_are_verified_and_answered(nmbrs_bridge: Server) -> N
 def test_bad_header_credentials_get_the_vendor_fault(nmbrs_bridge: Server) -> None:
     response = _call(nmbrs_bridge, "multi@example.com", "wrong")
     assert response.status_code == 500
-    fault = etree.fromstring(response.content).find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
-    assert fault is not None
-    assert (fault.findtext("faultcode"), fault.findtext("faultstring")) == (
-        "s:Client", "1001: Invalid Authentication")
+    assert fault11(response.content) == ("s:Client", "1001: Invalid Authentication")
 
 
 def test_wsdl_is_served_at_the_configured_path(nmbrs_bridge: Server) -> None:
     wsdl = requests.get(nmbrs_bridge.url + "/soap/v3/DebtorService.asmx?wsdl", timeout=5)
     assert wsdl.status_code == 200
-    assert f'location="{nmbrs_bridge.url}/soap/v3/DebtorService.asmx"'.encode() in wsdl.content
+    # Both the SOAP 1.1 and the SOAP 1.2 port point back at the bridge.
+    assert wsdl.content.count(
+        f'location="{nmbrs_bridge.url}/soap/v3/DebtorService.asmx"'.encode()) == 2
+
+
+def test_the_soap12_binding_is_served_too(nmbrs_bridge: Server) -> None:
+    env = "http://www.w3.org/2003/05/soap-envelope"
+    body = (
+        f'<e:Envelope xmlns:e="{env}"><e:Header><AuthHeaderWithDomain xmlns="{NS}">'
+        "<Username>jdoe@example.com</Username><Token>Password</Token></AuthHeaderWithDomain>"
+        f'</e:Header><e:Body><Environment_Get xmlns="{NS}"/></e:Body></e:Envelope>'
+    )
+    response = requests.post(
+        nmbrs_bridge.url + "/soap/v3/DebtorService.asmx", data=body, timeout=10,
+        headers={"Content-Type": f'application/soap+xml; action="{NS}/Environment_Get"'})
+    assert response.status_code == 200, response.text
+    assert etree.fromstring(response.content).findtext(f".//{{{NS}}}SubDomain") == "Example, Inc."

@@ -16,9 +16,9 @@ from bridge.rules.model import (
     display_path,
     rule_files,
 )
-from bridge.rules.source import LocatedDict, line_of
 from bridge.rules.template import references_in
 from bridge.soap.service import Field, Operation, SoapService
+from bridge.yamlfile import LocatedDict, line_of
 
 # Literal values under names like these are credentials written into a rule.
 _SECRET_NAME = re.compile(r"(pass(word)?|key|secret|token)$", re.I)
@@ -120,6 +120,9 @@ class _RuleChecker:
         if step.cache is not None:
             self.problem(step.line,
                          f"step {step.id!r} verifies the caller, so it must not be cached")
+        if step.optional:
+            self.problem(step.line,
+                         f"step {step.id!r} verifies the caller, so it cannot be optional")
 
     def steps(self) -> None:
         inputs = {entry.name for entry in self.rule.inputs}
@@ -147,6 +150,11 @@ class _RuleChecker:
                 self.inline_secrets(raw.get("json"), raw, "json", f"step {step.id!r}")
                 self.inline_secrets(raw.get("headers"), raw, "headers", f"step {step.id!r}")
             earlier[step.id] = {extract.name for extract in step.extract}
+        lockout = self.rule.lockout
+        if lockout is not None:
+            # A misspelt subject renders empty, and an empty subject is never locked.
+            self.references(lockout.subject.references, lockout.line, inputs, {},
+                            allowed_roots={"input"})
         token = self.rule.token
         if token is not None:
             refs = set(token.bearer.references) | set(token.subject.references)

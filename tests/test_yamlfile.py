@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.rules.source import LocatedDict, LocatedList, load_yaml
+from bridge.yamlfile import LocatedDict, LocatedList, load_yaml
 
 
 def test_lines_of_keys_and_items(tmp_path: Path) -> None:
