@@ -85,7 +85,7 @@ class BridgeApp:
             if config.credentials_file
             else None,
         )
-        self.engine = RuleEngine(self.rules, context)
+        self.engine = RuleEngine(context)
 
     # -- WSGI ---------------------------------------------------------------
 

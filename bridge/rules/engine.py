@@ -81,8 +81,7 @@ class EngineContext:
 class RuleEngine:
     """Runs compiled rules; holds no per-request state."""
 
-    def __init__(self, rules: Mapping[str, Rule], context: EngineContext) -> None:
-        self.rules = dict(rules)
+    def __init__(self, context: EngineContext) -> None:
         self.context = context
 
     def run(self, rule: Rule, request: Mapping[str, Any]) -> Outcome:
