@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -12,13 +13,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from bridge import logs
+from bridge.api import JsonApi, JsonReply
+from bridge.api import encode as api_encode
 from bridge.auth.lockout import Lockout, LockoutPolicy
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import TokenIssuer
-from bridge.check import load_rules
 from bridge.config import Config, resolve_secrets
+from bridge.directory import ACCOUNTS_LOOKUP, Directory
 from bridge.errors import SoapClientError, StoreError
+from bridge.metrics import render_metrics
+from bridge.migrate.dispatch import Dispatcher, Exchange, Handled
+from bridge.migrate.records import Recorder
+from bridge.migrate.sidecalls import SideCalls
+from bridge.reload import PlanSource, build_plan
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
 from bridge.soap.envelope import (
     SOAP11,
@@ -26,13 +36,13 @@ from bridge.soap.envelope import (
     content_type_for,
     read_envelope,
     version_of,
-    write_envelope,
 )
 from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store import open_store
-from bridge.upstream.rest import RestClient, new_session
+from bridge.upstream.legacy import LegacyClient
+from bridge.upstream.rest import Endpoint, RestClient, new_session
 
 log = logging.getLogger("bridge.app")
 
@@ -62,21 +72,17 @@ class BridgeApp:
         self.config = config
         self.service = SoapService(config.wsdl)
         self.wsdl = WsdlDocument(config.wsdl)
-        self.rules = load_rules(config, self.service)
+        self.plans = PlanSource(config, self.service, build_plan(config, self.service))
         secrets = resolve_secrets(config)
         self.limits = XmlLimits(max_bytes=config.max_body_bytes)
         self.store = open_store(config.store, config.source)
-        session = new_session()
-        upstreams = {name: RestClient(endpoint, session)
-                     for name, endpoint in config.upstreams.items()}
-        policy = LockoutPolicy(
-            config.lockout.max_failures, config.lockout.window, config.lockout.duration
-        )
+        tokens = TokenIssuer(self.store)
         context = EngineContext(
-            upstreams=upstreams,
+            upstreams=_clients(config.upstreams.values(), new_session()),
             store=self.store,
-            tokens=TokenIssuer(self.store),
-            lockout=Lockout(self.store, policy),
+            tokens=tokens,
+            lockout=Lockout(self.store, LockoutPolicy(
+                config.lockout.max_failures, config.lockout.window, config.lockout.duration)),
             secrets=secrets,
             vars=config.vars,
             token_ttl=config.token_ttl,
@@ -86,6 +92,33 @@ class BridgeApp:
             else None,
         )
         self.engine = RuleEngine(context)
+        # The side path has its own connections and its own, shorter, timeouts.
+        side = config.side_calls
+        side_session = new_session()
+        side_engine = RuleEngine(dataclasses.replace(context, upstreams=_clients(
+            (_capped(e, side.timeout) for e in config.upstreams.values()), side_session)))
+        recorder = Recorder(self.store, side.retain)
+        self.recorder = recorder
+        self.side_calls = SideCalls(side.workers, side.queue, recorder.dropped)
+        legacy = config.legacy
+        self.dispatcher = Dispatcher(
+            service=self.service,
+            engine=self.engine,
+            side_engine=side_engine,
+            legacy=LegacyClient(legacy) if legacy else None,
+            side_legacy=LegacyClient(_capped(legacy, side.timeout), side_session)
+            if legacy else None,
+            side_calls=self.side_calls,
+            recorder=recorder,
+            store=self.store,
+            limits=self.limits,
+            noise_sample=side.noise_sample,
+        )
+        self.directory = Directory(
+            config.directory.sources, self.store, self.engine,
+            lambda: self.plans.current().rules.get(ACCOUNTS_LOOKUP), config.directory.file,
+        )
+        self.api = JsonApi(tokens, self.directory, [secrets[k] for k in config.operator_keys])
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -122,6 +155,20 @@ class BridgeApp:
         query = environ.get("QUERY_STRING", "")
         if path == "/healthz":
             return _json(200, {"status": "ok"})
+        if path == "/v1/token":
+            if method != "POST":
+                return _json(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
+            body = _read_body(environ, 16 * 1024, SoapClientError)
+            return _from_api(self.api.exchange(environ.get("CONTENT_TYPE", ""), body))
+        if path.startswith("/v1/accounts/"):
+            if method not in ("GET", "HEAD"):
+                return _json(405, {"error": "method_not_allowed"}, (("Allow", "GET"),))
+            # PATH_INFO arrives percent-decoded already (PEP 3333).
+            return _from_api(self.api.accounts(path[len("/v1/accounts/"):],
+                                               environ.get("HTTP_AUTHORIZATION", "")))
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            return Response(200, render_metrics(self.recorder.totals()).encode(),
+                            "text/plain; version=0.0.4; charset=utf-8")
         if path == self.config.wsdl_path and method in ("GET", "HEAD"):
             if query.lower() in ("wsdl", "singlewsdl"):
                 body = self.wsdl.rendered(self.base_url(environ))
@@ -149,6 +196,7 @@ class BridgeApp:
         version = version_of(content_type) or SOAP11
         operation_name = "-"
         outcome: Outcome | None = None
+        handled: Handled | None = None
         try:
             data = _read_body(environ, self.limits.max_bytes)
             envelope = read_envelope(
@@ -156,20 +204,19 @@ class BridgeApp:
             )
             operation = self.service.find(path, envelope)
             operation_name = operation.name
-            rule = self.rules.get(operation.name)
-            if rule is None:
-                raise SoapClientError(
-                    f"Operation {operation.name} is not yet migrated: this bridge has no rule "
-                    "for it and no legacy service to pass it to."
-                )
-            request = self.service.decode(operation, envelope)
-            outcome = self.engine.run(rule, request)
-            if outcome.fault is not None:
-                response = _fault_response(version, Fault(outcome.fault.code, outcome.fault.message))
-            else:
-                payload = self.service.encode(operation, outcome.result or {})
-                response = Response(200, write_envelope(version, payload),
-                                    content_type_for(version))
+            plan = self.plans.current()
+            # Operations passed through untouched are not decoded: the legacy service judges them.
+            request = (self.service.decode(operation, envelope)
+                       if operation.name in plan.rules else {})
+            headers = {"Content-Type": content_type,
+                       "SOAPAction": environ.get("HTTP_SOAPACTION") or "",
+                       "X-Request-ID": logs.request_id.get() or ""}
+            handled = self.dispatcher.handle(
+                plan, Exchange(path, data, {k: v for k, v in headers.items() if v}, envelope,
+                               operation, request))
+            outcome = handled.outcome
+            reply = handled.reply
+            response = Response(reply.status, reply.body, reply.content_type)
         except SoapClientError as exc:
             fault = Fault("Client", exc.message)
             response = _fault_response(version, fault, exc.http_status)
@@ -186,7 +233,9 @@ class BridgeApp:
             "soap request",
             extra={
                 "operation": operation_name,
-                "outcome": outcome.reason if outcome else "-",
+                "mode": handled.mode if handled else "-",
+                "cohort": handled.cohort if handled else None,
+                "outcome": handled.reason if handled else (outcome.reason if outcome else "-"),
                 "detail": outcome.detail if outcome else "",
                 "status": response.status,
                 "upstream_calls": outcome.upstream_calls if outcome else 0,
@@ -196,7 +245,8 @@ class BridgeApp:
         return response
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+def _read_body(environ: dict[str, Any], limit: int,
+               error: type[SoapClientError] = SoapClientError) -> bytes:
     stream = environ["wsgi.input"]
     length_header = environ.get("CONTENT_LENGTH") or ""
     if length_header:
@@ -219,5 +269,18 @@ def _fault_response(version: str, fault: Fault, status: int | None = None) -> Re
                     content_type_for(version))
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(status, json.dumps(body).encode(), "application/json")
+def _json(status: int, body: Any, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    return Response(status, json.dumps(body).encode(), "application/json", headers)
+
+
+def _from_api(reply: JsonReply) -> Response:
+    return Response(reply.status, api_encode(reply), "application/json", reply.headers)
+
+
+def _clients(endpoints: Iterable[Endpoint], session: requests.Session) -> dict[str, RestClient]:
+    return {endpoint.name: RestClient(endpoint, session) for endpoint in endpoints}
+
+
+def _capped(endpoint: Endpoint, timeout: float) -> Endpoint:
+    return dataclasses.replace(endpoint, connect_timeout=min(endpoint.connect_timeout, timeout),
+                               read_timeout=min(endpoint.read_timeout, timeout))

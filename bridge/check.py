@@ -8,6 +8,8 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.errors import ConfigError, Problem
+from bridge.migrate.compare import CompareRules
+from bridge.migrate.routing import NEEDS_RULE
 from bridge.rules.model import (
     INVALID_CREDENTIALS,
     UNAVAILABLE,
@@ -54,7 +56,22 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
             )
         elif not found:
             rules[rule.operation] = rule
+    problems.extend(_check_routing(config, service, rules))
     return rules, problems
+
+
+def _check_routing(config: Config, service: SoapService, rules: dict[str, Rule]) -> list[Problem]:
+    problems = []
+    for name, route in config.routing.operations.items():
+        if name not in service.operations:
+            problems.append(Problem(config.source, route.line,
+                                    f"routing: operation {name!r} is not in the WSDL"))
+        elif name not in rules and route.modes() & NEEDS_RULE:
+            modes = ", ".join(sorted(route.modes() & NEEDS_RULE))
+            problems.append(Problem(config.source, route.line,
+                                    f"routing: {name} is given {modes} mode but has no rule in "
+                                    "the mappings"))
+    return problems
 
 
 class _RuleChecker:
@@ -69,6 +86,13 @@ class _RuleChecker:
 
     def run(self) -> list[Problem]:
         rule = self.rule
+        if rule.lookup is not None:
+            self.lookup()
+            return self.problems
+        try:
+            CompareRules.from_yaml(rule.compare)
+        except ValueError as exc:
+            self.problem(line_of(rule.raw, "compare"), f"compare: {exc}")
         operation = self.service.operations.get(rule.operation)
         if operation is None:
             known = ", ".join(sorted(self.service.operations))
@@ -81,6 +105,33 @@ class _RuleChecker:
         self.reasons()
         self.results(operation)
         return self.problems
+
+    def lookup(self) -> None:
+        """A lookup rule: input `username` from body.username, a result of `accounts`."""
+        rule = self.rule
+        if [(e.name, e.path) for e in rule.inputs] != [("username", "body.username")]:
+            self.problem(line_of(rule.raw, "input") or rule.line,
+                         "a lookup rule takes exactly one input: username: body.username")
+        for key in ("verify", "token", "refusals", "lockout"):
+            if key in rule.raw:
+                self.problem(line_of(rule.raw, key), f"{key} does not apply to a lookup rule: "
+                             "the JSON API has authenticated the caller already")
+        self.steps()
+        result = rule.raw.get("result")
+        mapping = result.get("accounts") if isinstance(result, dict) else None
+        if not isinstance(mapping, dict) or "each" not in mapping or not isinstance(
+                mapping.get("map"), dict):
+            self.problem(line_of(rule.raw, "result"),
+                         "a lookup result is accounts: {each: …, as: …, map: {contextIdentifier, "
+                         "name, isPrimary}}")
+            return
+        missing = {"contextIdentifier", "name", "isPrimary"} - set(mapping["map"])
+        extra = set(mapping["map"]) - {"contextIdentifier", "name", "isPrimary"}
+        if missing or extra:
+            self.problem(line_of(mapping, "map"), "the accounts map has exactly contextIdentifier, "
+                         "name and isPrimary")
+        self.references(references_in(rule.result), line_of(rule.raw, "result") or rule.line,
+                        {"username"}, getattr(self, "_earlier", {}), {"input", "steps", "vars"})
 
     # -- request side -------------------------------------------------------
 
@@ -242,6 +293,10 @@ class _RuleChecker:
                             {}, {"input", "refusal", "vars"})
             self.shape(refusals["result"], operation.output, "refusals.result",
                        refusals.line_of("result"))
+        if rule.learn_accounts is not None:
+            self.references(references_in(rule.learn_accounts),
+                            line_of(rule.raw, "learn_accounts") or rule.line, inputs, {},
+                            {"input", "answer"})
         for reason in rule.reasons.values():
             refs = set(reason.message.references) | (set(reason.url.references)
                                                      if reason.url else set())

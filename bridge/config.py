@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
+from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
 from bridge.upstream.rest import Endpoint
 from bridge.yamlfile import LocatedDict, line_of, load_yaml
 
@@ -57,6 +58,26 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class SideCallSettings:
+    """The comparison path beside the request path: bounded, timed, never in the way."""
+
+    queue: int = 1000
+    workers: int = 2
+    timeout: float = 5.0
+    # Share of shadow/verify requests whose legacy side is called twice to learn noise.
+    noise_sample: float = 0.0
+    retain: float = 30 * 86400
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """Where account contexts are looked up, in order: rest, file, learned."""
+
+    sources: tuple[str, ...] = ("rest", "file", "learned")
+    file: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     wsdl: str
@@ -76,6 +97,12 @@ class Config:
     secrets: dict[str, SecretRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     sandbox: SandboxSettings | None = None
+    legacy: Endpoint | None = None
+    routing: Routing = field(default_factory=Routing)
+    side_calls: SideCallSettings = field(default_factory=SideCallSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+    # Names of secrets holding operator keys for the JSON API (account lookup).
+    operator_keys: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -84,7 +111,9 @@ class Config:
 _TOP_KEYS = {
     "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
     "tokens", "lockout", "limits", "credentials_file", "upstreams", "secrets", "vars", "sandbox",
+    "legacy", "routing", "side_calls", "directory", "operator_keys",
 }
+DIRECTORY_SOURCES = ("rest", "file", "learned")
 
 
 class _Reader:
@@ -123,6 +152,22 @@ class _Reader:
             self.problem(data, key, f"{key} must be positive")
             return default
         return seconds
+
+    def endpoint(self, container: Any, name: str, spec: Any) -> Endpoint | None:
+        if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
+            label = "legacy" if container.get("legacy") is spec else f"upstream {name!r}"
+            self.problem(container, name, f"{label} needs a base_url")
+            return None
+        for key in spec:
+            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls"):
+                self.problem(spec, key, f"unknown upstream setting {key!r}")
+        return Endpoint(
+            name=name,
+            base_url=spec["base_url"].rstrip("/"),
+            connect_timeout=self.duration(spec, "connect_timeout", 3.0),
+            read_timeout=self.duration(spec, "read_timeout", 10.0),
+            verify_tls=self.flag(spec, "verify_tls", True),
+        )
 
     def flag(self, data: LocatedDict, key: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -193,19 +238,53 @@ def load_config(path: str) -> Config:
     upstreams: dict[str, Endpoint] = {}
     upstream_section = reader.section(data, "upstreams")
     for name, spec in upstream_section.items():
-        if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
-            reader.problem(upstream_section, name, f"upstream {name!r} needs a base_url")
-            continue
-        for key in spec:
-            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls"):
-                reader.problem(spec, key, f"unknown upstream setting {key!r}")
-        upstreams[name] = Endpoint(
-            name=name,
-            base_url=spec["base_url"].rstrip("/"),
-            connect_timeout=reader.duration(spec, "connect_timeout", 3.0),
-            read_timeout=reader.duration(spec, "read_timeout", 10.0),
-            verify_tls=reader.flag(spec, "verify_tls", True),
-        )
+        endpoint = reader.endpoint(upstream_section, name, spec)
+        if endpoint is not None:
+            upstreams[name] = endpoint
+    legacy = reader.endpoint(data, "legacy", data["legacy"]) if "legacy" in data else None
+
+    routing, routing_problems = read_routing(data.get("routing"), path)
+    reader.problems.extend(routing_problems)
+    # Operations without a rule fall back to a Fault when there is no legacy service;
+    # a mode that needs it is a mistake.
+    needing = sorted(routing.rule_modes() & NEEDS_LEGACY)
+    if legacy is None and needing:
+        reader.problem(data, "routing", f"routing uses {', '.join(needing)} mode, which needs "
+                       "the legacy service, but no legacy: endpoint is configured")
+
+    side = reader.section(data, "side_calls")
+    for key in side:
+        if key not in ("queue", "workers", "timeout", "noise_sample", "retain"):
+            reader.problem(side, key, f"unknown setting {key!r} (known: noise_sample, queue, "
+                           "retain, timeout, workers)")
+    noise_sample = side.get("noise_sample", 0.0)
+    if isinstance(noise_sample, bool) or not isinstance(noise_sample, int | float) or not (
+            0 <= noise_sample <= 1):
+        reader.problem(side, "noise_sample", "noise_sample is a share from 0 to 1")
+        noise_sample = 0.0
+    side_calls = SideCallSettings(
+        queue=reader.integer(side, "queue", 1000),
+        workers=reader.integer(side, "workers", 2),
+        timeout=reader.duration(side, "timeout", 5.0),
+        noise_sample=float(noise_sample),
+        retain=reader.duration(side, "retain", 30 * 86400),
+    )
+
+    directory_section = reader.section(data, "directory")
+    for key in directory_section:
+        if key not in ("sources", "file"):
+            reader.problem(directory_section, key, f"unknown setting {key!r} (known: file, sources)")
+    sources = directory_section.get("sources", list(DIRECTORY_SOURCES))
+    if not isinstance(sources, list) or not sources or any(
+            s not in DIRECTORY_SOURCES for s in sources):
+        reader.problem(directory_section, "sources",
+                       f"directory.sources lists some of {', '.join(DIRECTORY_SOURCES)}")
+        sources = list(DIRECTORY_SOURCES)
+    directory_file = directory_section.get("file")
+    directory = DirectorySettings(
+        sources=tuple(str(s) for s in sources),
+        file=relative(str(directory_file)) if directory_file else None,
+    )
 
     secrets: dict[str, SecretRef] = {}
     secret_section = reader.section(data, "secrets")
@@ -235,6 +314,14 @@ def load_config(path: str) -> Config:
             api_user=str(section.get("api_user", "bridge-demo")),
         )
 
+    operator_keys = data.get("operator_keys") or []
+    if not isinstance(operator_keys, list):
+        reader.problem(data, "operator_keys", "operator_keys lists names of secrets")
+        operator_keys = []
+    for index, name in enumerate(operator_keys):
+        if name not in secrets:
+            reader.problem(operator_keys, index, f"operator key {name!r} is not a secret defined "
+                           "under secrets:")
     credentials = data.get("credentials_file")
     variables = reader.section(data, "vars")
     config = Config(
@@ -260,6 +347,11 @@ def load_config(path: str) -> Config:
         secrets=secrets,
         vars=dict(variables),
         sandbox=sandbox,
+        legacy=legacy,
+        routing=routing,
+        side_calls=side_calls,
+        directory=directory,
+        operator_keys=tuple(str(k) for k in operator_keys),
     )
     if reader.problems:
         raise ConfigError(reader.problems)

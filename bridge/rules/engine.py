@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,7 +85,9 @@ class RuleEngine:
     def __init__(self, context: EngineContext) -> None:
         self.context = context
 
-    def run(self, rule: Rule, request: Mapping[str, Any]) -> Outcome:
+    def run(self, rule: Rule, request: Mapping[str, Any], dry_run: bool = False) -> Outcome:
+        """Carry the rule out. A dry run (the shadow side) leaves no trace: no lockout is
+        counted or consulted and the token it answers with is never stored."""
         outcome = Outcome()
         scope: dict[str, Any] = {
             "input": {},
@@ -95,7 +98,7 @@ class RuleEngine:
         subject: str | None = None
         try:
             scope["input"], missing = self._inputs(rule, request)
-            if rule.lockout is not None:
+            if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
                 if subject and self.context.lockout.is_locked(subject):
                     raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
@@ -105,7 +108,8 @@ class RuleEngine:
             self._verify_locally(rule, scope)
             self._run_steps(rule, scope, outcome)
             if rule.token is not None:
-                scope["token"] = self._issue_token(rule, scope)
+                scope["token"] = (secrets.token_urlsafe(32) if dry_run
+                                  else self._issue_token(rule, scope))
         except Refusal as refusal:
             if refusal.reason == INVALID_CREDENTIALS and subject:
                 if self.context.lockout.record_failure(subject):
@@ -117,6 +121,27 @@ class RuleEngine:
         return outcome
 
     # -- the parts of a run --------------------------------------------------
+
+    @staticmethod
+    def username(rule: Rule, request: Mapping[str, Any]) -> str | None:
+        """The user a request is for, as the rule's verify section names it (for routing)."""
+        if rule.verify is None:
+            return None
+        for entry in rule.inputs:
+            if entry.name == rule.verify.username:
+                value = lookup(request, entry.path)
+                return str(value) if value else None
+        return None
+
+    def learned_accounts(self, rule: Rule, request: Mapping[str, Any],
+                         answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Accounts a legacy answer reveals, in the directory's shape (empty if none)."""
+        if rule.learn_accounts is None:
+            return []
+        inputs, _ = self._inputs(rule, request)
+        accounts = render_value(rule.learn_accounts, {"input": inputs, "answer": answer})
+        return [a for a in accounts if isinstance(a, dict) and a.get("contextIdentifier")] \
+            if isinstance(accounts, list) else []
 
     def _inputs(
         self, rule: Rule, request: Mapping[str, Any]

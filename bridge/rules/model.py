@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,13 @@ class Rule:
     result: Any
     refusal: Any
     reasons: dict[str, Reason]
+    # How to compare this operation's two answers side by side (read by bridge.migrate).
+    compare: Mapping[str, Any] = field(default_factory=dict)
+    # Accounts to learn from a legacy answer: a template over `answer` and `input`.
+    learn_accounts: Any = None
+    # Data-changing operations are never called twice (shadow/verify) unless routing says so.
+    changes_data: bool = False
+    lookup: str | None = None
     raw: LocatedDict = field(repr=False, compare=False, default_factory=LocatedDict)
 
     def step(self, step_id: str) -> Step | None:
@@ -144,7 +152,11 @@ class Rule:
         return None
 
 
-_RULE_KEYS = {"operation", "input", "verify", "lockout", "steps", "token", "result", "refusals"}
+_RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "token", "result",
+              "refusals", "compare", "learn_accounts", "changes_data"}
+LOOKUPS = ("accounts",)
+# Operation names that change data unless the rule says otherwise.
+_CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
               "optional"}
 
@@ -472,12 +484,27 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
     compiler = _Compiler(name)
     compiler.unknown_keys(data, _RULE_KEYS, "rule")
     operation = data.get("operation")
-    if not isinstance(operation, str):
+    lookup = data.get("lookup")
+    if lookup is not None:
+        # A lookup rule serves the JSON API (e.g. account contexts), not a SOAP operation.
+        if lookup not in LOOKUPS or operation is not None:
+            compiler.problem(data, "lookup", f"lookup must be one of {', '.join(LOOKUPS)}, "
+                             "and a rule is either a lookup or an operation")
+        operation = f"lookup:{lookup}"
+    elif not isinstance(operation, str):
         compiler.problem(data, "operation", "a rule needs operation: <WSDL operation name>")
     result = compiler.compiled(data, "result", data.get("result"))
     if result is None and "result" not in data:
         compiler.problem(data, "operation", "a rule needs result: the answer to build")
     refusal, reasons = compiler.reasons(data)
+    compare = data.get("compare") or {}
+    if not isinstance(compare, dict):
+        compiler.problem(data, "compare", "compare must be a mapping")
+        compare = {}
+    changes_data = data.get("changes_data", str(operation).startswith(_CHANGING_PREFIXES))
+    if not isinstance(changes_data, bool):
+        compiler.problem(data, "changes_data", "changes_data must be true or false")
+        changes_data = True
     rule = Rule(
         operation=str(operation),
         file=name,
@@ -490,6 +517,10 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         result=result,
         refusal=refusal,
         reasons=reasons,
+        compare=compare,
+        learn_accounts=compiler.compiled(data, "learn_accounts", data.get("learn_accounts")),
+        changes_data=changes_data,
+        lookup=str(lookup) if lookup is not None else None,
         raw=data,
     )
     if compiler.problems:

@@ -140,3 +140,30 @@ class Fault:
             text.set(xml_lang, "en")
             text.text = self.message
         return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def read_answer(data: bytes, limits: XmlLimits) -> etree._Element | Fault:
+    """An upstream SOAP answer: its payload element, or the Fault it carries."""
+    root = parse_xml(data, limits)
+    for version, env_ns in _ENV_NS.items():
+        if root.tag != f"{{{env_ns}}}Envelope":
+            continue
+        body = root.find(f"{{{env_ns}}}Body")
+        payload = None if body is None else next(iter(body), None)
+        if payload is None:
+            raise SoapClientError("the answer has an empty Body")
+        if payload.tag == f"{{{env_ns}}}Fault":
+            return _read_fault(version, env_ns, payload)
+        return payload
+    raise SoapClientError("the answer is not a SOAP Envelope")
+
+
+def _read_fault(version: str, env_ns: str, fault: etree._Element) -> Fault:
+    if version == SOAP11:
+        code = (fault.findtext("faultcode") or "").rpartition(":")[2]
+        message = fault.findtext("faultstring") or ""
+    else:
+        code = (fault.findtext(f"{{{env_ns}}}Code/{{{env_ns}}}Value") or "").rpartition(":")[2]
+        message = fault.findtext(f"{{{env_ns}}}Reason/{{{env_ns}}}Text") or ""
+    generic = {value: key for key, value in _FAULT_CODE_12.items()}
+    return Fault(generic.get(code, code), message)

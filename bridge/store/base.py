@@ -18,8 +18,20 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def incr(self, key: str, ttl: float) -> int:
-        """Add one to a counter; a new counter lives `ttl` seconds from its first count."""
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        """Add to a counter; a new counter lives `ttl` seconds from its first count."""
+        ...
+
+    def counters(self, prefix: str) -> dict[str, int]:
+        """Every live counter whose key starts with `prefix` (for reports and metrics)."""
+        ...
+
+    def add_record(self, stream: str, record: dict[str, Any], retain: float) -> None:
+        """Append a record to a time-ordered stream; it is kept `retain` seconds."""
+        ...
+
+    def records(self, stream: str, since: float) -> list[dict[str, Any]]:
+        """The stream's records added at or after `since` (epoch seconds), oldest first."""
         ...
 
     def close(self) -> None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from typing import Any
 
 
@@ -13,6 +14,8 @@ class MemoryStore:
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock
         self._data: dict[str, tuple[Any, float]] = {}
+        # Records carry wall-clock times: reports ask "since <date>".
+        self._streams: dict[str, list[tuple[float, float, dict[str, Any]]]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[Any, float] | None:
@@ -35,16 +38,35 @@ class MemoryStore:
         with self._lock:
             self._data.pop(key, None)
 
-    def incr(self, key: str, ttl: float) -> int:
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         with self._lock:
             entry = self._live(key)
             if entry is None:
-                self._data[key] = (1, self._clock() + ttl)
-                return 1
-            count = int(entry[0]) + 1
+                self._data[key] = (amount, self._clock() + ttl)
+                return amount
+            count = int(entry[0]) + amount
             self._data[key] = (count, entry[1])
             return count
+
+    def counters(self, prefix: str) -> dict[str, int]:
+        with self._lock:
+            keys = [key for key in self._data if key.startswith(prefix)]
+            return {key: int(entry[0]) for key in keys
+                    if (entry := self._live(key)) is not None and isinstance(entry[0], int)}
+
+    def add_record(self, stream: str, record: dict[str, Any], retain: float) -> None:
+        now = time.time()
+        with self._lock:
+            self._streams[stream].append((now, now + retain, record))
+
+    def records(self, stream: str, since: float) -> list[dict[str, Any]]:
+        now = time.time()
+        with self._lock:
+            kept = [entry for entry in self._streams[stream] if entry[1] > now]
+            self._streams[stream] = kept
+            return [record for added, _, record in kept if added >= since]
 
     def close(self) -> None:
         with self._lock:
             self._data.clear()
+            self._streams.clear()

@@ -11,13 +11,20 @@ from typing import Any
 
 from bridge.errors import StoreError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    expires REAL NOT NULL
-) WITHOUT ROWID
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS entries (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS records (
+        stream TEXT NOT NULL,
+        added REAL NOT NULL,
+        expires REAL NOT NULL,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS records_by_time ON records (stream, added)",
+)
 
 
 class SqliteStore:
@@ -33,7 +40,8 @@ class SqliteStore:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             # Workers fork after start-up, so connections are opened lazily per thread.
             self._local = threading.local()
-            self._execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self._execute(statement)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
         self._purged = 0.0
@@ -72,24 +80,48 @@ class SqliteStore:
     def delete(self, key: str) -> None:
         self._execute("DELETE FROM entries WHERE key = ?", (key,))
 
-    def incr(self, key: str, ttl: float) -> int:
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         now = time.time()
         # One statement, so two workers counting at once both land.
         row = self._execute(
-            "INSERT INTO entries (key, value, expires) VALUES (?, '1', ?) "
+            "INSERT INTO entries (key, value, expires) VALUES (?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET "
-            "value = CASE WHEN expires > ? THEN CAST(value AS INTEGER) + 1 ELSE 1 END, "
+            "value = CASE WHEN expires > ? THEN CAST(value AS INTEGER) + ? ELSE ? END, "
             "expires = CASE WHEN expires > ? THEN expires ELSE excluded.expires END "
             "RETURNING value",
-            (key, now + ttl, now, now),
+            (key, str(amount), now + ttl, now, amount, amount, now),
         ).fetchone()
         return int(row[0])
+
+    def counters(self, prefix: str) -> dict[str, int]:
+        # Prefixes are ours (no wildcards in them), so a range scan on the key does it.
+        rows = self._execute(
+            "SELECT key, value FROM entries WHERE key >= ? AND key < ? AND expires > ?",
+            (prefix, prefix + "\uffff", time.time()),
+        ).fetchall()
+        return {key: int(value) for key, value in rows if value.lstrip("-").isdigit()}
+
+    def add_record(self, stream: str, record: dict[str, Any], retain: float) -> None:
+        now = time.time()
+        self._execute(
+            "INSERT INTO records (stream, added, expires, data) VALUES (?, ?, ?, ?)",
+            (stream, now, now + retain, json.dumps(record, separators=(",", ":"))),
+        )
+
+    def records(self, stream: str, since: float) -> list[dict[str, Any]]:
+        rows = self._execute(
+            "SELECT data FROM records WHERE stream = ? AND added >= ? AND expires > ? "
+            "ORDER BY added",
+            (stream, since, time.time()),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def _maybe_purge(self, now: float) -> None:
         # Expired rows are invisible already; sweeping them now and then keeps the file small.
         if now - self._purged > 60:
             self._purged = now
             self._execute("DELETE FROM entries WHERE expires <= ?", (now,))
+            self._execute("DELETE FROM records WHERE expires <= ?", (now,))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

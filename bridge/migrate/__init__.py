@@ -1,0 +1,1 @@
+"""Running the legacy and REST sides side by side: compare their answers and report the verdict."""

@@ -1,0 +1,274 @@
+"""Carry a SOAP request out in its mode: legacy, rest, shadow, verify or fallback."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.auth.seal import fingerprint
+from bridge.errors import SoapClientError, UpstreamError
+from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
+from bridge.migrate.records import Recorder
+from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY, Routing
+from bridge.migrate.sidecalls import SideCalls
+from bridge.rules.engine import Outcome, RuleEngine
+from bridge.rules.model import UNAVAILABLE, Rule
+from bridge.soap.envelope import Envelope, Fault, content_type_for, read_answer, write_envelope
+from bridge.soap.service import Operation, SoapService
+from bridge.soap.xmlparse import XmlLimits
+from bridge.store.base import Store
+from bridge.upstream.legacy import LegacyClient, LegacyReply
+
+log = logging.getLogger("bridge.migrate")
+
+_DIRECTORY_TTL = 10 * 365 * 86400
+_NOISE_TTL = 400 * 86400
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a reload may change: rules, routing and how answers are compared."""
+
+    rules: Mapping[str, Rule]
+    routing: Routing
+    compare: Mapping[str, CompareRules] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One SOAP request as the caller sent it, and as the WSDL reads it."""
+
+    path: str
+    body: bytes
+    headers: Mapping[str, str]
+    envelope: Envelope
+    operation: Operation
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SoapReply:
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class Handled:
+    """The reply plus what the log line needs to say about it."""
+
+    reply: SoapReply
+    mode: str
+    cohort: str | None = None
+    outcome: Outcome | None = None
+    reason: str = "ok"
+
+
+class Dispatcher:
+    """Routes each request and runs the side path; holds no per-request state."""
+
+    def __init__(
+        self,
+        service: SoapService,
+        engine: RuleEngine,
+        side_engine: RuleEngine,
+        legacy: LegacyClient | None,
+        side_legacy: LegacyClient | None,
+        side_calls: SideCalls,
+        recorder: Recorder,
+        store: Store,
+        limits: XmlLimits,
+        noise_sample: float = 0.0,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.side_engine = side_engine
+        self.legacy = legacy
+        self.side_legacy = side_legacy
+        self.side_calls = side_calls
+        self.recorder = recorder
+        self.store = store
+        self.limits = limits
+        self.noise_sample = noise_sample
+
+    def handle(self, plan: Plan, exchange: Exchange) -> Handled:
+        operation = exchange.operation
+        rule = plan.rules.get(operation.name)
+        username = RuleEngine.username(rule, exchange.request) if rule else None
+        mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
+        if rule is None:
+            if mode != LEGACY or self.legacy is None:
+                raise SoapClientError(
+                    f"Operation {operation.name} is not yet migrated: this bridge has no rule "
+                    "for it and no legacy service to pass it to."
+                )
+            return Handled(self._forward(exchange), LEGACY)
+        side_ok = self._side_calls_allowed(plan, rule)
+        if mode == LEGACY:
+            reply = self._forward(exchange)
+            self._submit(operation, lambda: self._learn(rule, exchange, reply))
+            return Handled(reply, mode, cohort)
+        if mode == SHADOW:
+            reply = self._forward(exchange)
+            if side_ok:
+                self._submit(operation, lambda: self._shadow(plan, rule, exchange, reply, cohort))
+            return Handled(reply, mode, cohort)
+        outcome = self.engine.run(rule, exchange.request)
+        reply = self._rest_reply(exchange, outcome)
+        if mode == VERIFY and side_ok and self.side_legacy is not None:
+            self._submit(operation, lambda: self._verify(plan, rule, exchange, outcome, cohort))
+        if mode == FALLBACK and outcome.reason == UNAVAILABLE and self.legacy is not None:
+            # The REST side failed (down, slow, erring): the legacy answer takes its place.
+            self.recorder.fallback(operation.name)
+            return Handled(self._forward(exchange), mode, cohort, outcome, reason="fallback")
+        return Handled(reply, mode, cohort, outcome, reason=outcome.reason)
+
+    # -- the request path ---------------------------------------------------
+
+    def _forward(self, exchange: Exchange) -> SoapReply:
+        assert self.legacy is not None
+        try:
+            answer = self.legacy.forward(exchange.path, exchange.body, dict(exchange.headers))
+        except UpstreamError as exc:
+            log.warning("legacy service unavailable", extra={"detail": exc.detail})
+            fault = Fault("Server", "The legacy service is unavailable. Please try again later.")
+            version = exchange.envelope.version
+            return SoapReply(fault.http_status(version), content_type_for(version),
+                             fault.to_bytes(version))
+        return SoapReply(answer.status, answer.content_type, answer.body)
+
+    def _rest_reply(self, exchange: Exchange, outcome: Outcome) -> SoapReply:
+        version = exchange.envelope.version
+        if outcome.fault is not None:
+            fault = Fault(outcome.fault.code, outcome.fault.message)
+            return SoapReply(fault.http_status(version), content_type_for(version),
+                             fault.to_bytes(version))
+        payload = self.service.encode(exchange.operation, outcome.result or {})
+        return SoapReply(200, content_type_for(version), write_envelope(version, payload))
+
+    def _side_calls_allowed(self, plan: Plan, rule: Rule) -> bool:
+        route = plan.routing.operations.get(rule.operation)
+        if route is not None and route.allow_side_calls is not None:
+            return route.allow_side_calls
+        return not rule.changes_data
+
+    def _submit(self, operation: Operation, job: Any) -> None:
+        if not self.side_calls.submit(operation.name, job):
+            log.info("comparison dropped: side queue full", extra={"operation": operation.name})
+
+    # -- the side path (threads of SideCalls) ---------------------------------
+
+    def _shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
+                cohort: str | None) -> None:
+        legacy = self._legacy_side(exchange, reply)
+        self._learn_from(rule, exchange, legacy)
+        started = time.perf_counter()
+        outcome = self.side_engine.run(rule, exchange.request, dry_run=True)
+        rest = self._rest_side(exchange, outcome, (time.perf_counter() - started) * 1000)
+        self._compare(plan, rule, exchange, legacy, rest, outcome, SHADOW, cohort)
+
+    def _verify(self, plan: Plan, rule: Rule, exchange: Exchange, outcome: Outcome,
+                cohort: str | None) -> None:
+        rest = self._rest_side(exchange, outcome, sum(outcome.timings.values()) * 1000)
+        legacy = self._call_legacy_side(exchange)
+        self._learn_from(rule, exchange, legacy)
+        self._compare(plan, rule, exchange, legacy, rest, outcome, VERIFY, cohort)
+
+    def _call_legacy_side(self, exchange: Exchange) -> Side:
+        assert self.side_legacy is not None
+        try:
+            answer = self.side_legacy.forward(exchange.path, exchange.body, dict(exchange.headers))
+        except UpstreamError as exc:
+            return Side("error", {"reason": exc.kind if exc.kind == "timeout" else "unavailable"})
+        return self._legacy_side(exchange, SoapReply(answer.status, answer.content_type,
+                                                     answer.body), answer)
+
+    def _legacy_side(self, exchange: Exchange, reply: SoapReply,
+                     answer: LegacyReply | None = None) -> Side:
+        elapsed = answer.elapsed * 1000 if answer is not None else 0.0
+        try:
+            payload = read_answer(reply.body, self.limits)
+        except SoapClientError:
+            return Side("error", {"reason": f"unreadable answer (HTTP {reply.status})"}, elapsed)
+        if isinstance(payload, Fault):
+            return Side("fault", {"code": payload.code, "message": payload.message}, elapsed)
+        try:
+            data = self.service.parse_response(exchange.operation, payload)
+        except SoapClientError:
+            return Side("error", {"reason": "answer does not match the WSDL"}, elapsed)
+        return Side("result", data, elapsed)
+
+    def _rest_side(self, exchange: Exchange, outcome: Outcome, elapsed_ms: float) -> Side:
+        if outcome.fault is not None:
+            return Side("fault", {"code": outcome.fault.code, "message": outcome.fault.message},
+                        elapsed_ms)
+        # Through the WSDL and back, so both sides are typed and shaped the same way.
+        payload = self.service.encode(exchange.operation, outcome.result or {})
+        return Side("result", self.service.parse_response(exchange.operation, payload), elapsed_ms)
+
+    def _compare(self, plan: Plan, rule: Rule, exchange: Exchange, legacy: Side, rest: Side,
+                 outcome: Outcome, mode: str, cohort: str | None) -> None:
+        name = exchange.operation.name
+        rules = plan.compare.get(name) or CompareRules()
+        noise_key = f"migrate:noise:{name}"
+        noise = frozenset(self.store.get(noise_key) or [])
+        if (self.noise_sample and outcome.reason == "ok" and legacy.kind == "result"
+                and random.random() < self.noise_sample):  # noqa: S311 - sampling, not security
+            again = self._call_legacy_side(exchange)
+            learned = differing_paths(legacy, again, rules)
+            if learned - noise:
+                noise = noise | learned
+                self.store.set(noise_key, sorted(noise), _NOISE_TTL)
+        differences = compare(legacy, rest, rules, noise)
+        username = RuleEngine.username(rule, exchange.request) or ""
+        self.recorder.comparison({
+            "ts": time.time(),
+            "operation": name,
+            "mode": mode,
+            "cohort": cohort,
+            "user": fingerprint(username.strip().casefold(), "comparison-user")[:16],
+            "outcome": "differ" if differences else "agree",
+            "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest}
+                            for d in differences],
+            "legacy_ms": round(legacy.elapsed_ms, 2) if legacy.kind != "error" else None,
+            "rest_ms": round(rest.elapsed_ms, 2),
+            "legacy_error": _error_label(legacy),
+            "rest_error": _error_label(rest) or (outcome.reason if outcome.reason == UNAVAILABLE
+                                                 else None),
+        })
+
+    # -- the account directory, learned from legacy answers ---------------------
+
+    def _learn(self, rule: Rule, exchange: Exchange, reply: SoapReply) -> None:
+        if rule.learn_accounts is not None:
+            self._learn_from(rule, exchange, self._legacy_side(exchange, reply))
+
+    def _learn_from(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
+        if legacy.kind != "result" or rule.learn_accounts is None:
+            return
+        accounts = self.engine.learned_accounts(rule, exchange.request, legacy.data)
+        username = RuleEngine.username(rule, exchange.request)
+        if accounts and username:
+            learn_directory(self.store, username, accounts)
+
+
+def directory_key(username: str) -> str:
+    return "directory:" + fingerprint(username.strip().casefold(), "directory-user")
+
+
+def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]]) -> None:
+    store.set(directory_key(username),
+              {"username": username.strip(), "accounts": accounts, "learned_at": time.time()},
+              _DIRECTORY_TTL)
+
+
+def _error_label(side: Side) -> str | None:
+    if side.kind == "fault":
+        return f"fault: {side.data.get('code')}"
+    if side.kind == "error":
+        return str(side.data.get("reason"))
+    return None

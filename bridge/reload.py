@@ -1,0 +1,86 @@
+"""Rules, routing and comparison rules: built from the files, rebuilt when they change."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from bridge.check import load_rules
+from bridge.config import Config, load_config
+from bridge.errors import ConfigError
+from bridge.migrate.compare import CompareRules
+from bridge.migrate.dispatch import Plan
+from bridge.rules.model import rule_files
+from bridge.soap.service import SoapService
+
+log = logging.getLogger("bridge.reload")
+
+# Settings a reload cannot change in a running process: they shape sockets, pools and state.
+_FIXED = ("wsdl", "wsdl_path", "store", "upstreams", "secrets", "legacy", "credentials_file",
+          "side_calls", "sandbox")
+
+
+def build_plan(config: Config, service: SoapService) -> Plan:
+    """Compile rules and comparison rules for a configuration; ConfigError lists all problems."""
+    rules = load_rules(config, service)  # validates the compare sections too
+    compare = {name: CompareRules.from_yaml(rule.compare) for name, rule in rules.items()}
+    return Plan(rules=rules, routing=config.routing, compare=compare)
+
+
+class PlanSource:
+    """The plan in force; swapped whole when the config or a rule file changes.
+
+    A reload that fails keeps the plan in force and logs why, so a typo in a
+    rule never takes the bridge down. Checked at most once a second, on demand.
+    """
+
+    def __init__(self, config: Config, service: SoapService, plan: Plan) -> None:
+        self._config = config
+        self._service = service
+        self._plan = plan
+        self._lock = threading.Lock()
+        self._stamps = self._stamp(config)
+        self._checked = time.monotonic()
+        # What the file said at start-up, to tell which fixed settings a reload would change.
+        self._baseline = load_config(config.source)
+
+    def current(self) -> Plan:
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._checked = now
+            if self._stamp(self._config) != self._stamps:
+                self.reload("files changed")
+        return self._plan
+
+    def reload(self, why: str) -> bool:
+        with self._lock:
+            try:
+                config = load_config(self._config.source)
+                stamps = self._stamp(config)
+                plan = build_plan(config, self._service)
+            except ConfigError as exc:
+                self._stamps = self._stamp(self._config)
+                log.error("reload failed; the rules in force stay",
+                          extra={"why": why, "problems": [str(p) for p in exc.problems]})
+                return False
+            ignored = [name for name in _FIXED
+                       if getattr(config, name) != getattr(self._baseline, name)]
+            if ignored:
+                log.warning("reload cannot change these settings; restart to apply them",
+                            extra={"settings": ignored})
+            self._plan, self._stamps = plan, stamps
+            log.info("rules reloaded", extra={"why": why, "operations": sorted(plan.rules)})
+            return True
+
+    @staticmethod
+    def _stamp(config: Config) -> tuple[tuple[str, float, int], ...]:
+        stamps = []
+        for path in [config.source, *rule_files(config.mappings)]:
+            try:
+                stat = os.stat(path)
+                stamps.append((path, stat.st_mtime, stat.st_size))
+            except OSError:
+                stamps.append((path, 0.0, -1))
+        return tuple(stamps)
