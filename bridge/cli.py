@@ -85,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("--delete", action="store_true", help="remove the user instead")
     passwd.set_defaults(run=_passwd)
 
+    report = commands.add_parser("report", help="the side-by-side comparison verdict")
+    report.add_argument("--config", help="configuration file (default: the bundled demo)")
+    report.add_argument("--since", help="only comparisons since: 3d, 12h, 30m or an ISO date")
+    report.add_argument("--format", choices=["table", "json", "html"], default="table")
+    report.add_argument("--output", help="write to this file instead of standard output")
+    report.set_defaults(run=_report)
+
+    accounts = commands.add_parser("accounts", help="a user's account contexts")
+    accounts.add_argument("username")
+    accounts.add_argument("--config", help="configuration file (default: the bundled demo)")
+    accounts.set_defaults(run=_accounts)
+
     sandbox = commands.add_parser("sandbox", help="run the emulated vendor services alone")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8081)
@@ -141,7 +153,8 @@ def _state_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def _start_demo_sandbox(config: Config) -> tuple[Config, tuple[str, str] | None]:
+def _start_demo_sandbox(config: Config, quiet: bool = False
+                        ) -> tuple[Config, tuple[str, str] | None]:
     from bridge.sandbox import load_seed, start_in_thread
 
     assert config.sandbox is not None
@@ -160,10 +173,14 @@ def _start_demo_sandbox(config: Config) -> tuple[Config, tuple[str, str] | None]
         name: dataclasses.replace(up, base_url=server.url) if up.base_url == "sandbox" else up
         for name, up in config.upstreams.items()
     }
+    legacy = config.legacy
+    if legacy is not None and legacy.base_url == "sandbox":
+        legacy = dataclasses.replace(legacy, base_url=server.url)
     sample = seed.users[0] if seed.users else None
     demo_user = (sample.username, sample.password) if sample else None
-    print(f"Sandbox upstream (in-process): {server.url}", flush=True)
-    return dataclasses.replace(config, upstreams=upstreams), demo_user
+    if not quiet:
+        print(f"Sandbox upstream (in-process): {server.url}", flush=True)
+    return dataclasses.replace(config, upstreams=upstreams, legacy=legacy), demo_user
 
 
 def _print_banner(config: Config, host: str, port: int,
@@ -218,6 +235,68 @@ def _check(args: argparse.Namespace) -> int:
     operations = ", ".join(sorted(rules)) or "none"
     print(f"OK: {path}: WSDL {os.path.relpath(config.wsdl)} with "
           f"{len(service.operations)} operations; rules for {operations}.")
+    return 0
+
+
+# -- report and accounts --------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    import time
+
+    from bridge.migrate.records import Recorder
+    from bridge.migrate.report import parse_since, render_html, render_json, render_table, summarise
+    from bridge.store import open_store
+
+    config = load_config(args.config or demo_config_path())
+    now = time.time()
+    if args.since:
+        try:
+            since = parse_since(args.since, now)
+        except ValueError as exc:
+            print(f"soap-bridge report: --since: {exc}", file=sys.stderr)
+            return 2
+        label = f"since {args.since}"
+    else:
+        since, label = 0.0, "the first record"
+    store = open_store(config.store, config.source)
+    history = Recorder(store, config.side_calls.retain).history(since)
+    summaries = summarise(history.records, history.drops, history.fallbacks, now)
+    if args.format == "json":
+        text = render_json(summaries)
+    elif args.format == "html":
+        text = render_html(summaries, label, now)
+    else:
+        text = render_table(summaries, label)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"Report written to {args.output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from bridge.app import BridgeApp
+
+    config = load_config(args.config or demo_config_path())
+    if config.sandbox is not None:
+        config, _ = _start_demo_sandbox(config, quiet=True)
+    found = BridgeApp(config, _state_key()).directory.lookup(args.username)
+    if found is None:
+        print(f"No source knows the accounts of {args.username} "
+              f"(looked in: {', '.join(config.directory.sources)}).", file=sys.stderr)
+        return 1
+    rows = [("ContextIdentifier", "Name", "Primary")] + [
+        (a["contextIdentifier"], a["name"] or "", "yes" if a["isPrimary"] else "")
+        for a in found.accounts]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    print(f"{found.username}  (source: {found.source})")
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if found.user_context:
+        print(f"X-AS-UserContext: {found.user_context}")
     return 0
 
 

@@ -21,7 +21,7 @@ from bridge.soap.envelope import Envelope, Fault, content_type_for, read_answer,
 from bridge.soap.service import Operation, SoapService
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store.base import Store
-from bridge.upstream.legacy import LegacyClient, LegacyReply
+from bridge.upstream.legacy import LegacyClient
 
 log = logging.getLogger("bridge.migrate")
 
@@ -55,6 +55,7 @@ class SoapReply:
     status: int
     content_type: str
     body: bytes
+    elapsed_ms: float = 0.0
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Dispatcher:
             version = exchange.envelope.version
             return SoapReply(fault.http_status(version), content_type_for(version),
                              fault.to_bytes(version))
-        return SoapReply(answer.status, answer.content_type, answer.body)
+        return SoapReply(answer.status, answer.content_type, answer.body, answer.elapsed * 1000)
 
     def _rest_reply(self, exchange: Exchange, outcome: Outcome) -> SoapReply:
         version = exchange.envelope.version
@@ -185,11 +186,10 @@ class Dispatcher:
         except UpstreamError as exc:
             return Side("error", {"reason": exc.kind if exc.kind == "timeout" else "unavailable"})
         return self._legacy_side(exchange, SoapReply(answer.status, answer.content_type,
-                                                     answer.body), answer)
+                                                     answer.body, answer.elapsed * 1000))
 
-    def _legacy_side(self, exchange: Exchange, reply: SoapReply,
-                     answer: LegacyReply | None = None) -> Side:
-        elapsed = answer.elapsed * 1000 if answer is not None else 0.0
+    def _legacy_side(self, exchange: Exchange, reply: SoapReply) -> Side:
+        elapsed = reply.elapsed_ms
         try:
             payload = read_answer(reply.body, self.limits)
         except SoapClientError:

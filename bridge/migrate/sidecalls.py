@@ -6,6 +6,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -57,14 +58,18 @@ class SideCalls:
             self._pid = os.getpid()
             for index in range(self._workers):
                 threading.Thread(target=self._work, name=f"side-call-{index}", daemon=True).start()
+            # Drops are counted even while every worker is stuck on a slow side call.
+            threading.Thread(target=self._flush_forever, name="side-call-drops",
+                             daemon=True).start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(1.0)
+            self._flush()
 
     def _work(self) -> None:
         while True:
-            try:
-                operation, job = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self._flush()
-                continue
+            operation, job = self._queue.get()
             with self._lock:
                 self._busy += 1
             try:
@@ -75,7 +80,6 @@ class SideCalls:
             finally:
                 with self._lock:
                     self._busy -= 1
-                self._flush()
 
     def _flush(self) -> None:
         with self._lock:

@@ -80,3 +80,24 @@ def test_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StoreError, match="cannot open SQLite store"):
         SqliteStore(str(blocker / "x.db"))
+
+
+def test_counters_add_amounts_and_list_by_prefix(store: Store) -> None:
+    assert store.incr("m:a", ttl=60, amount=5) == 5
+    assert store.incr("m:a", ttl=60, amount=2) == 7
+    store.incr("m:b", ttl=60)
+    store.incr("other", ttl=60)
+    store.set("m:not-a-counter", {"x": 1}, ttl=60)
+    assert store.counters("m:") == {"m:a": 7, "m:b": 1}
+
+
+def test_records_are_kept_in_order_and_filtered_by_time(store: Store) -> None:
+    before = time.time()
+    store.add_record("cmp", {"n": 1}, retain=60)
+    store.add_record("cmp", {"n": 2}, retain=60)
+    store.add_record("other", {"n": 3}, retain=60)
+    store.add_record("cmp", {"n": 4}, retain=0.1)
+    assert [r["n"] for r in store.records("cmp", since=before)] == [1, 2, 4]
+    assert store.records("cmp", since=time.time() + 1) == []
+    time.sleep(0.2)
+    assert [r["n"] for r in store.records("cmp", since=0)] == [1, 2]
