@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	.ci/ensure-tools
 	$(BIN)/python -m pytest
 
 clean:

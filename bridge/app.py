@@ -111,6 +111,7 @@ class BridgeApp:
             side_calls=self.side_calls,
             recorder=recorder,
             store=self.store,
+            tokens=tokens,
             limits=self.limits,
             noise_sample=side.noise_sample,
         )

@@ -293,6 +293,11 @@ class _RuleChecker:
                             {}, {"input", "refusal", "vars"})
             self.shape(refusals["result"], operation.output, "refusals.result",
                        refusals.line_of("result"))
+        if rule.legacy_token is not None and _walk(operation.output,
+                                                   rule.legacy_token.answer.split(".")) is None:
+            self.problem(line_of(rule.raw, "legacy_token"),
+                         f"legacy_token.answer: {rule.legacy_token.answer} is not a field of "
+                         f"{operation.name}'s answer in the WSDL")
         if rule.learn_accounts is not None:
             self.references(references_in(rule.learn_accounts),
                             line_of(rule.raw, "learn_accounts") or rule.line, inputs, {},

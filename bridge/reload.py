@@ -26,7 +26,9 @@ def build_plan(config: Config, service: SoapService) -> Plan:
     """Compile rules and comparison rules for a configuration; ConfigError lists all problems."""
     rules = load_rules(config, service)  # validates the compare sections too
     compare = {name: CompareRules.from_yaml(rule.compare) for name, rule in rules.items()}
-    return Plan(rules=rules, routing=config.routing, compare=compare)
+    token_fields = frozenset(rule.legacy_token.requests for rule in rules.values()
+                             if rule.legacy_token is not None)
+    return Plan(rules=rules, routing=config.routing, compare=compare, token_fields=token_fields)
 
 
 class PlanSource:

@@ -27,6 +27,9 @@ class Grant:
     issued_at: float = 0.0
     expires_at: float = 0.0
     accounts: list[dict[str, Any]] = field(default_factory=list)
+    # The legacy service's own token for the same login, while the legacy service is still
+    # in use: operations passed through to it carry this one in place of the bridge's.
+    legacy_token: str | None = None
 
 
 class TokenIssuer:
@@ -61,6 +64,19 @@ class TokenIssuer:
         if record.get("expires_at", 0) <= time.time():
             return None
         return Grant(**record)
+
+    def attach_legacy(self, token: str, legacy_token: str) -> bool:
+        """Remember the legacy token that goes with a bridge token, for the rest of its life."""
+        grant = self.resolve(token)
+        if grant is None:
+            return False
+        record = asdict(grant) | {"legacy_token": legacy_token}
+        remaining = grant.expires_at - time.time()
+        if remaining <= 0:
+            return False
+        payload = json.dumps(record, separators=(",", ":"))
+        self._store.set(self._key(token), seal(token.encode(), payload), remaining)
+        return True
 
     def revoke(self, token: str) -> None:
         self._store.delete(self._key(token))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.auth.seal import fingerprint
+from bridge.auth.tokens import TokenIssuer
 from bridge.errors import SoapClientError, UpstreamError
 from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
 from bridge.migrate.records import Recorder
@@ -17,7 +18,15 @@ from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY, Routing
 from bridge.migrate.sidecalls import SideCalls
 from bridge.rules.engine import Outcome, RuleEngine
 from bridge.rules.model import UNAVAILABLE, Rule
-from bridge.soap.envelope import Envelope, Fault, content_type_for, read_answer, write_envelope
+from bridge.rules.template import lookup
+from bridge.soap.envelope import (
+    Envelope,
+    Fault,
+    content_type_for,
+    read_answer,
+    swap_values,
+    write_envelope,
+)
 from bridge.soap.service import Operation, SoapService
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store.base import Store
@@ -36,6 +45,8 @@ class Plan:
     rules: Mapping[str, Rule]
     routing: Routing
     compare: Mapping[str, CompareRules] = field(default_factory=dict)
+    # Attributes in which requests carry an AuthenticationToken-like value (see legacy_token).
+    token_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class Dispatcher:
         side_calls: SideCalls,
         recorder: Recorder,
         store: Store,
+        tokens: TokenIssuer,
         limits: XmlLimits,
         noise_sample: float = 0.0,
     ) -> None:
@@ -93,6 +105,7 @@ class Dispatcher:
         self.side_calls = side_calls
         self.recorder = recorder
         self.store = store
+        self.tokens = tokens
         self.limits = limits
         self.noise_sample = noise_sample
 
@@ -107,14 +120,14 @@ class Dispatcher:
                     f"Operation {operation.name} is not yet migrated: this bridge has no rule "
                     "for it and no legacy service to pass it to."
                 )
-            return Handled(self._forward(exchange), LEGACY)
+            return Handled(self._forward(exchange, plan.token_fields), LEGACY)
         side_ok = self._side_calls_allowed(plan, rule)
         if mode == LEGACY:
-            reply = self._forward(exchange)
+            reply = self._forward(exchange, plan.token_fields)
             self._submit(operation, lambda: self._learn(rule, exchange, reply))
             return Handled(reply, mode, cohort)
         if mode == SHADOW:
-            reply = self._forward(exchange)
+            reply = self._forward(exchange, plan.token_fields)
             if side_ok:
                 self._submit(operation, lambda: self._shadow(plan, rule, exchange, reply, cohort))
             return Handled(reply, mode, cohort)
@@ -122,18 +135,31 @@ class Dispatcher:
         reply = self._rest_reply(exchange, outcome)
         if mode == VERIFY and side_ok and self.side_legacy is not None:
             self._submit(operation, lambda: self._verify(plan, rule, exchange, outcome, cohort))
+        elif (outcome.reason == "ok" and rule.legacy_token is not None
+              and self.side_legacy is not None and not rule.changes_data):
+            # While the legacy service is still there, log in there too (beside the request),
+            # so operations passed through to it accept the token the bridge just issued.
+            self._submit(operation, lambda: self._legacy_login(rule, exchange, outcome))
         if mode == FALLBACK and outcome.reason == UNAVAILABLE and self.legacy is not None:
             # The REST side failed (down, slow, erring): the legacy answer takes its place.
             self.recorder.fallback(operation.name)
-            return Handled(self._forward(exchange), mode, cohort, outcome, reason="fallback")
+            return Handled(self._forward(exchange, plan.token_fields), mode, cohort, outcome,
+                           reason="fallback")
         return Handled(reply, mode, cohort, outcome, reason=outcome.reason)
 
     # -- the request path ---------------------------------------------------
 
-    def _forward(self, exchange: Exchange) -> SoapReply:
+    def _forward(self, exchange: Exchange, token_fields: frozenset[str] = frozenset()
+                 ) -> SoapReply:
         assert self.legacy is not None
+        body = exchange.body
+        for name in token_fields:
+            # Bridge tokens become the legacy tokens they stand for; anything else stays as sent.
+            swapped = swap_values(exchange.envelope, name, self._legacy_token_for)
+            if swapped is not None:
+                body = swapped
         try:
-            answer = self.legacy.forward(exchange.path, exchange.body, dict(exchange.headers))
+            answer = self.legacy.forward(exchange.path, body, dict(exchange.headers))
         except UpstreamError as exc:
             log.warning("legacy service unavailable", extra={"detail": exc.detail})
             fault = Fault("Server", "The legacy service is unavailable. Please try again later.")
@@ -141,6 +167,10 @@ class Dispatcher:
             return SoapReply(fault.http_status(version), content_type_for(version),
                              fault.to_bytes(version))
         return SoapReply(answer.status, answer.content_type, answer.body, answer.elapsed * 1000)
+
+    def _legacy_token_for(self, token: str) -> str | None:
+        grant = self.tokens.resolve(token)
+        return grant.legacy_token if grant is not None else None
 
     def _rest_reply(self, exchange: Exchange, outcome: Outcome) -> SoapReply:
         version = exchange.envelope.version
@@ -177,7 +207,21 @@ class Dispatcher:
         rest = self._rest_side(exchange, outcome, sum(outcome.timings.values()) * 1000)
         legacy = self._call_legacy_side(exchange)
         self._learn_from(rule, exchange, legacy)
+        self._attach_legacy_token(rule, outcome, legacy)
         self._compare(plan, rule, exchange, legacy, rest, outcome, VERIFY, cohort)
+
+    def _legacy_login(self, rule: Rule, exchange: Exchange, outcome: Outcome) -> None:
+        legacy = self._call_legacy_side(exchange)
+        self._learn_from(rule, exchange, legacy)
+        self._attach_legacy_token(rule, outcome, legacy)
+
+    def _attach_legacy_token(self, rule: Rule, outcome: Outcome, legacy: Side) -> None:
+        if rule.legacy_token is None or legacy.kind != "result" or outcome.result is None:
+            return
+        ours = lookup(outcome.result, rule.legacy_token.answer)
+        theirs = lookup(legacy.data, rule.legacy_token.answer)
+        if ours and theirs:
+            self.tokens.attach_legacy(str(ours), str(theirs))
 
     def _call_legacy_side(self, exchange: Exchange) -> Side:
         assert self.side_legacy is not None

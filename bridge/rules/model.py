@@ -124,6 +124,12 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class LegacyToken:
+    answer: str
+    requests: str
+
+
+@dataclass(frozen=True)
 class Rule:
     operation: str
     file: str
@@ -143,6 +149,9 @@ class Rule:
     # Data-changing operations are never called twice (shadow/verify) unless routing says so.
     changes_data: bool = False
     lookup: str | None = None
+    # Where the legacy answer carries its token (a path in the answer, the same path in
+    # ours) and the attribute other operations send it in, for operations passed through.
+    legacy_token: LegacyToken | None = None
     raw: LocatedDict = field(repr=False, compare=False, default_factory=LocatedDict)
 
     def step(self, step_id: str) -> Step | None:
@@ -153,7 +162,7 @@ class Rule:
 
 
 _RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "token", "result",
-              "refusals", "compare", "learn_accounts", "changes_data"}
+              "refusals", "compare", "learn_accounts", "changes_data", "legacy_token"}
 LOOKUPS = ("accounts",)
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
@@ -505,6 +514,15 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
     if not isinstance(changes_data, bool):
         compiler.problem(data, "changes_data", "changes_data must be true or false")
         changes_data = True
+    legacy_token = None
+    token_section = data.get("legacy_token")
+    if token_section is not None:
+        if (not isinstance(token_section, LocatedDict) or set(token_section) != {"answer", "requests"}
+                or not all(isinstance(v, str) for v in token_section.values())):
+            compiler.problem(data, "legacy_token", "legacy_token takes answer: <path in the "
+                             "answer> and requests: <attribute name>")
+        else:
+            legacy_token = LegacyToken(token_section["answer"], token_section["requests"])
     rule = Rule(
         operation=str(operation),
         file=name,
@@ -521,6 +539,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         learn_accounts=compiler.compiled(data, "learn_accounts", data.get("learn_accounts")),
         changes_data=changes_data,
         lookup=str(lookup) if lookup is not None else None,
+        legacy_token=legacy_token,
         raw=data,
     )
     if compiler.problems:

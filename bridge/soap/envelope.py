@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -96,6 +97,29 @@ def read_envelope(
     if body is None:
         raise SoapClientError("the Envelope has no Body")
     return Envelope(version=version, action=action or None, header=header, body=body)
+
+
+def swap_values(envelope: Envelope, name: str, swap: Callable[[str], str | None]) -> bytes | None:
+    """The envelope re-serialised with each attribute or element text called `name` swapped.
+
+    None when nothing was swapped, so the caller can forward the original bytes untouched.
+    """
+    changed = False
+    for element in envelope.body.iter():
+        if not isinstance(element.tag, str):
+            continue
+        value = element.get(name)
+        if value is not None and (new := swap(value)) is not None:
+            element.set(name, new)
+            changed = True
+        if etree.QName(element).localname == name and element.text and len(element) == 0:
+            if (new := swap(element.text.strip())) is not None:
+                element.text = new
+                changed = True
+    if not changed:
+        return None
+    root = envelope.body.getroottree().getroot()
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def write_envelope(version: str, payload: etree._Element) -> bytes:

@@ -73,3 +73,15 @@ def test_seal_round_trip_and_tamper_detection() -> None:
 def test_fingerprints_differ_by_purpose() -> None:
     assert fingerprint("x", "a") != fingerprint("x", "b")
     assert fingerprint("x", "a") == fingerprint("x", "a")
+
+
+def test_a_legacy_token_can_be_attached_for_the_rest_of_the_tokens_life() -> None:
+    issuer = TokenIssuer(MemoryStore())
+    token = issuer.issue(GRANT, OPAQUE, ttl=0.5)
+    assert issuer.attach_legacy(token, "legacy-123")
+    grant = issuer.resolve(token)
+    assert grant is not None and grant.legacy_token == "legacy-123"
+    assert grant.bearer == GRANT.bearer
+    assert not issuer.attach_legacy("unknown", "x")
+    time.sleep(0.6)
+    assert issuer.resolve(token) is None  # attaching did not extend the token's life
