@@ -303,3 +303,58 @@ def test_passed_through_operations_accept_the_bridge_token(bridge_with: Factory,
     stranger = requests.post(bridge.url + USERS_PATH, headers={"Content-Type": "text/xml"},
                              data=_list_users_body("not-a-token"), timeout=5).content
     assert b'Success="false"' in stranger
+
+
+def test_noise_is_learned_from_two_legacy_answers(bridge_with: Factory, tmp_path: Path) -> None:
+    # A mapping that forgot to say tokens always differ …
+    mappings = tmp_path / "no-format-rule"
+    mappings.mkdir()
+    rule = (REPO / "mappings" / "assuresign" / "authenticate-user.yaml").read_text()
+    rule = rule.replace("  format_only:\n    AuthenticateUserResult.AuthenticationToken: "
+                        "'[A-Za-z0-9_\\-.~+/=]{16,}'\n", "")
+    assert "format_only" not in rule
+    (mappings / "authenticate-user.yaml").write_text(rule)
+    naive = bridge_with(_route("shadow"), mappings=str(mappings))
+    post_login(naive, "jdoe@example.com", "Password")
+    (difference,) = _records(naive, 1)[0]["differences"]
+    assert difference == {"path": "AuthenticateUserResult.AuthenticationToken",
+                          "legacy": "[redacted]", "rest": "[redacted]"}
+    # … learns it from two legacy answers, which never share a token.
+    learning = bridge_with(_route("shadow"), mappings=str(mappings),
+                           side_calls={"noise_sample": 1.0})
+    post_login(learning, "jdoe@example.com", "Password")
+    assert _records(learning, 1)[0]["outcome"] == "agree"
+    store = SqliteStore(str(learning.workdir / "state" / "bridge.sqlite3"))
+    try:
+        assert store.get("migrate:noise:AuthenticateUser") == [
+            "AuthenticateUserResult.AuthenticationToken"]
+    finally:
+        store.close()
+
+
+def test_metrics_carry_the_report_figures(bridge_with: Factory) -> None:
+    bridge = bridge_with(_route("shadow"))
+    post_login(bridge, "jdoe@example.com", "Password")
+    post_login(bridge, "multi@example.com", "Password")
+    _records(bridge, 2)
+    metrics = requests.get(bridge.url + "/metrics", timeout=5)
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    lines = metrics.text.splitlines()
+    assert 'soap_bridge_compared_total{operation="AuthenticateUser",outcome="agree"} 1' in lines
+    assert 'soap_bridge_compared_total{operation="AuthenticateUser",outcome="differ"} 1' in lines
+    assert "# TYPE soap_bridge_dropped_total counter" in lines
+
+
+def test_sighup_restarts_workers_on_the_new_rules(bridge_with: Factory) -> None:
+    import signal
+
+    bridge = bridge_with(_route("legacy"), workers=2)
+    assert LEGACY_PREFIX in post_login(bridge, "jdoe@example.com", "Password").content
+    config = bridge.extra["config"]
+    data = yaml.safe_load(config.read_text())
+    data["routing"] = _route("rest")
+    config.write_text(yaml.safe_dump(data))
+    bridge.process.send_signal(signal.SIGHUP)
+    assert _eventually(lambda: all(
+        BRIDGE_PREFIX in post_login(bridge, "jdoe@example.com", "x").content for _ in range(4)))
+    assert bridge.process.poll() is None
