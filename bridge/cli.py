@@ -117,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("soap-bridge serve: --certfile and --keyfile go together", file=sys.stderr)
         return 2
     if args.store and not store_url_ok(args.store):
-        print(f"soap-bridge serve: --store must be memory:// or sqlite:///PATH, not {args.store!r}",
+        print("soap-bridge serve: --store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB",
               file=sys.stderr)
         return 2
     config = load_config(args.config or demo_config_path())

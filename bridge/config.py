@@ -18,7 +18,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def store_url_ok(url: str) -> bool:
     """The store URLs this version can open (see bridge.store.open_store)."""
-    return url == "memory://" or url.startswith("sqlite:///") or "://" not in url
+    return (url == "memory://" or url.startswith(("sqlite:///", "redis://", "rediss://"))
+            or "://" not in url)
 
 
 def resource_root() -> str:
@@ -233,7 +234,8 @@ def load_config(path: str) -> Config:
         log_level = Config.log_level
     store = str(data.get("store", Config.store))
     if not store_url_ok(store):
-        reader.problem(data, "store", f"store must be memory:// or sqlite:///PATH, not {store!r}")
+        reader.problem(data, "store", "store must be memory://, sqlite:///PATH or "
+                       f"redis://HOST:PORT/DB, not {store.split('://')[0]}://…")
 
     upstreams: dict[str, Endpoint] = {}
     upstream_section = reader.section(data, "upstreams")

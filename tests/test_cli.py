@@ -231,8 +231,9 @@ def test_serve_option_mistakes_are_told_plainly(tmp_path: Path) -> None:
     done = _run("serve", "--certfile", "cert.pem", "--port", str(free_port()))
     assert (done.returncode, done.stderr.strip()) == (
         2, "soap-bridge serve: --certfile and --keyfile go together")
-    done = _run("serve", "--store", "redis://x", "--port", str(free_port()))
-    assert done.returncode == 2 and "--store must be memory:// or sqlite:///PATH" in done.stderr
+    done = _run("serve", "--store", "mongodb://x", "--port", str(free_port()))
+    assert done.returncode == 2 and "--store must be memory://, sqlite:///PATH or redis://" in (
+        done.stderr)
     done = _run("serve", "--port", str(free_port()), cwd=tmp_path,
                 env={"SOAP_BRIDGE_STATE_KEY": "short"})
     assert done.returncode == 2

@@ -77,7 +77,7 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
     path.write_text(
         "listen: {host: 0.0.0.0, prot: 1}\n"
         "log_level: chatty\n"
-        "store: redis://localhost\n"
+        "store: mongodb://localhost\n"
         "upstreams:\n  a: {base_url: 'http://x', verify_tls: 'false'}\n"
         "sandbox: {seeds: x}\n"
     )
@@ -86,6 +86,7 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
     messages = [str(p) for p in caught.value.problems]
     assert f"{path}:1: unknown setting 'prot' (known: host, port)" in messages
     assert f"{path}:2: log_level must be one of debug, info, warning, error" in messages
-    assert f"{path}:3: store must be memory:// or sqlite:///PATH, not 'redis://localhost'" in messages
+    assert (f"{path}:3: store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB, "
+            "not mongodb://…") in messages
     assert f"{path}:5: verify_tls must be true or false (unquoted)" in messages
     assert f"{path}:6: unknown setting 'seeds' (known: api_user, seed)" in messages

@@ -11,9 +11,14 @@ __all__ = ["MemoryStore", "SqliteStore", "Store", "open_store"]
 
 
 def open_store(url: str, source: str = "store") -> Store:
-    """`memory://`, `sqlite:///relative/or//absolute/path.db` or a bare file path."""
+    """`memory://`, `sqlite:///relative/or//absolute/path.db`, a bare file path, or
+    `redis://[:password@]host:port/db[?prefix=name:]` (also `rediss://` for TLS)."""
     if url == "memory://":
         return MemoryStore()
+    if url.startswith(("redis://", "rediss://")):
+        from bridge.store.redis import RedisStore
+
+        return RedisStore(url)
     if url.startswith("sqlite:///"):
         return SqliteStore(url[len("sqlite:///") :])
     if "://" not in url:

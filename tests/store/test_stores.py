@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from bridge.errors import ConfigError, StoreError
 from bridge.store import MemoryStore, SqliteStore, Store, open_store
+from bridge.store.redis import RedisStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(
-        str(tmp_path / "state" / "s.sqlite3"))
+    backend: Store
+    if request.param == "memory":
+        backend = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SqliteStore(str(tmp_path / "state" / "s.sqlite3"))
+    else:
+        # The real Redis of this machine (.ci/ensure-tools starts it); a prefix of our own.
+        backend = RedisStore(f"{REDIS_URL}?prefix=test-{uuid.uuid4().hex}:")
     yield backend
+    if isinstance(backend, RedisStore):
+        raw = redis.Redis.from_url(REDIS_URL)
+        for key in raw.scan_iter(match=backend.prefix + "*"):
+            raw.delete(key)
+        raw.close()
     backend.close()
 
 
@@ -101,3 +118,12 @@ def test_records_are_kept_in_order_and_filtered_by_time(store: Store) -> None:
     assert store.records("cmp", since=time.time() + 1) == []
     time.sleep(0.2)
     assert [r["n"] for r in store.records("cmp", since=0)] == [1, 2]
+
+
+def test_open_store_redis_url_keeps_the_password_out_of_errors() -> None:
+    store = open_store("redis://:hunter2-secret@127.0.0.1:1/0?prefix=x:")
+    assert isinstance(store, RedisStore) and store.prefix == "x:"
+    with pytest.raises(StoreError) as caught:
+        store.get("k")
+    assert "hunter2-secret" not in str(caught.value)
+    assert "redis://127.0.0.1:1/0" in str(caught.value)

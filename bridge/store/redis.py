@@ -1,0 +1,127 @@
+"""Redis store: shared state for several bridge instances, with Redis's own expiry."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import redis
+
+from bridge.errors import StoreError
+
+# INCRBY and the first expiry in one step, so a crash between them cannot leave a
+# counter that never expires (a lockout that never ends).
+_INCR = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+"""
+_DEFAULT_PREFIX = "soap-bridge:"
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class RedisStore:
+    """Keys under one prefix; records in sorted sets scored by time."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.prefix = query.pop("prefix", [_DEFAULT_PREFIX])[0]
+        self.url = urlunsplit(parts._replace(query=""))
+        try:
+            # Short timeouts: a store that does not answer must fail a login quickly
+            # (closed), not hold a worker; the pool reconnects by itself when Redis returns.
+            self._redis = redis.Redis.from_url(
+                self.url, socket_timeout=1.0, socket_connect_timeout=1.0,
+                health_check_interval=10, decode_responses=True,
+            )
+            self._incr = self._redis.register_script(_INCR)
+        except (ValueError, redis.RedisError) as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {exc}") from exc
+
+    def _safe_url(self) -> str:
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"  # never the password
+
+    def _call(self, what: str, *args: Any) -> Any:
+        try:
+            return getattr(self._redis, what)(*args)
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+    def get(self, key: str) -> Any | None:
+        value = self._call("get", self.prefix + key)
+        return None if value is None else json.loads(value)
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        self._call("set", self.prefix + key, json.dumps(value, separators=(",", ":")),
+                   None, _milliseconds(ttl))
+
+    def delete(self, key: str) -> None:
+        self._call("delete", self.prefix + key)
+
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        try:
+            return int(self._incr(keys=[self.prefix + key], args=[amount, _milliseconds(ttl)]))
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+
+    def counters(self, prefix: str) -> dict[str, int]:
+        pattern = _glob_escape(self.prefix + prefix) + "*"
+        keys = [key for key in self._scan(pattern)]
+        if not keys:
+            return {}
+        values = self._call("mget", keys)
+        strip = len(self.prefix)
+        return {key[strip:]: int(value) for key, value in zip(keys, values, strict=True)
+                if value is not None and value.lstrip("-").isdigit()}
+
+    def _scan(self, pattern: str) -> list[str]:
+        try:
+            return list(self._redis.scan_iter(match=pattern, count=500))
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+
+    def add_record(self, stream: str, record: dict[str, Any], retain: float) -> None:
+        now = time.time()
+        key = f"{self.prefix}records:{stream}"
+        # Scored by expiry, so trimming is one range removal; the random tag keeps two
+        # identical records (same instant, same content) both.
+        member = json.dumps({"a": now, "r": record, "n": secrets.token_hex(4)},
+                            separators=(",", ":"))
+        try:
+            pipe = self._redis.pipeline()
+            pipe.zadd(key, {member: now + retain})
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.pttl(key)
+            remaining = pipe.execute()[-1]
+            if remaining < _milliseconds(retain):
+                self._redis.pexpire(key, _milliseconds(retain))
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+
+    def records(self, stream: str, since: float) -> list[dict[str, Any]]:
+        members = self._call("zrangebyscore", f"{self.prefix}records:{stream}", time.time(), "+inf")
+        entries = [json.loads(member) for member in members]
+        return [entry["r"] for entry in sorted(entries, key=lambda e: e["a"]) if entry["a"] >= since]
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

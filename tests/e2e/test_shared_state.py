@@ -1,0 +1,111 @@
+"""Two bridge processes on one real Redis: tokens, lockouts and caches are shared; a lost
+store fails logins closed and the bridge recovers by itself when it returns."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from tests.servers import Server, free_port, post_login, sandbox_calls, start_bridge, write_config
+from tests.soapxml import auth_result, fault11, refusal
+
+REDIS = "redis://127.0.0.1:6379/0"
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+
+@pytest.fixture
+def pair(sandbox: Server, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    prefix = f"test-{uuid.uuid4().hex}:"
+    store = f"{REDIS}?prefix={prefix}"
+    first = start_bridge(tmp_path / "a", write_config(tmp_path / "a", sandbox.url, store=store),
+                         env={"SOAP_BRIDGE_STATE_KEY": "k" * 40})
+    second = start_bridge(tmp_path / "b", write_config(tmp_path / "b", sandbox.url, store=store),
+                          env={"SOAP_BRIDGE_STATE_KEY": "k" * 40})
+    yield first, second
+    first.stop()
+    second.stop()
+    raw = redis.Redis.from_url(REDIS)
+    for key in raw.scan_iter(match=prefix + "*"):
+        raw.delete(key)
+    raw.close()
+
+
+def test_a_token_from_one_instance_is_accepted_by_the_other(pair: tuple[Server, Server]) -> None:
+    first, second = pair
+    token = auth_result(post_login(first, "jdoe@example.com", "Password").content).get(
+        "AuthenticationToken")
+    reply = requests.post(second.url + "/v1/token", timeout=5, data={
+        "grant_type": EXCHANGE, "subject_token": token, "subject_token_type": ACCESS})
+    assert reply.status_code == 200
+    assert reply.json()["user_context"].startswith("jdoe@example.com:")
+
+
+def test_failures_on_both_instances_add_up_to_one_lockout(pair: tuple[Server, Server]) -> None:
+    first, second = pair
+    for index in range(5):
+        post_login((first, second)[index % 2], "multi@example.com", "wrong")
+    for server in (first, second):
+        assert refusal(post_login(server, "multi@example.com", "Password").content)[0] == (
+            "The user account is locked.")
+
+
+def test_the_bearer_cache_is_shared(pair: tuple[Server, Server], sandbox: Server) -> None:
+    first, second = pair
+    post_login(first, "multi@example.com", "Password")
+    post_login(second, "multi@example.com", "Password")
+    assert sandbox_calls(sandbox)["apiUser"] == 1
+
+
+def _own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port",
+                                str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis(port=port).ping():
+                return process
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def test_a_lost_store_fails_closed_and_recovers(sandbox: Server, tmp_path: Path) -> None:
+    port = free_port()
+    store_process = _own_redis(port, tmp_path)
+    config = write_config(tmp_path, sandbox.url, store=f"redis://127.0.0.1:{port}/0")
+    bridge = start_bridge(tmp_path, config, workers=1)
+    try:
+        assert auth_result(post_login(bridge, "jdoe@example.com", "Password").content).get(
+            "Success") == "true"
+        store_process.terminate()
+        store_process.wait(10)
+        down = post_login(bridge, "jdoe@example.com", "Password")
+        assert down.status_code == 500
+        assert fault11(down.content) == (
+            "s:Server", "The bridge's state store is unavailable. Please try again later.")
+        assert b"AuthenticationToken" not in down.content
+        store_process = _own_redis(port, tmp_path)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            answer = post_login(bridge, "jdoe@example.com", "Password")
+            if answer.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert auth_result(answer.content).get("Success") == "true"
+    finally:
+        bridge.stop()
+        store_process.terminate()
+        store_process.wait(10)
+    assert "Traceback" not in bridge.output()
