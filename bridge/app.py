@@ -24,6 +24,7 @@ from bridge.auth.tokens import TokenIssuer
 from bridge.config import Config, resolve_secrets
 from bridge.directory import ACCOUNTS_LOOKUP, Directory
 from bridge.errors import SoapClientError, StoreError
+from bridge.health import Readiness
 from bridge.metrics import render_metrics
 from bridge.migrate.dispatch import Dispatcher, Exchange, Handled
 from bridge.migrate.records import Recorder
@@ -120,6 +121,8 @@ class BridgeApp:
             lambda: self.plans.current().rules.get(ACCOUNTS_LOOKUP), config.directory.file,
         )
         self.api = JsonApi(tokens, self.directory, [secrets[k] for k in config.operator_keys])
+        endpoints = list(config.upstreams.values()) + ([legacy] if legacy else [])
+        self.readiness = Readiness(self.store, endpoints)
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -156,6 +159,10 @@ class BridgeApp:
         query = environ.get("QUERY_STRING", "")
         if path == "/healthz":
             return _json(200, {"status": "ok"})
+        if path == "/readyz":
+            ready, checks = self.readiness.check(bool(self.plans.current().rules))
+            return _json(200 if ready else 503,
+                         {"status": "ready" if ready else "not ready", "checks": checks})
         if path == "/v1/token":
             if method != "POST":
                 return _json(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))

@@ -66,6 +66,9 @@ class MemoryStore:
             self._streams[stream] = kept
             return [record for added, _, record in kept if added >= since]
 
+    def ping(self) -> bool:
+        return True
+
     def close(self) -> None:
         with self._lock:
             self._data.clear()

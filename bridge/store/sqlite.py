@@ -123,6 +123,13 @@ class SqliteStore:
             self._execute("DELETE FROM entries WHERE expires <= ?", (now,))
             self._execute("DELETE FROM records WHERE expires <= ?", (now,))
 
+    def ping(self) -> bool:
+        try:
+            self._execute("SELECT 1").fetchone()
+            return True
+        except StoreError:
+            return False
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

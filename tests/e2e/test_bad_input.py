@@ -114,5 +114,7 @@ def test_unknown_paths_are_404(bridge: Server) -> None:
 
 def test_the_bridge_is_still_up_after_all_that(bridge: Server) -> None:
     assert requests.get(bridge.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(bridge.url + "/readyz", timeout=5)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
     assert bridge.process.poll() is None
     assert "Traceback" not in bridge.output()

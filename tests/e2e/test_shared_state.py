@@ -109,3 +109,24 @@ def test_a_lost_store_fails_closed_and_recovers(sandbox: Server, tmp_path: Path)
         store_process.terminate()
         store_process.wait(10)
     assert "Traceback" not in bridge.output()
+
+
+def test_readyz_follows_the_store_and_upstreams(sandbox: Server, tmp_path: Path) -> None:
+    port = free_port()
+    store_process = _own_redis(port, tmp_path)
+    config = write_config(tmp_path, sandbox.url, store=f"redis://127.0.0.1:{port}/0",
+                          legacy={"base_url": "http://127.0.0.1:9"})
+    bridge = start_bridge(tmp_path, config, workers=1)
+    try:
+        ready = requests.get(bridge.url + "/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"store": True, "rules": True, "upstream:account": True,
+                                          "upstream:esign": True, "upstream:legacy": False}
+        store_process.terminate()
+        store_process.wait(10)
+        assert requests.get(bridge.url + "/readyz", timeout=5).json()["checks"]["store"] is False
+        assert requests.get(bridge.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        bridge.stop()
+        if store_process.poll() is None:
+            store_process.terminate()
