@@ -15,7 +15,6 @@ from bridge.errors import ConfigError, StoreError
 from bridge.store import MemoryStore, SqliteStore, Store, open_store
 from bridge.store.redis import RedisStore
 
-
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
