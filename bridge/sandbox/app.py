@@ -66,7 +66,7 @@ class SandboxApp:
         routed = _route(self.service_routes, request)
         # Counted before any injected failure, so a test can count a client's retries.
         if isinstance(routed, Call):
-            self.state.count(routed.name)
+            self.state.count(routed.name, request.header("X-Request-ID"))
         control = self.state.take_control(request.path)
         if control is not None:
             disturbed = disturb(control)

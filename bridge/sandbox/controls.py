@@ -136,7 +136,7 @@ class ControlService:
         calls: Mapping[str, int] = self.state.calls()
         counted = {name: calls.get(name, 0) for name in self.call_names}
         counted.update(calls)
-        return json_response(200, {"calls": counted})
+        return json_response(200, {"calls": counted, "request_ids": self.state.request_ids()})
 
     def healthz(self, request: Request) -> Response:
         return json_response(200, {"status": "ok"})

@@ -60,6 +60,7 @@ class SandboxState:
         self._failures: Counter[str] = Counter()
         self._locked: set[str] = set()
         self._calls: Counter[str] = Counter()
+        self._request_ids: dict[str, str] = {}
         self._control: Control | None = None
 
     def reset(self) -> None:
@@ -68,6 +69,7 @@ class SandboxState:
             self._failures.clear()
             self._locked.clear()
             self._calls.clear()
+            self._request_ids.clear()
             self._control = None
 
     # -- tokens -------------------------------------------------------------
@@ -113,13 +115,20 @@ class SandboxState:
 
     # -- call counts ----------------------------------------------------------
 
-    def count(self, call: str) -> None:
+    def count(self, call: str, request_id: str | None = None) -> None:
         with self._lock:
             self._calls[call] += 1
+            if request_id:
+                # Lets tests see that callers pass their request id on.
+                self._request_ids[call] = request_id
 
     def calls(self) -> dict[str, int]:
         with self._lock:
             return dict(self._calls)
+
+    def request_ids(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._request_ids)
 
     # -- test controls ---------------------------------------------------------
 

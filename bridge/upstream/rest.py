@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from bridge import logs
 from bridge.errors import UpstreamError
 
 # Enough to tell a person what the upstream said; never the whole body.
@@ -69,6 +70,10 @@ class RestClient:
     ) -> Reply:
         url = self.endpoint.base_url + path
         sent_headers = {"Accept": "application/json"}
+        request_id = logs.request_id.get()
+        if request_id:
+            # One id from the caller's request through to the vendor's logs.
+            sent_headers["X-Request-ID"] = request_id
         sent_headers.update(headers or {})
         started = time.perf_counter()
         try:

@@ -149,13 +149,21 @@ def test_any_namespace_prefixes_are_accepted(bridge: Server) -> None:
     assert _result(response.content).get("Success") == "true"
 
 
-def test_the_answer_carries_a_request_id(bridge: Server) -> None:
+def test_the_request_id_travels_to_the_upstream_and_back(bridge: Server, sandbox: Server) -> None:
     response = requests.post(
         bridge.url + USERS_PATH,
         data=(VECTORS / "authenticate-user.soap11.request.xml").read_bytes(),
         headers={"Content-Type": "text/xml", "X-Request-ID": "trace-123"}, timeout=10,
     )
     assert response.headers["X-Request-ID"] == "trace-123"
+    seen = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["request_ids"]
+    assert seen["credentials"] == "trace-123"
+    generated = requests.post(
+        bridge.url + USERS_PATH,
+        data=(VECTORS / "authenticate-user.soap11.request.xml").read_bytes(),
+        headers={"Content-Type": "text/xml", "X-Request-ID": "bad id with spaces"}, timeout=10,
+    ).headers["X-Request-ID"]
+    assert generated != "bad id with spaces" and len(generated) == 32
 
 
 def test_vectors_folder_is_complete() -> None:

@@ -54,7 +54,7 @@ def test_wildcard_bind_reports_a_loopback_url() -> None:
 def test_unexpected_errors_become_the_sbx01_answer_and_are_logged_without_secrets(
     sandbox: SandboxServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(call: str) -> None:
+    def explode(call: str, request_id: str | None = None) -> None:
         raise RuntimeError("counter broke")
 
     monkeypatch.setattr(sandbox.state, "count", explode)
