@@ -12,7 +12,8 @@ from tests.servers import AUTH_ACTION, USERS_PATH, Server, soap11_login
 SEED = soap11_login("jdoe@example.com", "Password")
 ENVELOPES = ("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope")
 CONTENT_TYPES = st.sampled_from([
-    "text/xml", "text/xml; charset=utf-8", "application/soap+xml", f'application/soap+xml; action="{AUTH_ACTION}"',
+    "text/xml", "text/xml; charset=utf-8", "application/soap+xml",
+    f'application/soap+xml; action="{AUTH_ACTION}"',
     "application/json", "", "text/xml; charset=latin-1", "multipart/related",
 ])
 
