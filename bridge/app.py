@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -58,12 +59,6 @@ class Response:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
-
-
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Content Too Large",
-            415: "Unsupported Media Type", 500: "Internal Server Error",
-            503: "Service Unavailable"}
 
 
 class BridgeApp:
@@ -148,7 +143,7 @@ class BridgeApp:
             ("X-Request-ID", request_id),
             *response.headers,
         ]
-        start_response(f"{response.status} {_REASONS.get(response.status, '')}", headers)
+        start_response(f"{response.status} {_phrase(response.status)}", headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
         return [response.body]
@@ -163,17 +158,8 @@ class BridgeApp:
             ready, checks = self.readiness.check(bool(self.plans.current().rules))
             return _json(200 if ready else 503,
                          {"status": "ready" if ready else "not ready", "checks": checks})
-        if path == "/v1/token":
-            if method != "POST":
-                return _json(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
-            body = _read_body(environ, 16 * 1024, SoapClientError)
-            return _from_api(self.api.exchange(environ.get("CONTENT_TYPE", ""), body))
-        if path.startswith("/v1/accounts/"):
-            if method not in ("GET", "HEAD"):
-                return _json(405, {"error": "method_not_allowed"}, (("Allow", "GET"),))
-            # PATH_INFO arrives percent-decoded already (PEP 3333).
-            return _from_api(self.api.accounts(path[len("/v1/accounts/"):],
-                                               environ.get("HTTP_AUTHORIZATION", "")))
+        if path == "/v1/token" or path.startswith("/v1/accounts/"):
+            return self.json_api(environ, method, path)
         if path == "/metrics" and method in ("GET", "HEAD"):
             return Response(200, render_metrics(self.recorder.totals()).encode(),
                             "text/plain; version=0.0.4; charset=utf-8")
@@ -187,6 +173,29 @@ class BridgeApp:
                                 "text/plain; charset=utf-8", (("Allow", "POST"),))
             return self.soap(environ, path)
         return Response(404, b"Not found.\n", "text/plain; charset=utf-8")
+
+    def json_api(self, environ: dict[str, Any], method: str, path: str) -> Response:
+        started = time.perf_counter()
+        if path == "/v1/token":
+            if method != "POST":
+                response = _json(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
+            else:
+                try:
+                    body = _read_body(environ, 16 * 1024)
+                    response = _from_api(self.api.exchange(environ.get("CONTENT_TYPE", ""), body))
+                except SoapClientError as exc:
+                    response = _json(exc.http_status or 400,
+                                     {"error": "invalid_request", "error_description": exc.message})
+        elif method not in ("GET", "HEAD"):
+            response = _json(405, {"error": "method_not_allowed"}, (("Allow", "GET"),))
+        else:
+            # PATH_INFO arrives percent-decoded already (PEP 3333).
+            response = _from_api(self.api.accounts(path[len("/v1/accounts/"):],
+                                                   environ.get("HTTP_AUTHORIZATION", "")))
+        # Never the user name in the log: account lookups are about people.
+        log.info("api request", extra={"endpoint": path.split("/")[2], "status": response.status,
+                                       "ms": round((time.perf_counter() - started) * 1000, 2)})
+        return response
 
     def base_url(self, environ: dict[str, Any]) -> str:
         if self.config.public_url:
@@ -253,8 +262,7 @@ class BridgeApp:
         return response
 
 
-def _read_body(environ: dict[str, Any], limit: int,
-               error: type[SoapClientError] = SoapClientError) -> bytes:
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ["wsgi.input"]
     length_header = environ.get("CONTENT_LENGTH") or ""
     if length_header:
@@ -275,6 +283,13 @@ def _read_body(environ: dict[str, Any], limit: int,
 def _fault_response(version: str, fault: Fault, status: int | None = None) -> Response:
     return Response(status or fault.http_status(version), fault.to_bytes(version),
                     content_type_for(version))
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _json(status: int, body: Any, headers: tuple[tuple[str, str], ...] = ()) -> Response:

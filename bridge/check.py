@@ -90,15 +90,22 @@ class _RuleChecker:
             self.lookup()
             return self.problems
         try:
-            CompareRules.from_yaml(rule.compare)
+            compare = CompareRules.from_yaml(rule.compare)
         except ValueError as exc:
             self.problem(line_of(rule.raw, "compare"), f"compare: {exc}")
+            compare = CompareRules()
         operation = self.service.operations.get(rule.operation)
         if operation is None:
             known = ", ".join(sorted(self.service.operations))
             self.problem(line_of(rule.raw, "operation"),
                          f"operation {rule.operation!r} is not in the WSDL (known: {known})")
             return self.problems
+        for path in sorted({*compare.format_only, *compare.sets, *compare.case_insensitive,
+                            *compare.ignore, *compare.secret}):
+            if _walk(operation.output, path.split(".")) is None:
+                self.problem(_line_mentioning(rule.raw, path, rule.line) or line_of(
+                    rule.raw, "compare"), f"compare: {path} is not a field of "
+                    f"{operation.name}'s answer in the WSDL")
         self.inputs(operation)
         self.verification()
         self.steps()

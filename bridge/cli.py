@@ -256,7 +256,7 @@ def _report(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"soap-bridge report: --since: {exc}", file=sys.stderr)
             return 2
-        label = f"since {args.since}"
+        label = args.since
     else:
         since, label = 0.0, "the first record"
     store = open_store(config.store, config.source)

@@ -12,7 +12,8 @@ _HELP = {
 
 
 def _label(value: str) -> str:
-    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').replace("\\n", "\\\\n")
+    # Prometheus text format: backslash, double quote and newline are escaped in label values.
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def render_metrics(totals: Mapping[str, int]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -17,9 +18,9 @@ from bridge.soap.service import SoapService
 
 log = logging.getLogger("bridge.reload")
 
-# Settings a reload cannot change in a running process: they shape sockets, pools and state.
-_FIXED = ("wsdl", "wsdl_path", "store", "upstreams", "secrets", "legacy", "credentials_file",
-          "side_calls", "sandbox")
+# A reload changes only these; everything else (sockets, pools, secrets, state, vars …)
+# is fixed at start-up, and the new rules are checked against what is really running.
+RELOADABLE = ("mappings", "routing")
 
 
 def build_plan(config: Config, service: SoapService) -> Plan:
@@ -39,7 +40,8 @@ class PlanSource:
     """
 
     def __init__(self, config: Config, service: SoapService, plan: Plan) -> None:
-        self._config = config
+        self._running = config  # the effective configuration, with command-line overrides
+        self._watched = config  # whose files are watched: the last one loaded successfully
         self._service = service
         self._plan = plan
         self._lock = threading.Lock()
@@ -52,27 +54,32 @@ class PlanSource:
         now = time.monotonic()
         if now - self._checked >= 1.0:
             self._checked = now
-            if self._stamp(self._config) != self._stamps:
+            if self._stamp(self._watched) != self._stamps:
                 self.reload("files changed")
         return self._plan
 
     def reload(self, why: str) -> bool:
         with self._lock:
             try:
-                config = load_config(self._config.source)
-                stamps = self._stamp(config)
-                plan = build_plan(config, self._service)
+                loaded = load_config(self._running.source)
+                effective = dataclasses.replace(
+                    self._running, **{name: getattr(loaded, name) for name in RELOADABLE})
+                plan = build_plan(effective, self._service)
             except ConfigError as exc:
-                self._stamps = self._stamp(self._config)
+                # Not retried until a watched file changes again.
+                self._stamps = self._stamp(self._watched)
                 log.error("reload failed; the rules in force stay",
                           extra={"why": why, "problems": [str(p) for p in exc.problems]})
                 return False
-            ignored = [name for name in _FIXED
-                       if getattr(config, name) != getattr(self._baseline, name)]
+            ignored = sorted(
+                field.name for field in dataclasses.fields(loaded)
+                if field.name not in RELOADABLE and field.name != "source"
+                and getattr(loaded, field.name) != getattr(self._baseline, field.name))
             if ignored:
-                log.warning("reload cannot change these settings; restart to apply them",
-                            extra={"settings": ignored})
-            self._plan, self._stamps = plan, stamps
+                log.warning("a reload changes only mappings and routing; restart to apply the "
+                            "other changed settings", extra={"settings": ignored})
+            self._plan, self._watched = plan, effective
+            self._stamps = self._stamp(effective)
             log.info("rules reloaded", extra={"why": why, "operations": sorted(plan.rules)})
             return True
 

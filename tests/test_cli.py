@@ -87,9 +87,11 @@ def _break(rule: Path, old: str, new: str) -> int:
      "unknown filter 'capitalise'"),
     ("operation: AuthenticateUser", "operation: AuthenticateUsers",
      "operation 'AuthenticateUsers' is not in the WSDL"),
+    ("    - AuthenticateUserResult.UserName\n", "    - AuthenticateUserResult.UserNaem\n",
+     "compare: AuthenticateUserResult.UserNaem is not a field of AuthenticateUser's answer"),
     ("    refuse: locked\n", "    refuse: locked\n", None),
 ], ids=["result-field", "list-field", "upstream", "required", "inline-secret", "secret-name",
-        "input-path", "reason", "filter", "operation", "unchanged"])
+        "input-path", "reason", "filter", "operation", "compare-path", "unchanged"])
 def test_check_reports_each_mistake_with_file_and_line(
     broken_rules: tuple[Path, Path], old: str, new: str, message: str | None
 ) -> None:

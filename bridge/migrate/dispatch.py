@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import random
 import time
@@ -116,31 +117,37 @@ class Dispatcher:
         mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
         if rule is None:
             if mode != LEGACY or self.legacy is None:
+                reason = ("" if mode != LEGACY else " and no legacy service to pass it to")
                 raise SoapClientError(
                     f"Operation {operation.name} is not yet migrated: this bridge has no rule "
-                    "for it and no legacy service to pass it to."
+                    f"for it{reason}."
                 )
-            return Handled(self._forward(exchange, plan.token_fields), LEGACY)
+            return _passed(self._forward(exchange, plan.token_fields), LEGACY)
         side_ok = self._side_calls_allowed(plan, rule)
         if mode == LEGACY:
             reply = self._forward(exchange, plan.token_fields)
             self._submit(operation, lambda: self._learn(rule, exchange, reply))
-            return Handled(reply, mode, cohort)
+            return _passed(reply, mode, cohort)
         if mode == SHADOW:
             reply = self._forward(exchange, plan.token_fields)
             if side_ok:
                 self._submit(operation, lambda: self._shadow(plan, rule, exchange, reply, cohort))
-            return Handled(reply, mode, cohort)
+            return _passed(reply, mode, cohort)
         outcome = self.engine.run(rule, exchange.request)
         reply = self._rest_reply(exchange, outcome)
+        # A login the bridge's own lockout refused goes nowhere else: not to the legacy side.
+        side_ok = side_ok and not outcome.locked_out
         if mode == VERIFY and side_ok and self.side_legacy is not None:
             self._submit(operation, lambda: self._verify(plan, rule, exchange, outcome, cohort))
         elif (outcome.reason == "ok" and rule.legacy_token is not None
-              and self.side_legacy is not None and not rule.changes_data):
+              and self.side_legacy is not None and side_ok):
             # While the legacy service is still there, log in there too (beside the request),
             # so operations passed through to it accept the token the bridge just issued.
             self._submit(operation, lambda: self._legacy_login(rule, exchange, outcome))
-        if mode == FALLBACK and outcome.reason == UNAVAILABLE and self.legacy is not None:
+        # An operation that changes data is not repeated on the legacy side: the REST call
+        # may have made its change before it failed.
+        if (mode == FALLBACK and outcome.reason == UNAVAILABLE and self.legacy is not None
+                and self._side_calls_allowed(plan, rule)):
             # The REST side failed (down, slow, erring): the legacy answer takes its place.
             self.recorder.fallback(operation.name)
             return Handled(self._forward(exchange, plan.token_fields), mode, cohort, outcome,
@@ -274,7 +281,9 @@ class Dispatcher:
             "operation": name,
             "mode": mode,
             "cohort": cohort,
-            "user": fingerprint(username.strip().casefold(), "comparison-user")[:16],
+            # Keyed, so a list of user names cannot be matched against the records.
+            "user": hmac.new(self.engine.context.state_key,
+                             username.strip().casefold().encode(), "sha256").hexdigest()[:16],
             "outcome": "differ" if differences else "agree",
             "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest}
                             for d in differences],
@@ -298,6 +307,12 @@ class Dispatcher:
         username = RuleEngine.username(rule, exchange.request)
         if accounts and username:
             learn_directory(self.store, username, accounts)
+
+
+def _passed(reply: SoapReply, mode: str, cohort: str | None = None) -> Handled:
+    """A legacy answer handed back; the log line tells whether the legacy side failed."""
+    reason = "ok" if reply.status < 500 else "legacy_error"
+    return Handled(reply, mode, cohort, reason=reason)
 
 
 def directory_key(username: str) -> str:

@@ -122,12 +122,17 @@ def read_routing(section: Any, source: str) -> tuple[Routing, list[Problem]]:
     if section.get("unmapped", LEGACY) not in (LEGACY, "fault"):
         problem(section, "unmapped", "unmapped must be legacy (pass through) or fault")
     operations: dict[str, OperationRoute] = {}
-    ops = section.get("operations") or {}
-    if not isinstance(ops, LocatedDict):
+    ops = section.get("operations")
+    if ops is None:
+        ops = {}
+    elif not isinstance(ops, LocatedDict):
         problem(section, "operations", "routing.operations must map operation names to settings")
         ops = {}
     for name, spec in ops.items():
         if isinstance(spec, str):
+            if spec not in MODES:
+                problem(ops, name, f"mode {spec!r} is not one of {', '.join(MODES)}")
+                continue
             spec_dict: Any = {"mode": spec}
         elif isinstance(spec, LocatedDict):
             spec_dict = spec

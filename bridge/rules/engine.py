@@ -41,6 +41,8 @@ class Outcome:
     detail: str = ""
     upstream_calls: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    # Refused by the bridge's own lockout, before anything was asked of anyone.
+    locked_out: bool = False
 
 
 class Refusal(Exception):
@@ -101,6 +103,7 @@ class RuleEngine:
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
                 if subject and self.context.lockout.is_locked(subject):
+                    outcome.locked_out = True
                     raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
             # Only now, so that a blank password counts towards the lockout like a wrong one.
             if missing is not None:

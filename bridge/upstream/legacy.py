@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
-from bridge.errors import UpstreamError
-from bridge.upstream.rest import Endpoint, new_session
+from bridge.upstream.rest import Endpoint, new_session, upstream_errors
 
 # Only what describes the message travels on; hop-by-hop and Host headers do not.
 FORWARDED_HEADERS = ("Content-Type", "SOAPAction", "X-Request-ID")
@@ -32,7 +31,7 @@ class LegacyClient:
     def forward(self, path: str, body: bytes, headers: dict[str, str]) -> LegacyReply:
         sent = {name: value for name, value in headers.items() if name in FORWARDED_HEADERS}
         started = time.perf_counter()
-        try:
+        with upstream_errors(self.endpoint, f"POST {path}"):
             response = self._session.post(
                 self.endpoint.base_url + path,
                 data=body,
@@ -41,14 +40,6 @@ class LegacyClient:
                 verify=self.endpoint.verify_tls,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise UpstreamError(self.endpoint.name, "timeout", f"no answer from {path} in time") from exc
-        except requests.ConnectionError as exc:
-            raise UpstreamError(
-                self.endpoint.name, "connect", f"cannot reach {self.endpoint.base_url}"
-            ) from exc
-        except requests.RequestException as exc:
-            raise UpstreamError(self.endpoint.name, "protocol", type(exc).__name__) from exc
         return LegacyReply(
             status=response.status_code,
             content_type=response.headers.get("Content-Type", "text/xml; charset=utf-8"),

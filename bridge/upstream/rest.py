@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,19 @@ class Reply:
         return 200 <= self.status < 300
 
 
+@contextmanager
+def upstream_errors(endpoint: Endpoint, what: str) -> Iterator[None]:
+    """requests' exceptions as UpstreamError, whose kind the rules' on_error can match."""
+    try:
+        yield
+    except requests.Timeout as exc:
+        raise UpstreamError(endpoint.name, "timeout", f"no answer from {what} in time") from exc
+    except requests.ConnectionError as exc:
+        raise UpstreamError(endpoint.name, "connect", f"cannot reach {endpoint.base_url}") from exc
+    except requests.RequestException as exc:
+        raise UpstreamError(endpoint.name, "protocol", type(exc).__name__) from exc
+
+
 def new_session(pool_size: int = 16) -> requests.Session:
     """A pooled session: login traffic reuses upstream connections instead of reconnecting."""
     session = requests.Session()
@@ -76,7 +91,7 @@ class RestClient:
             sent_headers["X-Request-ID"] = request_id
         sent_headers.update(headers or {})
         started = time.perf_counter()
-        try:
+        with upstream_errors(self.endpoint, f"{method} {path}"):
             response = self._session.request(
                 method,
                 url,
@@ -86,16 +101,6 @@ class RestClient:
                 verify=self.endpoint.verify_tls,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise UpstreamError(
-                self.endpoint.name, "timeout", f"no answer from {method} {path} in time"
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise UpstreamError(
-                self.endpoint.name, "connect", f"cannot reach {self.endpoint.base_url}"
-            ) from exc
-        except requests.RequestException as exc:
-            raise UpstreamError(self.endpoint.name, "protocol", type(exc).__name__) from exc
         elapsed = time.perf_counter() - started
         body = _json_or_none(response)
         if 200 <= response.status_code < 300:

@@ -85,6 +85,16 @@ def test_exchange_errors_follow_rfc6749(api_bridge: Server, form: dict[str, str]
     assert reply.json()["error"] == error
 
 
+def test_exchange_refuses_oversized_and_wrongly_typed_bodies(api_bridge: Server) -> None:
+    big = requests.post(api_bridge.url + "/v1/token", timeout=5, data={"x": "y" * 20000})
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+    as_json = requests.post(api_bridge.url + "/v1/token", timeout=5, json={"grant_type": EXCHANGE})
+    assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
+    wrong_method = requests.get(api_bridge.url + "/v1/token", timeout=5)
+    assert wrong_method.status_code == 405 and wrong_method.reason == "Method Not Allowed"
+    assert "Traceback" not in api_bridge.output()
+
+
 def test_expired_tokens_are_refused_everywhere(api_bridge: Server) -> None:
     token = _login(api_bridge, "jdoe@example.com")
     time.sleep(3.2)
@@ -117,6 +127,7 @@ def test_accounts_refuses_other_users_and_missing_tokens(api_bridge: Server) -> 
     assert other.status_code == 403
     none = requests.get(api_bridge.url + "/v1/accounts/multi@example.com", timeout=5)
     assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (none.reason, other.reason) == ("Unauthorized", "Forbidden")
     bogus = requests.get(api_bridge.url + "/v1/accounts/multi@example.com", timeout=5,
                          headers={"Authorization": "Bearer nope"})
     assert bogus.status_code == 401

@@ -231,6 +231,19 @@ def test_data_changing_operations_are_not_shadowed(bridge_with: Factory, tmp_pat
     assert _records(refused, 1, timeout=1.5) == []
 
 
+def test_fallback_never_repeats_an_operation_that_changes_data(bridge_with: Factory,
+                                                               twin: Server, tmp_path: Path) -> None:
+    mappings = tmp_path / "changing-fallback"
+    mappings.mkdir()
+    rule = (REPO / "mappings" / "assuresign" / "authenticate-user.yaml").read_text()
+    (mappings / "authenticate-user.yaml").write_text("changes_data: true\n" + rule)
+    bridge = bridge_with(_route("fallback"), mappings=str(mappings))
+    sandbox_control(twin, paths=["/api/"], fail="close")
+    response = post_login(bridge, "jdoe@example.com", "Password")
+    assert response.status_code == 500 and BRIDGE_PREFIX in response.content
+    assert sandbox_calls(twin)["legacy:AuthenticateUser"] == 0
+
+
 def test_no_secret_reaches_a_comparison_record(bridge_with: Factory) -> None:
     bridge = bridge_with(_route("shadow"))
     tokens = []
@@ -258,6 +271,12 @@ def test_routing_reloads_when_the_config_changes(bridge_with: Factory) -> None:
     # A bad reload keeps the rules in force and says why.
     assert BRIDGE_PREFIX in post_login(bridge, "jdoe@example.com", "x").content
     assert _eventually(lambda: "reload failed; the rules in force stay" in bridge.output())
+    # Each change is reloaded once, not again on every later request.
+    for _ in range(5):
+        post_login(bridge, "jdoe@example.com", "x")
+        time.sleep(0.3)
+    assert bridge.output().count('"msg": "rules reloaded"') == 1
+    assert bridge.output().count('"msg": "reload failed; the rules in force stay"') == 1
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 6) -> bool:
