@@ -174,7 +174,9 @@ def verdict(summary: OperationSummary) -> str:
         return f"{head} — not ready: {_main_problem(summary)}"
     if not ready(summary):
         return f"{head} — not ready: too few comparisons (needs {READY_COMPARED:,} over a day)"
-    agreeing = [(-seen, cohort) for cohort, (seen, same) in summary.cohorts.items() if _high(same, seen)]
+    # A cohort is named only when its own comparisons would pass the bar on their own.
+    agreeing = [(-seen, cohort) for cohort, (seen, same) in summary.cohorts.items()
+                if _high(same, seen) and seen >= READY_COMPARED]
     if agreeing:
         # The cohort with most comparisons; on a tie the first in alphabetical order.
         cohort = min(agreeing)[1]

@@ -185,6 +185,11 @@ def test_verdict_ready_names_the_busiest_agreeing_cohort() -> None:
     )
 
 
+def test_verdict_names_no_cohort_too_small_to_judge_on_its_own() -> None:
+    records = spread(1500, 2 * DAY) + spread(40, DAY, cohort="tiny")
+    assert only(records).verdict.endswith("— ready to switch to rest")
+
+
 def test_verdict_ready_without_cohorts() -> None:
     records = [*spread(999, 2 * DAY), differ(NOW - 1, FIRST_NAME)]
     assert only(records).verdict == (
