@@ -43,6 +43,7 @@ from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store import open_store
+from bridge.upstream.breaker import Breaker
 from bridge.upstream.legacy import LegacyClient
 from bridge.upstream.rest import Endpoint, RestClient, new_session
 
@@ -161,7 +162,10 @@ class BridgeApp:
         if path == "/v1/token" or path.startswith("/v1/accounts/"):
             return self.json_api(environ, method, path)
         if path == "/metrics" and method in ("GET", "HEAD"):
-            return Response(200, render_metrics(self.recorder.totals()).encode(),
+            breakers = {name: client.breaker.state
+                        for name, client in self.engine.context.upstreams.items()
+                        if client.breaker is not None}
+            return Response(200, render_metrics(self.recorder.totals(), breakers).encode(),
                             "text/plain; version=0.0.4; charset=utf-8")
         if path == self.config.wsdl_path and method in ("GET", "HEAD"):
             if query.lower() in ("wsdl", "singlewsdl"):
@@ -301,7 +305,9 @@ def _from_api(reply: JsonReply) -> Response:
 
 
 def _clients(endpoints: Iterable[Endpoint], session: requests.Session) -> dict[str, RestClient]:
-    return {endpoint.name: RestClient(endpoint, session) for endpoint in endpoints}
+    return {endpoint.name: RestClient(endpoint, session, Breaker(endpoint.breaker)
+                                      if endpoint.breaker.failures else None)
+            for endpoint in endpoints}
 
 
 def _capped(endpoint: Endpoint, timeout: float) -> Endpoint:

@@ -181,6 +181,11 @@ class _RuleChecker:
         if step.optional:
             self.problem(step.line,
                          f"step {step.id!r} verifies the caller, so it cannot be optional")
+        if step.retry is not None and (step.retry.statuses or step.retry.kinds - {"connect"}):
+            # Only a request that never arrived is safe to repeat: any other retry of a
+            # password check could count one wrong password twice upstream.
+            self.problem(step.line, f"step {step.id!r} verifies the caller, so it may retry "
+                         "only on connect (the request never arrived)")
 
     def steps(self) -> None:
         inputs = {entry.name for entry in self.rule.inputs}

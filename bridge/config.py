@@ -10,6 +10,7 @@ from typing import Any
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
+from bridge.upstream.breaker import BreakerSettings
 from bridge.upstream.rest import Endpoint
 from bridge.yamlfile import LocatedDict, line_of, load_yaml
 
@@ -160,7 +161,7 @@ class _Reader:
             self.problem(container, name, f"{label} needs a base_url")
             return None
         for key in spec:
-            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls"):
+            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker"):
                 self.problem(spec, key, f"unknown upstream setting {key!r}")
         return Endpoint(
             name=name,
@@ -168,7 +169,24 @@ class _Reader:
             connect_timeout=self.duration(spec, "connect_timeout", 3.0),
             read_timeout=self.duration(spec, "read_timeout", 10.0),
             verify_tls=self.flag(spec, "verify_tls", True),
+            breaker=self.breaker(spec),
         )
+
+    def breaker(self, spec: LocatedDict) -> BreakerSettings:
+        value = spec.get("breaker", True)
+        if value is False:
+            return BreakerSettings(failures=0)
+        if value is True:
+            return BreakerSettings()
+        if not isinstance(value, LocatedDict):
+            self.problem(spec, "breaker", "breaker is false, or {failures: N, open_for: 30s}")
+            return BreakerSettings()
+        for key in value:
+            if key not in ("failures", "open_for"):
+                self.problem(value, key, f"unknown breaker setting {key!r} (known: failures, "
+                             "open_for)")
+        return BreakerSettings(failures=self.integer(value, "failures", 5),
+                               open_for=self.duration(value, "open_for", 30.0))
 
     def flag(self, data: LocatedDict, key: str, default: bool) -> bool:
         value = data.get(key, default)

@@ -16,9 +16,17 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(totals: Mapping[str, int]) -> str:
-    """`totals` maps `<kind>:<operation>[:<outcome>]` to a count (see migrate.records)."""
+def render_metrics(totals: Mapping[str, int], breakers: Mapping[str, str] | None = None) -> str:
+    """`totals` maps `<kind>:<operation>[:<outcome>]` to a count (see migrate.records);
+    `breakers` maps an upstream to its circuit state in the worker that answers."""
     lines: list[str] = []
+    if breakers:
+        name = "soap_bridge_breaker_open"
+        lines += [f"# HELP {name} 1 while the upstream's circuit is open (half-open: 0.5), "
+                  "as seen by the worker that answered.", f"# TYPE {name} gauge"]
+        for upstream, state in sorted(breakers.items()):
+            shown = {"open": "1", "half-open": "0.5"}.get(state, "0")
+            lines.append(f'{name}{{upstream="{_label(upstream)}"}} {shown}')
     for kind, help_text in _HELP.items():
         name = f"soap_bridge_{kind}_total"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]

@@ -104,8 +104,12 @@ def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assu
         "mappings": [str(REPO / mappings)],
         "store": f"sqlite:///{workdir / 'state' / 'bridge.sqlite3'}",
         "upstreams": {
-            "account": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s"},
-            "esign": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s"},
+            # Many tests inject failures into one shared bridge: its breakers must not open
+            # between tests (tests/e2e/test_breaker.py covers them on a bridge of its own).
+            "account": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s",
+                        "breaker": {"failures": 1000}},
+            "esign": {"base_url": sandbox_url, "connect_timeout": "1s", "read_timeout": "2s",
+                      "breaker": {"failures": 1000}},
         },
         "secrets": {
             "api_username": {"env": "TEST_API_USERNAME"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import Mapping
@@ -224,10 +225,9 @@ class RuleEngine:
         path = str(step.path.render(scope))
         headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}
         body = render_value(step.json, scope) if step.json is not None else None
-        outcome.upstream_calls += 1
         started = time.perf_counter()
         try:
-            reply = client.call(step.method, path, body, headers)
+            reply = self._call(step, client, path, body, headers, outcome)
         except UpstreamError as exc:
             outcome.timings[step.id] = time.perf_counter() - started
             raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
@@ -246,6 +246,27 @@ class RuleEngine:
             sealed_value = seal(self.context.state_key, json.dumps(extracted))
             self.context.store.set(cache_key, sealed_value, step.cache.ttl)
         return extracted
+
+    def _call(self, step: Step, client: RestClient, path: str, body: Any,
+              headers: dict[str, str], outcome: Outcome) -> Reply:
+        """One call, or several when the step's retry rule says the failure is safe to repeat."""
+        attempts = step.retry.attempts if step.retry is not None else 1
+        for attempt in range(1, attempts + 1):
+            outcome.upstream_calls += 1
+            try:
+                reply = client.call(step.method, path, body, headers)
+            except UpstreamError as exc:
+                if attempt == attempts or step.retry is None or exc.kind not in step.retry.kinds:
+                    raise
+            else:
+                if (attempt == attempts or step.retry is None
+                        or reply.status not in step.retry.statuses):
+                    return reply
+            assert step.retry is not None
+            # Exponential backoff with full jitter: instances do not retry in lock-step.
+            time.sleep(random.uniform(0, step.retry.backoff * 2 ** (attempt - 1)))  # noqa: S311
+            log.info("retrying upstream step", extra={"step": step.id, "attempt": attempt + 1})
+        raise AssertionError("unreachable")
 
     def _extract(self, step: Step, reply: Reply) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -17,7 +17,7 @@ STRATEGIES = ("local", "upstream-credentials", "api-key")
 FAULT_CODES = ("Client", "Server")
 SEVERITIES = ("Warning", "Error", "Fatal")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-ERROR_KINDS = ("http", "timeout", "connect", "protocol")
+ERROR_KINDS = ("http", "timeout", "connect", "protocol", "open")
 # Reasons the engine itself produces, so a rule that can meet them must define them.
 INVALID_CREDENTIALS = "invalid_credentials"
 UNAVAILABLE = "unavailable"
@@ -68,6 +68,16 @@ class StepCache:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Try a step again on errors that are safe to repeat, with jittered exponential backoff."""
+
+    attempts: int
+    kinds: frozenset[str] = frozenset()
+    statuses: frozenset[int] = frozenset()
+    backoff: float = 0.1
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     upstream: str
@@ -81,6 +91,7 @@ class Step:
     # An optional step that fails leaves its extracted values empty instead of
     # failing the rule (e.g. names from an endpoint a tenant may not have).
     optional: bool = False
+    retry: Retry | None = None
     line: int = 0
 
 
@@ -167,7 +178,7 @@ LOOKUPS = ("accounts",)
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
-              "optional"}
+              "optional", "retry"}
 
 
 class _Compiler:
@@ -361,8 +372,30 @@ class _Compiler:
             on_error=self.on_error(spec),
             cache=cache,
             optional=bool(spec.get("optional", False)),
+            retry=self.retry(spec),
             line=spec.line,
         )
+
+    def retry(self, spec: LocatedDict) -> Retry | None:
+        section = self.mapping(spec, "retry")
+        if section is None:
+            return None
+        # `when`, not `on`: YAML 1.1 reads a bare `on` key as the boolean true.
+        self.unknown_keys(section, {"attempts", "when", "backoff"}, "retry")
+        attempts = section.get("attempts", 2)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 2 <= attempts <= 5:
+            self.problem(section, "attempts", "retry.attempts counts every try: 2 to 5")
+            attempts = 2
+        kinds, statuses = set(), set()
+        for item in _as_list(section.get("when", ["connect"])):
+            if isinstance(item, int) and 500 <= item <= 599:
+                statuses.add(item)
+            elif item in ("connect", "timeout"):
+                kinds.add(str(item))
+            else:
+                self.problem(section, "when", "retry.when lists connect, timeout or 5xx statuses")
+        return Retry(attempts, frozenset(kinds), frozenset(statuses),
+                     self.duration(section, "backoff") or 0.1)
 
     def on_error(self, spec: LocatedDict) -> tuple[ErrorRule, ...]:
         section = spec.get("on_error")

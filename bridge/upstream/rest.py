@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -14,6 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from bridge import logs
 from bridge.errors import UpstreamError
+from bridge.upstream.breaker import Breaker, BreakerSettings
 
 # Enough to tell a person what the upstream said; never the whole body.
 _SNIPPET = 200
@@ -28,6 +29,7 @@ class Endpoint:
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     verify_tls: bool = True
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,12 @@ def new_session(pool_size: int = 16) -> requests.Session:
 
 
 class RestClient:
-    """JSON over HTTP to one upstream, with its own timeouts."""
+    """JSON over HTTP to one upstream, with its own timeouts and circuit breaker."""
 
-    def __init__(self, endpoint: Endpoint, session: requests.Session | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, session: requests.Session | None = None,
+                 breaker: Breaker | None = None) -> None:
         self.endpoint = endpoint
+        self.breaker = breaker
         self._session = session or new_session()
 
     def call(
@@ -90,17 +94,26 @@ class RestClient:
             # One id from the caller's request through to the vendor's logs.
             sent_headers["X-Request-ID"] = request_id
         sent_headers.update(headers or {})
+        if self.breaker is not None and not self.breaker.allow():
+            raise UpstreamError(self.endpoint.name, "open",
+                                "circuit open after repeated failures; not called")
         started = time.perf_counter()
-        with upstream_errors(self.endpoint, f"{method} {path}"):
-            response = self._session.request(
-                method,
-                url,
-                json=json_body,
-                headers=sent_headers,
-                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
-                verify=self.endpoint.verify_tls,
-                allow_redirects=False,
-            )
+        try:
+            with upstream_errors(self.endpoint, f"{method} {path}"):
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    headers=sent_headers,
+                    timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
+                    verify=self.endpoint.verify_tls,
+                    allow_redirects=False,
+                )
+        except UpstreamError:
+            self._record(False)
+            raise
+        # 4xx answers are the upstream working as meant (a wrong password is not an outage).
+        self._record(response.status_code < 500)
         elapsed = time.perf_counter() - started
         body = _json_or_none(response)
         if 200 <= response.status_code < 300:
@@ -116,6 +129,13 @@ class RestClient:
             error_code = _short(body.get("errorCode"))
             summary = _short(body.get("summary"))
         return Reply(response.status_code, body, elapsed, error_code, summary)
+
+    def _record(self, success: bool) -> None:
+        if self.breaker is not None:
+            if success:
+                self.breaker.succeeded()
+            else:
+                self.breaker.failed()
 
     def close(self) -> None:
         self._session.close()
