@@ -167,8 +167,10 @@ def test_the_request_id_travels_to_the_upstream_and_back(bridge: Server, sandbox
 
 
 def test_vectors_folder_is_complete() -> None:
-    # Guards the parametrisation above: a new documented vector must get a test.
-    assert {p.name for p in Path(VECTORS).glob("*.xml")} == {
+    # Guards the tests of every vector (here and in test_rest_vectors.py): a new
+    # documented vector must get a test of its own.
+    assert {p.name for p in Path(VECTORS).iterdir()} == {
         "authenticate-user.soap11.request.xml", "authenticate-user.soap11.response.xml",
         "authenticate-user.soap12.request.xml", "authenticate-user.wcf-style.request.xml",
+        "apiuser.request.json", "credentials.response.json", "rest-error.response.json",
     }

@@ -14,7 +14,10 @@ import requests
 from bridge.sandbox import SandboxServer, load_seed, start_in_thread
 
 # The contract's sample messages live outside the repository.
-VECTORS = Path(os.environ.get("SOAP_BRIDGE_VECTORS", "/work/shared/contract/vectors"))
+# The contract's vectors live in shared/, beside the checkout (as in CI).
+VECTORS = Path(os.environ.get(
+    "SOAP_BRIDGE_VECTORS",
+    Path(__file__).resolve().parents[3] / "shared" / "contract" / "vectors"))
 DEMO_KEY = "CmvTSL9FJsXeTVl0BhggaWjmB47ydAoU"
 EXAMPLE_INC = "821ae27f-027c-4f21-a2e5-1667fc9b650a"
 USERS_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text"
@@ -78,6 +81,5 @@ def clock(sandbox: SandboxServer) -> Clock:
 
 @pytest.fixture
 def vector() -> Callable[[str], bytes]:
-    if not VECTORS.is_dir():
-        pytest.skip(f"contract vectors not found at {VECTORS}")
+    assert VECTORS.is_dir(), f"contract vectors not found at {VECTORS}"
     return lambda name: (VECTORS / name).read_bytes()
