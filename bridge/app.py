@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import re
 import secrets as random
 import time
@@ -21,15 +22,17 @@ from bridge.api import JsonApi, JsonReply
 from bridge.api import encode as api_encode
 from bridge.auth.lockout import Lockout, LockoutPolicy
 from bridge.auth.passwords import CredentialsFile
+from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
 from bridge.config import Config, resolve_secrets
 from bridge.directory import ACCOUNTS_LOOKUP, Directory
 from bridge.errors import SoapClientError, StoreError
 from bridge.health import Readiness
 from bridge.metrics import render_metrics
-from bridge.migrate.dispatch import Dispatcher, Exchange, Handled
+from bridge.migrate.dispatch import Dispatcher, Exchange, Handled, RateLimited
 from bridge.migrate.records import Recorder
 from bridge.migrate.sidecalls import SideCalls
+from bridge.proxies import TrustedProxies
 from bridge.reload import PlanSource, build_plan
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
 from bridge.soap.envelope import (
@@ -95,6 +98,10 @@ class BridgeApp:
         side_engine = RuleEngine(dataclasses.replace(context, upstreams=_clients(
             (_capped(e, side.timeout) for e in config.upstreams.values()), side_session)))
         recorder = Recorder(self.store, side.retain)
+        limits = config.rate_limits
+        self.rate_limiter = (RateLimiter(self.store, limits)
+                             if limits.per_address or limits.per_user else None)
+        self.proxies = TrustedProxies(config.trusted_proxies)
         self.recorder = recorder
         self.side_calls = SideCalls(side.workers, side.queue, recorder.dropped)
         legacy = config.legacy
@@ -107,6 +114,7 @@ class BridgeApp:
             if legacy else None,
             side_calls=self.side_calls,
             recorder=recorder,
+            rate_limiter=self.rate_limiter,
             store=self.store,
             tokens=tokens,
             limits=self.limits,
@@ -180,7 +188,14 @@ class BridgeApp:
 
     def json_api(self, environ: dict[str, Any], method: str, path: str) -> Response:
         started = time.perf_counter()
-        if path == "/v1/token":
+        username = path[len("/v1/accounts/"):] if path.startswith("/v1/accounts/") else None
+        wait = (self.rate_limiter.over(self.proxies.client(environ), username)
+                if self.rate_limiter is not None else None)
+        if wait is not None:
+            response = _json(429, {"error": "too_many_requests",
+                                   "error_description": "Too many requests. Please try again "
+                                   "later."}, (("Retry-After", str(max(1, math.ceil(wait)))),))
+        elif path == "/v1/token":
             if method != "POST":
                 response = _json(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
             else:
@@ -204,10 +219,13 @@ class BridgeApp:
     def base_url(self, environ: dict[str, Any]) -> str:
         if self.config.public_url:
             return self.config.public_url
-        host = environ.get("HTTP_HOST", "")
+        host = self.proxies.forwarded(environ, "host") or environ.get("HTTP_HOST", "")
         if not _HOST.match(host):
             host = f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+        scheme = self.proxies.forwarded(environ, "proto") or environ.get("wsgi.url_scheme", "http")
+        if scheme not in ("http", "https"):
+            scheme = "http"
+        return f"{scheme}://{host}"
 
     # -- the SOAP request path ----------------------------------------------
 
@@ -234,14 +252,18 @@ class BridgeApp:
                        "X-Request-ID": logs.request_id.get() or ""}
             handled = self.dispatcher.handle(
                 plan, Exchange(path, data, {k: v for k, v in headers.items() if v}, envelope,
-                               operation, request))
+                               operation, request, self.proxies.client(environ)))
             outcome = handled.outcome
             reply = handled.reply
             response = Response(reply.status, reply.body, reply.content_type)
         except SoapClientError as exc:
             fault = Fault("Client", exc.message)
             response = _fault_response(version, fault, exc.http_status)
-            outcome = Outcome(reason="client_error", detail=exc.message)
+            if isinstance(exc, RateLimited):
+                response = dataclasses.replace(response, headers=(
+                    ("Retry-After", str(max(1, math.ceil(exc.retry_after)))),))
+            outcome = Outcome(reason="rate_limited" if isinstance(exc, RateLimited)
+                              else "client_error", detail=exc.message)
         except StoreError as exc:
             # Fail closed: without the store there is no lockout and no token, so no login.
             log.error("store unavailable", extra={"error": str(exc)})

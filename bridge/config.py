@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
@@ -105,6 +107,9 @@ class Config:
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     # Names of secrets holding operator keys for the JSON API (account lookup).
     operator_keys: tuple[str, ...] = ()
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -113,7 +118,8 @@ class Config:
 _TOP_KEYS = {
     "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
     "tokens", "lockout", "limits", "credentials_file", "upstreams", "secrets", "vars", "sandbox",
-    "legacy", "routing", "side_calls", "directory", "operator_keys",
+    "legacy", "routing", "side_calls", "directory", "operator_keys", "rate_limits",
+    "trusted_proxies",
 }
 DIRECTORY_SOURCES = ("rest", "file", "learned")
 
@@ -187,6 +193,15 @@ class _Reader:
                              "open_for)")
         return BreakerSettings(failures=self.integer(value, "failures", 5),
                                open_for=self.duration(value, "open_for", 30.0))
+
+    def limit(self, data: LocatedDict, key: str) -> Limit | None:
+        spec = data.get(key)
+        if spec is None:
+            return None
+        if not isinstance(spec, LocatedDict) or set(spec) != {"limit", "window"}:
+            self.problem(data, key, f"{key} takes {{limit: N, window: 1m}}")
+            return None
+        return Limit(self.integer(spec, "limit", 60), self.duration(spec, "window", 60.0))
 
     def flag(self, data: LocatedDict, key: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -342,6 +357,22 @@ def load_config(path: str) -> Config:
         if name not in secrets:
             reader.problem(operator_keys, index, f"operator key {name!r} is not a secret defined "
                            "under secrets:")
+    limits_section = reader.section(data, "rate_limits")
+    for key in limits_section:
+        if key not in ("per_address", "per_user"):
+            reader.problem(limits_section, key, f"unknown setting {key!r} (known: per_address, "
+                           "per_user)")
+    rate_limits = RateLimits(per_address=reader.limit(limits_section, "per_address"),
+                             per_user=reader.limit(limits_section, "per_user"))
+    proxies = data.get("trusted_proxies") or []
+    if not isinstance(proxies, list):
+        reader.problem(data, "trusted_proxies", "trusted_proxies lists addresses or networks")
+        proxies = []
+    for index, proxy in enumerate(proxies):
+        try:
+            ipaddress.ip_network(str(proxy), strict=False)
+        except ValueError:
+            reader.problem(proxies, index, f"{proxy!r} is not an address or network")
     credentials = data.get("credentials_file")
     variables = reader.section(data, "vars")
     config = Config(
@@ -372,6 +403,8 @@ def load_config(path: str) -> Config:
         side_calls=side_calls,
         directory=directory,
         operator_keys=tuple(str(k) for k in operator_keys),
+        rate_limits=rate_limits,
+        trusted_proxies=tuple(str(p) for p in proxies),
     )
     if reader.problems:
         raise ConfigError(reader.problems)

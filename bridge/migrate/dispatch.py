@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.seal import fingerprint
 from bridge.auth.tokens import TokenIssuer
 from bridge.errors import SoapClientError, UpstreamError
@@ -60,6 +61,15 @@ class Exchange:
     envelope: Envelope
     operation: Operation
     request: Mapping[str, Any]
+    client: str | None = None  # the caller's address, past trusted proxies
+
+
+class RateLimited(SoapClientError):
+    """Over a rate limit, for an operation whose rule has no `rate_limited` refusal."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__("Too many requests. Please try again later.", http_status=429)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ class Dispatcher:
         tokens: TokenIssuer,
         limits: XmlLimits,
         noise_sample: float = 0.0,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -109,12 +120,23 @@ class Dispatcher:
         self.tokens = tokens
         self.limits = limits
         self.noise_sample = noise_sample
+        self.rate_limiter = rate_limiter
 
     def handle(self, plan: Plan, exchange: Exchange) -> Handled:
         operation = exchange.operation
         rule = plan.rules.get(operation.name)
         username = RuleEngine.username(rule, exchange.request) if rule else None
         mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.over(exchange.client, username)
+            if wait is not None:
+                if rule is None or "rate_limited" not in rule.reasons:
+                    raise RateLimited(wait)
+                # The legacy refusal shape, as the rule words it; nothing goes upstream.
+                outcome = self.engine.refuse(rule, "rate_limited", exchange.request,
+                                             "over a rate limit")
+                return Handled(self._rest_reply(exchange, outcome), mode, cohort, outcome,
+                               reason="rate_limited")
         if rule is None:
             if mode != LEGACY or self.legacy is None:
                 reason = ("" if mode != LEGACY else " and no legacy service to pass it to")

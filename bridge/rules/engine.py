@@ -126,6 +126,13 @@ class RuleEngine:
 
     # -- the parts of a run --------------------------------------------------
 
+    def refuse(self, rule: Rule, reason: str, request: Mapping[str, Any], detail: str) -> Outcome:
+        """The rule's answer for a refusal decided before it ran (e.g. a rate limit)."""
+        inputs, _ = self._inputs(rule, request)
+        scope: dict[str, Any] = {"input": inputs, "steps": {}, "secrets": self.context.secrets,
+                                 "vars": self.context.vars}
+        return self._refuse(rule, Refusal(reason, detail), scope, Outcome())
+
     @staticmethod
     def username(rule: Rule, request: Mapping[str, Any]) -> str | None:
         """The user a request is for, as the rule's verify section names it (for routing)."""
