@@ -1,0 +1,92 @@
+"""The server around the app: TLS, and a SIGTERM that lets requests in flight finish."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import (
+    USERS_PATH,
+    Server,
+    demo_api_user,
+    free_port,
+    post_login,
+    sandbox_control,
+    soap11_login,
+    start_bridge,
+    write_config,
+)
+from tests.soapxml import auth_result
+
+
+def test_sigterm_drains_requests_in_flight(sandbox: Server, tmp_path: Path) -> None:
+    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=1)
+    sandbox_control(sandbox, paths=["credentials"], delay_ms=1200)
+    answers: list[requests.Response] = []
+    caller = threading.Thread(target=lambda: answers.append(
+        post_login(bridge, "jdoe@example.com", "Password")))
+    caller.start()
+    time.sleep(0.4)  # the login is now waiting on the slow upstream
+    bridge.process.send_signal(signal.SIGTERM)
+    caller.join(15)
+    bridge.process.wait(20)
+    assert answers and auth_result(answers[0].content).get("Success") == "true"
+    assert bridge.process.returncode == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(bridge.url + "/healthz", timeout=2)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed to make a test certificate"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_tls_with_certfile_and_keyfile(sandbox: Server, tmp_path: Path,
+                                       certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    username, api_key = demo_api_user()
+    port = free_port()
+    config = write_config(tmp_path, sandbox.url)
+    # tests.servers waits on plain HTTP; here the banner says when TLS is listening.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--config", str(config),
+         "--port", str(port), "--workers", "1", "--certfile", str(cert), "--keyfile", str(key)],
+        cwd=tmp_path, env={**os.environ, "TEST_API_USERNAME": username,
+                           "TEST_API_KEY": api_key},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = ""
+        deadline = time.monotonic() + 20
+        while "WSDL:" not in banner and time.monotonic() < deadline:
+            banner += process.stdout.readline()
+        assert f"WSDL: https://127.0.0.1:{port}/" in banner
+        response = requests.post(f"https://127.0.0.1:{port}{USERS_PATH}",
+                                 data=soap11_login("jdoe@example.com", "Password"),
+                                 headers={"Content-Type": "text/xml"}, verify=str(cert), timeout=10)
+        assert auth_result(response.content).get("Success") == "true"
+        wsdl = requests.get(f"https://127.0.0.1:{port}/Services/DocumentNOW/v2/DocumentNOW.svc?wsdl",
+                            verify=str(cert), timeout=10)
+        assert f'location="https://127.0.0.1:{port}/'.encode() in wsdl.content
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
