@@ -28,7 +28,14 @@ from bridge.config import Config, resolve_secrets
 from bridge.directory import ACCOUNTS_LOOKUP, Directory
 from bridge.errors import SoapClientError, StoreError
 from bridge.health import Readiness
-from bridge.metrics import render_metrics
+from bridge.metrics import (
+    BEARER_CACHE,
+    LOCKOUTS,
+    REQUEST_SECONDS,
+    REQUESTS,
+    observe_upstream,
+    render_metrics,
+)
 from bridge.migrate.dispatch import Dispatcher, Exchange, Handled, RateLimited
 from bridge.migrate.records import Recorder
 from bridge.migrate.sidecalls import SideCalls
@@ -272,17 +279,28 @@ class BridgeApp:
                                "Please try again later.")
             )
             outcome = Outcome(reason="store_unavailable")
+        elapsed = time.perf_counter() - started
+        reason = handled.reason if handled else (outcome.reason if outcome else "-")
+        REQUESTS.labels(operation_name, handled.mode if handled else "-", reason).inc()
+        REQUEST_SECONDS.labels(operation_name).observe(elapsed)
+        if outcome is not None:
+            if outcome.cache_hits:
+                BEARER_CACHE.labels("hit").inc(outcome.cache_hits)
+            if outcome.cache_misses:
+                BEARER_CACHE.labels("miss").inc(outcome.cache_misses)
+            if outcome.locked_now:
+                LOCKOUTS.inc()
         log.info(
             "soap request",
             extra={
                 "operation": operation_name,
                 "mode": handled.mode if handled else "-",
                 "cohort": handled.cohort if handled else None,
-                "outcome": handled.reason if handled else (outcome.reason if outcome else "-"),
+                "outcome": reason,
                 "detail": outcome.detail if outcome else "",
                 "status": response.status,
                 "upstream_calls": outcome.upstream_calls if outcome else 0,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "ms": round(elapsed * 1000, 2),
             },
         )
         return response
@@ -328,7 +346,7 @@ def _from_api(reply: JsonReply) -> Response:
 
 def _clients(endpoints: Iterable[Endpoint], session: requests.Session) -> dict[str, RestClient]:
     return {endpoint.name: RestClient(endpoint, session, Breaker(endpoint.breaker)
-                                      if endpoint.breaker.failures else None)
+                                      if endpoint.breaker.failures else None, observe_upstream)
             for endpoint in endpoints}
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import getpass
 import os
 import secrets
 import shlex
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from bridge import __version__
@@ -108,7 +111,30 @@ def _parser() -> argparse.ArgumentParser:
 # -- serve --------------------------------------------------------------------
 
 
+def _prepare_metrics_dir() -> None:
+    """Workers share metrics through files; the folder must be empty at each start and set
+    before prometheus-client is imported, so every process (master and workers) sees it."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(folder, name))
+    else:
+        folder = tempfile.mkdtemp(prefix="soap-bridge-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        owner = os.getpid()
+
+        def remove() -> None:
+            # Forked workers inherit atexit handlers: only the process that made it removes it.
+            if os.getpid() == owner:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    _prepare_metrics_dir()
     from bridge import logs
     from bridge.app import BridgeApp
     from bridge.server import serve

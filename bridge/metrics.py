@@ -1,14 +1,44 @@
-"""Prometheus text exposition of the figures the store holds, the same for every worker."""
+"""Prometheus metrics: per-instance request figures, and fleet figures read from the store.
+
+Worker processes share their counters through prometheus-client's multiprocess
+mode (`PROMETHEUS_MULTIPROC_DIR`, set up by `soap-bridge serve`), so a scrape of
+any worker reports the whole instance.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-_HELP = {
-    "compared": "Side-by-side comparisons recorded, by operation and outcome.",
-    "dropped": "Comparisons dropped because the side queue was full.",
-    "fallback": "Requests answered by the legacy service because the REST side failed.",
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter("soap_bridge_requests", "SOAP requests answered, by operation, mode and outcome.",
+                   ["operation", "mode", "outcome"])
+REQUEST_SECONDS = Histogram("soap_bridge_request_seconds", "Time to answer a SOAP request.",
+                            ["operation"], buckets=_LATENCY_BUCKETS)
+UPSTREAM_CALLS = Counter("soap_bridge_upstream_calls",
+                         "Calls to each upstream, by result (2xx, 4xx, 5xx, timeout, connect, "
+                         "protocol, open).", ["upstream", "result"])
+UPSTREAM_SECONDS = Histogram("soap_bridge_upstream_seconds", "Time each upstream took to answer.",
+                             ["upstream"], buckets=_LATENCY_BUCKETS)
+BEARER_CACHE = Counter("soap_bridge_step_cache", "Cached step results (bearer tokens) used or "
+                       "fetched.", ["result"])
+LOCKOUTS = Counter("soap_bridge_lockouts", "Users locked out by the bridge after repeated failures.")
+
+_FLEET_HELP = {
+    "compared": "Side-by-side comparisons recorded, by operation and outcome (whole fleet).",
+    "dropped": "Comparisons dropped because the side queue was full (whole fleet).",
+    "fallback": "Requests answered by the legacy service because the REST side failed "
+                "(whole fleet).",
 }
+
+
+def observe_upstream(upstream: str, result: str, seconds: float) -> None:
+    UPSTREAM_CALLS.labels(upstream, result).inc()
+    if result != "open":
+        UPSTREAM_SECONDS.labels(upstream).observe(seconds)
 
 
 def _label(value: str) -> str:
@@ -17,9 +47,17 @@ def _label(value: str) -> str:
 
 
 def render_metrics(totals: Mapping[str, int], breakers: Mapping[str, str] | None = None) -> str:
-    """`totals` maps `<kind>:<operation>[:<outcome>]` to a count (see migrate.records);
-    `breakers` maps an upstream to its circuit state in the worker that answers."""
-    lines: list[str] = []
+    """This instance's metrics, then the fleet's from the store, then this worker's breakers.
+
+    `totals` maps `<kind>:<operation>[:<outcome>]` to a count (see migrate.records).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        instance = generate_latest(registry).decode()
+    else:
+        instance = generate_latest().decode()
+    lines: list[str] = [instance.rstrip("\n")]
     if breakers:
         name = "soap_bridge_breaker_open"
         lines += [f"# HELP {name} 1 while the upstream's circuit is open (half-open: 0.5), "
@@ -27,7 +65,7 @@ def render_metrics(totals: Mapping[str, int], breakers: Mapping[str, str] | None
         for upstream, state in sorted(breakers.items()):
             shown = {"open": "1", "half-open": "0.5"}.get(state, "0")
             lines.append(f'{name}{{upstream="{_label(upstream)}"}} {shown}')
-    for kind, help_text in _HELP.items():
+    for kind, help_text in _FLEET_HELP.items():
         name = f"soap_bridge_{kind}_total"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
         for key, value in sorted(totals.items()):
@@ -38,4 +76,4 @@ def render_metrics(totals: Mapping[str, int], breakers: Mapping[str, str] | None
             if len(parts) > 2:
                 labels += f',outcome="{_label(parts[2])}"'
             lines.append(f"{name}{{{labels}}} {value}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line for line in lines if line) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,15 @@ class GunicornServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+
+            def child_exit(server: Any, worker: Any) -> None:
+                # A recycled worker's live files go; its counters stay summed in.
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(worker.pid)
+
+            self.cfg.set("child_exit", child_exit)
         if self._ready is not None:
             announce = self._ready
 

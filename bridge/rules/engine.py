@@ -44,6 +44,10 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     # Refused by the bridge's own lockout, before anything was asked of anyone.
     locked_out: bool = False
+    # This request's failure is the one that locked the user.
+    locked_now: bool = False
+    cache_hits: int = 0
+    cache_misses: int = 0
 
 
 class Refusal(Exception):
@@ -117,6 +121,7 @@ class RuleEngine:
         except Refusal as refusal:
             if refusal.reason == INVALID_CREDENTIALS and subject:
                 if self.context.lockout.record_failure(subject):
+                    outcome.locked_now = True
                     refusal.detail += "; this failure locked the user"
             return self._refuse(rule, refusal, scope, outcome)
         if subject:
@@ -224,10 +229,13 @@ class RuleEngine:
                 payload = unseal(self.context.state_key, sealed)
                 if payload is not None:
                     outcome.timings[f"{step.id}.cached"] = 0.0
+                    outcome.cache_hits += 1
                     run.cached[step.id] = cache_key
                     run.refresh_on |= step.cache.refresh_on
                     cached: dict[str, Any] = json.loads(payload)
                     return cached
+        if cache_key is not None:
+            outcome.cache_misses += 1
         client = self.context.upstreams[step.upstream]
         path = str(step.path.render(scope))
         headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,9 +75,12 @@ class RestClient:
     """JSON over HTTP to one upstream, with its own timeouts and circuit breaker."""
 
     def __init__(self, endpoint: Endpoint, session: requests.Session | None = None,
-                 breaker: Breaker | None = None) -> None:
+                 breaker: Breaker | None = None,
+                 observe: Callable[[str, str, float], None] | None = None) -> None:
         self.endpoint = endpoint
         self.breaker = breaker
+        # observe(upstream, result, seconds): how the app counts calls; this layer knows no metrics.
+        self._observe = observe or (lambda upstream, result, seconds: None)
         self._session = session or new_session()
 
     def call(
@@ -95,6 +98,7 @@ class RestClient:
             sent_headers["X-Request-ID"] = request_id
         sent_headers.update(headers or {})
         if self.breaker is not None and not self.breaker.allow():
+            self._observe(self.endpoint.name, "open", 0.0)
             raise UpstreamError(self.endpoint.name, "open",
                                 "circuit open after repeated failures; not called")
         started = time.perf_counter()
@@ -109,12 +113,14 @@ class RestClient:
                     verify=self.endpoint.verify_tls,
                     allow_redirects=False,
                 )
-        except UpstreamError:
+        except UpstreamError as exc:
             self._record(False)
+            self._observe(self.endpoint.name, exc.kind, time.perf_counter() - started)
             raise
         # 4xx answers are the upstream working as meant (a wrong password is not an outage).
         self._record(response.status_code < 500)
         elapsed = time.perf_counter() - started
+        self._observe(self.endpoint.name, f"{response.status_code // 100}xx", elapsed)
         body = _json_or_none(response)
         if 200 <= response.status_code < 300:
             if body is None and response.content:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,3 +131,33 @@ def test_readyz_follows_the_store_and_upstreams(sandbox: Server, tmp_path: Path)
         bridge.stop()
         if store_process.poll() is None:
             store_process.terminate()
+
+
+def test_metrics_add_up_the_workers_of_an_instance(sandbox: Server, tmp_path: Path) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("soap-bridge-metrics-*"))
+    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=2)
+    made = set(Path(tempfile.gettempdir()).glob("soap-bridge-metrics-*")) - before
+    assert len(made) == 1  # the workers' shared metrics folder
+    try:
+        for _ in range(6):
+            post_login(bridge, "jdoe@example.com", "Password")
+        post_login(bridge, "jdoe@example.com", "wrong")
+        samples: dict[str, float] = {}
+        for line in requests.get(bridge.url + "/metrics", timeout=5).text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        ok = 'soap_bridge_requests_total{mode="rest",operation="AuthenticateUser",outcome="ok"}'
+        refused = ('soap_bridge_requests_total{mode="rest",operation="AuthenticateUser",'
+                   'outcome="invalid_credentials"}')
+        assert samples[ok] == 6 and samples[refused] == 1
+        assert samples['soap_bridge_request_seconds_count{operation="AuthenticateUser"}'] == 7
+        # One bearer fetched, five reused; the credentials endpoint answered 2xx six times.
+        assert samples['soap_bridge_step_cache_total{result="miss"}'] == 1
+        assert samples['soap_bridge_step_cache_total{result="hit"}'] == 5
+        assert samples['soap_bridge_upstream_calls_total{result="2xx",upstream="esign"}'] >= 6
+        assert samples['soap_bridge_upstream_calls_total{result="4xx",upstream="esign"}'] == 1
+    finally:
+        bridge.stop()
+    # Removed when the bridge stops (by the process that made it, not by a worker).
+    assert not any(path.exists() for path in made)
