@@ -70,6 +70,8 @@ class _RequestHandler(WSGIRequestHandler):
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 refuses connections under a soak's load.
+    request_queue_size = 256
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind would call socket.getfqdn, a reverse DNS lookup that can

@@ -1,0 +1,1 @@
+"""Benchmarks and soak tests: run outside the test suite (`python -m bench.soak`)."""

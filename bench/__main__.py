@@ -1,0 +1,3 @@
+"""`python -m bench` lists the benchmarks."""
+
+print("python -m bench.soak   many concurrent clients: errors, lockouts, worker memory")
