@@ -88,8 +88,7 @@ class BridgeApp:
             upstreams=_clients(config.upstreams.values(), new_session()),
             store=self.store,
             tokens=tokens,
-            lockout=Lockout(self.store, LockoutPolicy(
-                config.lockout.max_failures, config.lockout.window, config.lockout.duration)),
+            lockout=Lockout(self.store, LockoutPolicy(**dataclasses.asdict(config.lockout))),
             secrets=secrets,
             vars=config.vars,
             token_ttl=config.token_ttl,

@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("--config", help="configuration file (default: the bundled demo)")
     accounts.set_defaults(run=_accounts)
 
+    unlock = commands.add_parser("unlock", help="lift the bridge's lockout of a user")
+    unlock.add_argument("username")
+    unlock.add_argument("--config", help="configuration file (default: the bundled demo)")
+    unlock.set_defaults(run=_unlock)
+
     sandbox = commands.add_parser("sandbox", help="run the emulated vendor services alone")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8081)
@@ -323,6 +328,17 @@ def _accounts(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     if found.user_context:
         print(f"X-AS-UserContext: {found.user_context}")
+    return 0
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    from bridge.auth.lockout import Lockout, LockoutPolicy
+    from bridge.store import open_store
+
+    config = load_config(args.config or demo_config_path())
+    store = open_store(config.store, config.source)
+    Lockout(store, LockoutPolicy(**dataclasses.asdict(config.lockout))).unlock(args.username)
+    print(f"{args.username}: unlocked (failure count cleared)")
     return 0
 
 

@@ -51,6 +51,10 @@ class LockoutSettings:
     max_failures: int = 5
     window: float = 15 * 60
     duration: float = 15 * 60
+    max_duration: float = 60 * 60
+    permanent_after: int = 0
+    quick_login_check: float = 0.0
+    quick_login_wait: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,9 @@ def load_config(path: str) -> Config:
     lockout = reader.section(data, "lockout")
     limits = reader.section(data, "limits")
     for section, known in ((listen, {"host", "port"}), (tokens, {"ttl"}),
-                           (lockout, {"max_failures", "window", "duration"}),
+                           (lockout, {"max_failures", "window", "duration", "max_duration",
+                                      "permanent_after", "quick_login_check",
+                                      "quick_login_wait"}),
                            (limits, {"max_body_bytes"})):
         for key in section:
             if key not in known:
@@ -391,6 +397,11 @@ def load_config(path: str) -> Config:
             max_failures=reader.integer(lockout, "max_failures", 5),
             window=reader.duration(lockout, "window", 15 * 60),
             duration=reader.duration(lockout, "duration", 15 * 60),
+            max_duration=reader.duration(lockout, "max_duration", 60 * 60),
+            permanent_after=reader.integer(lockout, "permanent_after", 0, minimum=0),
+            quick_login_check=(reader.duration(lockout, "quick_login_check", 1.0)
+                               if lockout.get("quick_login_check") else 0.0),
+            quick_login_wait=reader.duration(lockout, "quick_login_wait", 60.0),
         ),
         max_body_bytes=reader.integer(limits, "max_body_bytes", 1024 * 1024, minimum=1024),
         credentials_file=relative(str(credentials)) if credentials else None,

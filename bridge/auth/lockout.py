@@ -1,11 +1,29 @@
-"""Lock a user out after repeated failed logins, counted in the shared store."""
+"""Brute-force protection after Keycloak's model, counted in the shared store.
+
+Every `max_failures`-th failure in a row locks the subject; each lock lasts one
+more `duration` than the last (the wait increment), up to `max_duration`. After
+`permanent_after` such locks the subject stays locked until an operator unlocks
+it. A quiet `window` with no failure, or a success, starts the count over.
+Failures coming faster than `quick_login_check` apart lock for `quick_login_wait`:
+scripts hammer, people do not.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from bridge.auth.seal import fingerprint
 from bridge.store.base import Store
+
+_PERMANENT_TTL = 10 * 365 * 86400
+# The failure count outlives any quiet window; the `last` key is what ends a run.
+_COUNT_TTL = 30 * 86400
+
+NOT_LOCKED = ""
+TEMPORARY = "temporary"
+PERMANENT = "permanent"
+QUICK = "quick"
 
 
 @dataclass(frozen=True)
@@ -13,29 +31,54 @@ class LockoutPolicy:
     max_failures: int
     window: float
     duration: float
+    max_duration: float = 3600.0
+    permanent_after: int = 0
+    quick_login_check: float = 0.0
+    quick_login_wait: float = 60.0
 
 
 class Lockout:
-    """N failures within a window lock the subject for a duration; a success clears the count."""
-
     def __init__(self, store: Store, policy: LockoutPolicy) -> None:
         self._store = store
         self.policy = policy
 
     def is_locked(self, subject: str) -> bool:
-        return self._store.get(self._key("lock", subject)) is not None
+        return (self._store.get(self._key("lock", subject)) is not None
+                or self._store.get(self._key("permanent", subject)) is not None)
 
-    def record_failure(self, subject: str) -> bool:
-        """Count one failure; True when this failure locked the subject."""
-        failures = self._store.incr(self._key("fail", subject), self.policy.window)
-        if failures >= self.policy.max_failures:
-            self._store.set(self._key("lock", subject), 1, self.policy.duration)
-            self._store.delete(self._key("fail", subject))
-            return True
-        return False
+    def record_failure(self, subject: str) -> str:
+        """Count one failure; says which lock it caused, if any (NOT_LOCKED is falsy)."""
+        policy = self.policy
+        last = self._store.get(self._key("last", subject))
+        if last is None:
+            self._store.delete(self._key("fail", subject))  # after a quiet window: start over
+        now = time.time()
+        self._store.set(self._key("last", subject), now, policy.window)
+        failures = self._store.incr(self._key("fail", subject), _COUNT_TTL)
+        if failures % policy.max_failures == 0:
+            locks = failures // policy.max_failures
+            if policy.permanent_after and locks >= policy.permanent_after:
+                self._store.set(self._key("permanent", subject), now, _PERMANENT_TTL)
+                return PERMANENT
+            wait = min(policy.duration * locks, policy.max_duration)
+            self._store.set(self._key("lock", subject), now, wait)
+            return TEMPORARY
+        if (policy.quick_login_check and isinstance(last, int | float)
+                and now - last < policy.quick_login_check):
+            self._store.set(self._key("lock", subject), now, policy.quick_login_wait)
+            return QUICK
+        return NOT_LOCKED
 
     def record_success(self, subject: str) -> None:
-        self._store.delete(self._key("fail", subject))
+        # Most logins follow no failure: a read spares the store two writes on the hot path.
+        if self._store.get(self._key("last", subject)) is not None:
+            self._store.delete(self._key("fail", subject))
+            self._store.delete(self._key("last", subject))
+
+    def unlock(self, subject: str) -> None:
+        """The operator's way out of a permanent (or any) lock."""
+        for kind in ("lock", "permanent", "fail", "last"):
+            self._store.delete(self._key(kind, subject))
 
     @staticmethod
     def _key(kind: str, subject: str) -> str:

@@ -119,11 +119,17 @@ class RuleEngine:
                 scope["token"] = (secrets.token_urlsafe(32) if dry_run
                                   else self._issue_token(rule, scope))
         except Refusal as refusal:
-            if refusal.reason == INVALID_CREDENTIALS and subject:
-                if self.context.lockout.record_failure(subject):
+            # Attempts while locked out do not count: they would only stretch the lock.
+            if refusal.reason == INVALID_CREDENTIALS and subject and not outcome.locked_out:
+                lock = self.context.lockout.record_failure(subject)
+                if lock:
                     outcome.locked_now = True
-                    refusal.detail += "; this failure locked the user"
-            return self._refuse(rule, refusal, scope, outcome)
+                    refusal.detail += f"; this failure locked the user ({lock})"
+            refused = self._refuse(rule, refusal, scope, outcome)
+            if outcome.locked_out:
+                # The caller may see a plain failed login; the logs say what it really was.
+                refused.reason = "locked_out"
+            return refused
         if subject:
             self.context.lockout.record_success(subject)
         outcome.result = _prune(render_value(rule.result, scope)) or {}

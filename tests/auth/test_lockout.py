@@ -10,18 +10,49 @@ from bridge.store import MemoryStore
 
 def test_locks_after_max_failures_then_unlocks() -> None:
     lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=3, window=60, duration=0.2))
-    assert [lockout.record_failure("Ann@x.com") for _ in range(3)] == [False, False, True]
+    assert [lockout.record_failure("Ann@x.com") for _ in range(3)] == ["", "", "temporary"]
     assert lockout.is_locked("ann@x.com")
     assert not lockout.is_locked("bob@x.com")
     time.sleep(0.3)
     assert not lockout.is_locked("ann@x.com")
-    # The count started over when the lock was set.
-    assert lockout.record_failure("ann@x.com") is False
+    # The run goes on: the next lock comes after another three failures, not one.
+    assert [lockout.record_failure("ann@x.com") for _ in range(3)] == ["", "", "temporary"]
 
 
 def test_success_clears_the_count() -> None:
     lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=2, window=60, duration=60))
     lockout.record_failure("a")
     lockout.record_success("a")
-    assert lockout.record_failure("a") is False
-    assert lockout.record_failure("a") is True
+    assert lockout.record_failure("a") == ""
+    assert lockout.record_failure("a") == "temporary"
+
+
+def test_wait_increments_up_to_the_maximum_then_permanent() -> None:
+    policy = LockoutPolicy(max_failures=2, window=60, duration=0.1, max_duration=0.15,
+                           permanent_after=4)
+    lockout = Lockout(MemoryStore(), policy)
+    results = [lockout.record_failure("a") for _ in range(8)]
+    assert results == ["", "temporary", "", "temporary", "", "temporary", "", "permanent"]
+    time.sleep(0.2)
+    assert lockout.is_locked("a")  # permanent outlives every temporary wait
+    lockout.unlock("a")
+    assert not lockout.is_locked("a")
+
+
+def test_a_quiet_window_starts_the_count_over() -> None:
+    lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=2, window=0.1, duration=60))
+    assert lockout.record_failure("a") == ""
+    time.sleep(0.15)
+    assert lockout.record_failure("a") == ""  # the first failure was forgotten
+    assert lockout.record_failure("a") == "temporary"
+
+
+def test_quick_failures_lock_for_the_quick_wait() -> None:
+    policy = LockoutPolicy(max_failures=10, window=60, duration=60, quick_login_check=0.5,
+                           quick_login_wait=0.1)
+    lockout = Lockout(MemoryStore(), policy)
+    assert lockout.record_failure("a") == ""
+    assert lockout.record_failure("a") == "quick"
+    assert lockout.is_locked("a")
+    time.sleep(0.15)
+    assert not lockout.is_locked("a")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,10 +56,13 @@ def test_five_failures_lock_the_user_and_upstream_is_spared(
         assert _refusal(post_login(own_bridge, "multi@example.com", "bad").content)[0] == (
             "Invalid user name or password.")
     calls_before = sandbox_calls(sandbox).get("credentials", 0)
-    # The right password no longer helps, and the upstream is not even asked.
+    # The right password no longer helps, and the upstream is not even asked; the answer is
+    # the same as for a wrong password (Keycloak's way: the attacker learns nothing).
     locked = post_login(own_bridge, "MULTI@example.com", "Password")
-    assert _refusal(locked.content)[0] == "The user account is locked."
-    assert sandbox_calls(sandbox).get("credentials", 0) == calls_before
+    wrong = post_login(own_bridge, "nobody@example.com", "bad")
+    assert locked.content == wrong.content
+    assert sandbox_calls(sandbox).get("credentials", 0) == calls_before + 1  # the nobody call
+    assert '"outcome": "locked_out"' in own_bridge.output()
     # Other users are unaffected.
     assert _result(post_login(own_bridge, "jdoe@example.com", "Password").content).get(
         "Success") == "true"
@@ -73,15 +79,41 @@ def test_a_success_resets_the_failure_count(own_bridge: Server) -> None:
         "Success") == "true"
 
 
-def test_lockout_is_configurable(sandbox: Server, tmp_path: Path) -> None:
-    config = write_config(tmp_path, sandbox.url,
-                          lockout={"max_failures": 2, "window": "1m", "duration": "2s"})
+def _locked(bridge: Server, sandbox: Server, username: str) -> bool:
+    """Locked: the right password is refused without the upstream being asked."""
+    before = sandbox_calls(sandbox).get("credentials", 0)
+    answer = post_login(bridge, username, "Password").content
+    if b'Success="true"' in answer:
+        return False
+    assert _refusal(answer)[0] == "Invalid user name or password."
+    return sandbox_calls(sandbox).get("credentials", 0) == before
+
+
+def test_lockout_waits_grow_then_become_permanent_until_unlocked(
+        sandbox: Server, tmp_path: Path) -> None:
+    config = write_config(tmp_path, sandbox.url, lockout={
+        "max_failures": 2, "window": "1m", "duration": "1s", "max_duration": "2s",
+        "permanent_after": 3})
     server = start_bridge(tmp_path, config, workers=1)
     try:
         for _ in range(2):
             post_login(server, "jdoe@example.com", "bad")
-        assert _refusal(post_login(server, "jdoe@example.com", "Password").content)[0] == (
-            "The user account is locked.")
+        assert _locked(server, sandbox, "jdoe@example.com")
+        time.sleep(1.2)  # the first lock: one wait increment
+        for _ in range(2):
+            post_login(server, "jdoe@example.com", "bad")
+        time.sleep(1.2)
+        assert _locked(server, sandbox, "jdoe@example.com")  # the second: two increments
+        time.sleep(1.0)
+        for _ in range(2):
+            post_login(server, "jdoe@example.com", "bad")
+        time.sleep(2.2)  # past max_duration: still locked, for good
+        assert _locked(server, sandbox, "jdoe@example.com")
+        done = subprocess.run([sys.executable, "-m", "bridge", "unlock", "jdoe@example.com",
+                               "--config", str(config)], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert not _locked(server, sandbox, "jdoe@example.com")
     finally:
         server.stop()
 
@@ -179,8 +211,8 @@ def test_an_optional_step_failing_leaves_its_fields_out(own_bridge: Server, sand
     assert len(list(result.iter("{*}UserAccount"))) == 1
 
 
-def test_a_blank_password_counts_towards_the_lockout(own_bridge: Server) -> None:
+def test_a_blank_password_counts_towards_the_lockout(own_bridge: Server,
+                                                    sandbox: Server) -> None:
     for _ in range(5):
         post_login(own_bridge, "jdoe@example.com", "")
-    assert _refusal(post_login(own_bridge, "jdoe@example.com", "Password").content)[0] == (
-        "The user account is locked.")
+    assert _locked(own_bridge, sandbox, "jdoe@example.com")

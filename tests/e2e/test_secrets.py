@@ -48,7 +48,7 @@ def test_no_secret_reaches_logs_or_state(tmp_path: Path) -> None:
             everything += path.read_bytes()
     # The logs were really written at debug level and cover the whole story.
     assert b'"level": "debug"' in everything and b'"step": "bearer"' in everything
-    assert b'"outcome": "locked"' in everything
+    assert b'"outcome": "locked_out"' in everything
     # Every line logged while serving a request carries that request's id.
     step_lines = [line for line in bridge.output().splitlines() if '"msg": "upstream step"' in line]
     assert step_lines and all('"request_id": "' in line for line in step_lines)

@@ -50,13 +50,16 @@ def test_a_token_from_one_instance_is_accepted_by_the_other(pair: tuple[Server, 
     assert reply.json()["user_context"].startswith("jdoe@example.com:")
 
 
-def test_failures_on_both_instances_add_up_to_one_lockout(pair: tuple[Server, Server]) -> None:
+def test_failures_on_both_instances_add_up_to_one_lockout(pair: tuple[Server, Server],
+                                                          sandbox: Server) -> None:
     first, second = pair
     for index in range(5):
         post_login((first, second)[index % 2], "multi@example.com", "wrong")
+    calls = sandbox_calls(sandbox)["credentials"]
     for server in (first, second):
         assert refusal(post_login(server, "multi@example.com", "Password").content)[0] == (
-            "The user account is locked.")
+            "Invalid user name or password.")
+    assert sandbox_calls(sandbox)["credentials"] == calls  # locked: nobody asked upstream
 
 
 def test_the_bearer_cache_is_shared(pair: tuple[Server, Server], sandbox: Server) -> None:
