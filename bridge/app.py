@@ -174,12 +174,22 @@ class BridgeApp:
             return _json(200 if ready else 503,
                          {"status": "ready" if ready else "not ready", "checks": checks})
         if path == "/v1/token" or path.startswith("/v1/accounts/"):
-            return self.json_api(environ, method, path)
+            try:
+                return self.json_api(environ, method, path)
+            except StoreError as exc:
+                log.error("store unavailable", extra={"error": str(exc)})
+                return _json(503, {"error": "temporarily_unavailable",
+                                   "error_description": "The bridge's state store is unavailable."})
         if path == "/metrics" and method in ("GET", "HEAD"):
             breakers = {name: client.breaker.state
                         for name, client in self.engine.context.upstreams.items()
                         if client.breaker is not None}
-            return Response(200, render_metrics(self.recorder.totals(), breakers).encode(),
+            try:
+                totals = self.recorder.totals()
+            except StoreError:
+                # The instance's own figures matter most during a store outage.
+                totals = {}
+            return Response(200, render_metrics(totals, breakers).encode(),
                             "text/plain; version=0.0.4; charset=utf-8")
         if path == self.config.wsdl_path and method in ("GET", "HEAD"):
             if query.lower() in ("wsdl", "singlewsdl"):
@@ -194,8 +204,9 @@ class BridgeApp:
 
     def json_api(self, environ: dict[str, Any], method: str, path: str) -> Response:
         started = time.perf_counter()
-        username = path[len("/v1/accounts/"):] if path.startswith("/v1/accounts/") else None
-        wait = (self.rate_limiter.over(self.proxies.client(environ), username)
+        # Per address only: the user in an account lookup's path is not the caller, and
+        # unauthenticated lookups must not use up that user's own sign-in allowance.
+        wait = (self.rate_limiter.over(self.proxies.client(environ), None)
                 if self.rate_limiter is not None else None)
         if wait is not None:
             response = _json(429, {"error": "too_many_requests",

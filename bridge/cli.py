@@ -147,6 +147,10 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.certfile) != bool(args.keyfile):
         print("soap-bridge serve: --certfile and --keyfile go together", file=sys.stderr)
         return 2
+    for flag, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if path and not os.path.isfile(path):
+            print(f"soap-bridge serve: {flag}: no such file {path}", file=sys.stderr)
+            return 2
     if args.store and not store_url_ok(args.store):
         print("soap-bridge serve: --store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB",
               file=sys.stderr)

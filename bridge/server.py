@@ -63,6 +63,9 @@ def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level:
         "errorlog": "-",
         "proc_name": "soap-bridge",
         "limit_request_line": 8190,
+        # X-Forwarded-* are judged by the bridge's own trusted_proxies, not by gunicorn.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
         "limit_request_fields": 100,
     }
     if certfile and keyfile:

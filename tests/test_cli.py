@@ -233,6 +233,10 @@ def test_serve_option_mistakes_are_told_plainly(tmp_path: Path) -> None:
     done = _run("serve", "--certfile", "cert.pem", "--port", str(free_port()))
     assert (done.returncode, done.stderr.strip()) == (
         2, "soap-bridge serve: --certfile and --keyfile go together")
+    done = _run("serve", "--certfile", "nope.pem", "--keyfile", "nope.key",
+                "--port", str(free_port()))
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "soap-bridge serve: --certfile: no such file nope.pem")
     done = _run("serve", "--store", "mongodb://x", "--port", str(free_port()))
     assert done.returncode == 2 and "--store must be memory://, sqlite:///PATH or redis://" in (
         done.stderr)

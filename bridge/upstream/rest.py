@@ -11,6 +11,12 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+)
 
 from bridge import logs
 from bridge.errors import UpstreamError
@@ -55,9 +61,29 @@ def upstream_errors(endpoint: Endpoint, what: str) -> Iterator[None]:
     except requests.Timeout as exc:
         raise UpstreamError(endpoint.name, "timeout", f"no answer from {what} in time") from exc
     except requests.ConnectionError as exc:
-        raise UpstreamError(endpoint.name, "connect", f"cannot reach {endpoint.base_url}") from exc
+        if _never_sent(exc):
+            raise UpstreamError(endpoint.name, "connect",
+                                f"cannot reach {endpoint.base_url}") from exc
+        # The connection broke after the request went out: it may have been acted on, so
+        # this is not the `connect` kind that retry rules treat as safe to repeat.
+        raise UpstreamError(endpoint.name, "protocol",
+                            f"{what}: connection dropped before an answer") from exc
     except requests.RequestException as exc:
         raise UpstreamError(endpoint.name, "protocol", type(exc).__name__) from exc
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """Whether the connection failed before the request could be sent (refused, DNS, TLS)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError | NameResolutionError
+                      | requests.exceptions.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__ or (
+            cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None)
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+    return False
 
 
 def new_session(pool_size: int = 16) -> requests.Session:

@@ -84,6 +84,7 @@ def test_forwarded_headers_count_only_from_trusted_proxies(sandbox: Server,
         ignored = requests.get(distrusting.url + WSDL_PATH + "?wsdl", headers=headers, timeout=5)
         assert re.search(rb'location="https://bridge\.example\.com/Services/', trusted.content)
         assert b"bridge.example.com" not in ignored.content
+        assert f'location="{distrusting.url}/Services/'.encode() in ignored.content  # not https
     finally:
         trusting.stop()
         distrusting.stop()

@@ -100,6 +100,12 @@ def test_a_lost_store_fails_closed_and_recovers(sandbox: Server, tmp_path: Path)
         assert fault11(down.content) == (
             "s:Server", "The bridge's state store is unavailable. Please try again later.")
         assert b"AuthenticationToken" not in down.content
+        exchange = requests.post(bridge.url + "/v1/token", data={"grant_type": EXCHANGE,
+                                 "subject_token": "x", "subject_token_type": ACCESS}, timeout=5)
+        assert exchange.status_code == 503
+        assert exchange.json()["error"] == "temporarily_unavailable"
+        metrics = requests.get(bridge.url + "/metrics", timeout=5)
+        assert metrics.status_code == 200 and "soap_bridge_requests_total" in metrics.text
         store_process = _own_redis(port, tmp_path)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
