@@ -89,3 +89,32 @@ def test_fallback_takes_over_while_the_breaker_is_open(sandbox: Server, tmp_path
         assert sandbox_calls(sandbox)["credentials"] == 3
     finally:
         bridge.stop()
+
+
+def test_a_flapping_upstream_never_yields_a_token_on_failure(sandbox: Server,
+                                                             tmp_path: Path) -> None:
+    bridge = _bridge(sandbox, tmp_path)
+    try:
+        for _ in range(5):
+            sandbox_control(sandbox, paths=["credentials"], times=1,
+                            fail={"status": 502, "body": "bad gateway"})
+            down = post_login(bridge, "jdoe@example.com", "Password")
+            assert fault11(down.content) == ("s:Server", UNAVAILABLE)
+            up = auth_result(post_login(bridge, "jdoe@example.com", "Password").content)
+            assert up.get("Success") == "true" and up.get("AuthenticationToken")
+        # Failures never came three in a row: the circuit stayed closed throughout.
+        metrics = requests.get(bridge.url + "/metrics", timeout=5).text
+        assert 'soap_bridge_breaker_open{upstream="esign"} 0' in metrics.splitlines()
+    finally:
+        bridge.stop()
+
+
+def test_garbage_from_the_upstream_is_a_fault(sandbox: Server, tmp_path: Path) -> None:
+    bridge = _bridge(sandbox, tmp_path)
+    try:
+        sandbox_control(sandbox, paths=["apiUser"], fail="garbage")
+        response = post_login(bridge, "multi@example.com", "Password")
+        assert fault11(response.content) == ("s:Server", UNAVAILABLE)
+        assert "answered 200 with a body that is not JSON" in bridge.output()
+    finally:
+        bridge.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -170,3 +171,55 @@ def test_metrics_add_up_the_workers_of_an_instance(sandbox: Server, tmp_path: Pa
         bridge.stop()
     # Removed when the bridge stops (by the process that made it, not by a worker).
     assert not any(path.exists() for path in made)
+
+
+def test_redis_restarted_mid_traffic(sandbox: Server, tmp_path: Path) -> None:
+    port = free_port()
+    store_process = _own_redis(port, tmp_path)
+    config = write_config(tmp_path, sandbox.url, store=f"redis://127.0.0.1:{port}/0")
+    bridge = start_bridge(tmp_path, config, workers=2)
+    answers: list[tuple[float, int, bytes]] = []
+    stop = time.monotonic() + 6
+
+    def traffic() -> None:
+        session = requests.Session()
+        while time.monotonic() < stop:
+            response = session.post(bridge.url + "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text",
+                                    data=_login_body(), timeout=10,
+                                    headers={"Content-Type": "text/xml"})
+            answers.append((time.monotonic(), response.status_code, response.content))
+
+    callers = [threading.Thread(target=traffic) for _ in range(4)]
+    try:
+        for caller in callers:
+            caller.start()
+        time.sleep(1.5)
+        store_process.terminate()
+        store_process.wait(10)
+        time.sleep(1.5)
+        restarted = time.monotonic()
+        store_process = _own_redis(port, tmp_path)
+        for caller in callers:
+            caller.join(20)
+    finally:
+        bridge.stop()
+        store_process.terminate()
+        store_process.wait(10)
+    statuses = {status for _, status, _ in answers}
+    assert statuses <= {200, 500}
+    for _, status, body in answers:
+        if status == 500:  # only ever the fail-closed fault, never a token
+            assert fault11(body) == (
+                "s:Server", "The bridge's state store is unavailable. Please try again later.")
+        else:
+            assert b'Success="true"' in body and b"AuthenticationToken=" in body
+    assert any(status == 500 for _, status, _ in answers)
+    # Back to normal on its own once Redis answers again.
+    assert any(status == 200 and at > restarted + 1 for at, status, _ in answers)
+    assert "Traceback" not in bridge.output()
+
+
+def _login_body() -> bytes:
+    from tests.servers import soap11_login
+
+    return soap11_login("jdoe@example.com", "Password")
