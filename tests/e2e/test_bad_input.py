@@ -33,10 +33,14 @@ def _fault11(response: requests.Response) -> tuple[str, str]:
      + soap11_login("&e;", "x"), "DTD"),
     (b'<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
      + soap11_login("&b;", "x"), "DTD"),
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/x">]>'
+     + soap11_login("&e;", "x"), "DTD"),
+    (b'<!DOCTYPE q [<!ENTITY a "' + b"x" * 50_000 + b'">]>'
+     + soap11_login("&a;" * 2000, "x"), "DTD"),
     (f'<s:Envelope xmlns:s="{SOAP12}"><s:Body/></s:Envelope>'.encode(),
      "SOAP 1.2 envelope was sent with the SOAP 1.1 content type"),
 ], ids=["truncated", "empty", "invalid-utf8", "not-envelope", "no-body", "empty-body", "xxe",
-        "entity-expansion", "soap12-as-soap11"])
+        "entity-expansion", "xxe-url", "quadratic-blowup", "soap12-as-soap11"])
 def test_malformed_requests_get_a_client_fault(bridge: Server, body: bytes, expected: str) -> None:
     code, message = _fault11(_post(bridge, body))
     assert code == "s:Client"
