@@ -39,8 +39,12 @@ def _fault11(response: requests.Response) -> tuple[str, str]:
      + soap11_login("&a;" * 2000, "x"), "DTD"),
     (f'<s:Envelope xmlns:s="{SOAP12}"><s:Body/></s:Envelope>'.encode(),
      "SOAP 1.2 envelope was sent with the SOAP 1.1 content type"),
+    (f'<s:Envelope xmlns:s="{SOAP11}"><s:Body>{"<a>" * 100}{"</a>" * 100}</s:Body>'
+     "</s:Envelope>".encode(), "nesting deeper than 64 levels"),
+    (soap11_login("jdoe@example.com", "p" * 100_000), "attribute longer than 65536 characters"),
 ], ids=["truncated", "empty", "invalid-utf8", "not-envelope", "no-body", "empty-body", "xxe",
-        "entity-expansion", "xxe-url", "quadratic-blowup", "soap12-as-soap11"])
+        "entity-expansion", "xxe-url", "quadratic-blowup", "soap12-as-soap11", "deep-nesting",
+        "huge-attribute"])
 def test_malformed_requests_get_a_client_fault(bridge: Server, body: bytes, expected: str) -> None:
     code, message = _fault11(_post(bridge, body))
     assert code == "s:Client"
