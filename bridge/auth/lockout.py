@@ -3,7 +3,8 @@
 Every `max_failures`-th failure in a row locks the subject; each lock lasts one
 more `duration` than the last (the wait increment), up to `max_duration`. After
 `permanent_after` such locks the subject stays locked until an operator unlocks
-it. A quiet `window` with no failure, or a success, starts the count over.
+it. A quiet `window` with no failure (counted from the end of a lock), or a
+success, starts the count over.
 Failures coming faster than `quick_login_check` apart lock for `quick_login_wait`:
 scripts hammer, people do not.
 """
@@ -62,6 +63,8 @@ class Lockout:
                 return PERMANENT
             wait = min(policy.duration * locks, policy.max_duration)
             self._store.set(self._key("lock", subject), now, wait)
+            # The quiet window starts when the lock ends: waiting out a lock is not quiet.
+            self._store.set(self._key("last", subject), now, wait + policy.window)
             return TEMPORARY
         if (policy.quick_login_check and isinstance(last, int | float)
                 and now - last < policy.quick_login_check):

@@ -56,3 +56,15 @@ def test_quick_failures_lock_for_the_quick_wait() -> None:
     assert lockout.is_locked("a")
     time.sleep(0.15)
     assert not lockout.is_locked("a")
+
+
+def test_waiting_out_a_lock_is_not_a_quiet_window() -> None:
+    # window == duration (the defaults' shape): the second lock must still be longer.
+    lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=1, window=0.1, duration=0.1,
+                                                   max_duration=1))
+    assert lockout.record_failure("a") == "temporary"
+    time.sleep(0.15)  # the first lock (0.1 s) is over, its quiet window is not
+    assert not lockout.is_locked("a")
+    assert lockout.record_failure("a") == "temporary"
+    time.sleep(0.15)
+    assert lockout.is_locked("a")  # two wait increments: 0.2 s
