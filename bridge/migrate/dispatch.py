@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import logging
 import random
@@ -217,7 +218,9 @@ class Dispatcher:
         return not rule.changes_data
 
     def _submit(self, operation: Operation, job: Any) -> None:
-        if not self.side_calls.submit(operation.name, job):
+        # The side thread works for this request: its logs and upstream calls carry its id.
+        context = contextvars.copy_context()
+        if not self.side_calls.submit(operation.name, lambda: context.run(job)):
             log.info("comparison dropped: side queue full", extra={"operation": operation.name})
 
     # -- the side path (threads of SideCalls) ---------------------------------

@@ -377,3 +377,13 @@ def test_sighup_restarts_workers_on_the_new_rules(bridge_with: Factory) -> None:
     assert _eventually(lambda: all(
         BRIDGE_PREFIX in post_login(bridge, "jdoe@example.com", "x").content for _ in range(4)))
     assert bridge.process.poll() is None
+
+
+def test_the_side_path_carries_the_request_id(bridge_with: Factory, twin: Server) -> None:
+    bridge = bridge_with(_route("shadow"))
+    requests.post(bridge.url + USERS_PATH, data=_login_body("jdoe@example.com", "Password"),
+                  headers={"Content-Type": "text/xml", "X-Request-ID": "side-42"}, timeout=10)
+    _records(bridge, 1)
+    # The shadow REST call went out with the caller's request id.
+    seen = requests.get(f"{twin.url}/_sandbox/stats", timeout=5).json()["request_ids"]
+    assert seen["credentials"] == "side-42"
