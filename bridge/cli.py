@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from xml.sax.saxutils import quoteattr
 
 from bridge import __version__
 from bridge.config import (
@@ -226,10 +227,12 @@ def _print_banner(config: Config, host: str, port: int,
     print(f"WSDL: {base}{config.wsdl_path}?wsdl", flush=True)
     if demo_user is not None:
         username, password = demo_user
+        # Escaped as XML attributes: seed values may hold quotes or ampersands.
         envelope = (
             '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             '<AuthenticateUser xmlns="https://www.assuresign.net/Services/DocumentNOW/Users">'
-            f'<AuthenticateUserRequest UserName="{username}" Password="{password}"/>'
+            f"<AuthenticateUserRequest UserName={quoteattr(username)} "
+            f"Password={quoteattr(password)}/>"
             "</AuthenticateUser></soap:Body></soap:Envelope>"
         )
         action = "https://www.assuresign.net/Services/DocumentNOW/Users/IUserService/AuthenticateUser"

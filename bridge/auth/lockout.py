@@ -44,8 +44,8 @@ class Lockout:
         self.policy = policy
 
     def is_locked(self, subject: str) -> bool:
-        return (self._store.get(self._key("lock", subject)) is not None
-                or self._store.get(self._key("permanent", subject)) is not None)
+        # One read on the login path: a permanent lock is the same key with a long life.
+        return self._store.get(self._key("lock", subject)) is not None
 
     def record_failure(self, subject: str) -> str:
         """Count one failure; says which lock it caused, if any (NOT_LOCKED is falsy)."""
@@ -59,7 +59,7 @@ class Lockout:
         if failures % policy.max_failures == 0:
             locks = failures // policy.max_failures
             if policy.permanent_after and locks >= policy.permanent_after:
-                self._store.set(self._key("permanent", subject), now, _PERMANENT_TTL)
+                self._store.set(self._key("lock", subject), now, _PERMANENT_TTL)
                 return PERMANENT
             wait = min(policy.duration * locks, policy.max_duration)
             self._store.set(self._key("lock", subject), now, wait)
@@ -80,7 +80,7 @@ class Lockout:
 
     def unlock(self, subject: str) -> None:
         """The operator's way out of a permanent (or any) lock."""
-        for kind in ("lock", "permanent", "fail", "last"):
+        for kind in ("lock", "fail", "last"):
             self._store.delete(self._key(kind, subject))
 
     @staticmethod
