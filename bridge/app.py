@@ -42,6 +42,7 @@ from bridge.migrate.sidecalls import SideCalls
 from bridge.proxies import TrustedProxies
 from bridge.reload import PlanSource, build_plan
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
+from bridge.rules.remembered import RememberedResults
 from bridge.soap.envelope import (
     SOAP11,
     Fault,
@@ -84,6 +85,7 @@ class BridgeApp:
         self.limits = XmlLimits(max_bytes=config.max_body_bytes)
         self.store = open_store(config.store, config.source)
         tokens = TokenIssuer(self.store)
+        state_key = state_key or random.token_bytes(32)
         context = EngineContext(
             upstreams=_clients(config.upstreams.values(), new_session()),
             store=self.store,
@@ -92,10 +94,11 @@ class BridgeApp:
             secrets=secrets,
             vars=config.vars,
             token_ttl=config.token_ttl,
-            state_key=state_key or random.token_bytes(32),
+            state_key=state_key,
             credentials=CredentialsFile(config.credentials_file)
             if config.credentials_file
             else None,
+            remembered=RememberedResults(self.store, state_key),
         )
         self.engine = RuleEngine(context)
         # The side path has its own connections and its own, shorter, timeouts.

@@ -177,7 +177,8 @@ class _RuleChecker:
                          f"input.{verify.password} upstream")
         if step.cache is not None:
             self.problem(step.line,
-                         f"step {step.id!r} verifies the caller, so it must not be cached")
+                         f"step {step.id!r} verifies the caller, so it must not be cached: "
+                         "verify.cache remembers a verification under the credentials' HMAC")
         if step.optional:
             self.problem(step.line,
                          f"step {step.id!r} verifies the caller, so it cannot be optional")

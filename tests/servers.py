@@ -96,12 +96,30 @@ def demo_api_user() -> tuple[str, str]:
     return api_user.username, api_user.key
 
 
+def unremembered(mappings: Path, workdir: Path) -> Path:
+    """A copy of a rules folder that checks every login upstream: no verify.cache, and only
+    the bearer cached (most tests are about what one login asks of the upstream)."""
+    target = workdir / f"{mappings.name}-unremembered"
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sorted(mappings.glob("*.yaml")):
+        rule = yaml.safe_load(source.read_text())
+        (rule.get("verify") or {}).pop("cache", None)
+        for step in rule.get("steps") or []:
+            if step.get("id") != "bearer":
+                step.pop("cache", None)
+        (target / source.name).write_text(yaml.safe_dump(rule, sort_keys=False))
+    return target
+
+
 def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assuresign",
-                 **overrides: Any) -> Path:
+                 remember: bool = False, **overrides: Any) -> Path:
+    """A bridge config against the sandbox; `remember` keeps the rules' verification and
+    profile caches as shipped (see unremembered())."""
     workdir.mkdir(parents=True, exist_ok=True)
+    folder = REPO / mappings
     config: dict[str, Any] = {
         "wsdl": str(REPO / "wsdl" / "DocumentNOW.wsdl"),
-        "mappings": [str(REPO / mappings)],
+        "mappings": [str(folder if remember else unremembered(folder, workdir))],
         "store": f"sqlite:///{workdir / 'state' / 'bridge.sqlite3'}",
         "upstreams": {
             # Many tests inject failures into one shared bridge: its breakers must not open

@@ -116,7 +116,9 @@ def test_check_reports_each_mistake_with_file_and_line(
 
 def test_check_refuses_a_rule_that_never_verifies(broken_rules: tuple[Path, Path]) -> None:
     config, rule = broken_rules
-    _break(rule, "verify:\n  strategy: upstream-credentials\n  step: credentials\n", "")
+    text = rule.read_text()
+    start = text.index("verify:\n")
+    _break(rule, text[start:text.index("\nlockout:", start) + 1], "")
     done = _run("check", "--config", str(config))
     assert done.returncode == 1
     assert "the rule never verifies the caller" in done.stderr
@@ -129,6 +131,18 @@ def test_check_refuses_a_cached_verification_step(broken_rules: tuple[Path, Path
     assert done.returncode == 1
     assert "step 'bearer' verifies the caller but never sends input.password upstream" in done.stderr
     assert "step 'bearer' verifies the caller, so it must not be cached" in done.stderr
+
+
+def test_check_bounds_a_remembered_verification(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    line = _break(rule, "  cache: 2m\n", "  cache: 16m\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert f"{rule}:{line}: verify.cache must be more than 0 and at most 15m" in done.stderr
+    _break(rule, "  cache: 16m\n", "  cache: soon\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert f"{rule}:{line}: cache:" in done.stderr
 
 
 def test_check_reports_yaml_syntax_and_duplicate_keys(broken_rules: tuple[Path, Path]) -> None:

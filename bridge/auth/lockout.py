@@ -28,6 +28,15 @@ QUICK = "quick"
 
 
 @dataclass(frozen=True)
+class Standing:
+    """A subject's lockout state as one read found it at the start of a login."""
+
+    locked: bool
+    # Failures are being counted: a success must clear them.
+    failing: bool
+
+
+@dataclass(frozen=True)
 class LockoutPolicy:
     max_failures: int
     window: float
@@ -43,9 +52,14 @@ class Lockout:
         self._store = store
         self.policy = policy
 
+    def standing(self, subject: str) -> Standing:
+        # One round trip on the login path: a permanent lock is the same key with a long
+        # life, and the failure run's `last` key says whether a success must clear it.
+        lock, last = self._store.get_many([self._key("lock", subject), self._key("last", subject)])
+        return Standing(locked=lock is not None, failing=last is not None)
+
     def is_locked(self, subject: str) -> bool:
-        # One read on the login path: a permanent lock is the same key with a long life.
-        return self._store.get(self._key("lock", subject)) is not None
+        return self.standing(subject).locked
 
     def record_failure(self, subject: str) -> str:
         """Count one failure; says which lock it caused, if any (NOT_LOCKED is falsy)."""
@@ -72,9 +86,12 @@ class Lockout:
             return QUICK
         return NOT_LOCKED
 
-    def record_success(self, subject: str) -> None:
-        # Most logins follow no failure: a read spares the store two writes on the hot path.
-        if self._store.get(self._key("last", subject)) is not None:
+    def record_success(self, subject: str, standing: Standing | None = None) -> None:
+        """Clear a failure run; `standing` (read when the login began) spares a read."""
+        # Most logins follow no failure: knowing that spares the store two writes.
+        failing = (standing.failing if standing is not None
+                   else self._store.get(self._key("last", subject)) is not None)
+        if failing:
             self._store.delete(self._key("fail", subject))
             self._store.delete(self._key("last", subject))
 

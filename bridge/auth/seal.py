@@ -43,6 +43,12 @@ def unseal(key: bytes, sealed: str) -> str | None:
     return data.decode("utf-8")
 
 
+def keyed_fingerprint(key: bytes, value: str, purpose: str) -> str:
+    """fingerprint() under a secret key: for values an attacker could guess (passwords), so a
+    leaked store cannot be searched offline without the key too."""
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 def fingerprint(value: str, purpose: str) -> str:
     """A stable, non-reversible store key for a value that must not be stored itself."""
     return hashlib.sha256(f"{purpose}\x00{value}".encode()).hexdigest()[:40]

@@ -13,10 +13,10 @@ from typing import Any
 
 from bridge.auth.lockout import Lockout
 from bridge.auth.passwords import CredentialsFile
-from bridge.auth.seal import fingerprint, seal, unseal
 from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.errors import UpstreamError
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
+from bridge.rules.remembered import RememberedResults
 from bridge.rules.template import lookup, render_value
 from bridge.store.base import Store
 from bridge.upstream.rest import Reply, RestClient
@@ -84,6 +84,17 @@ class EngineContext:
     # Seals cached step results (e.g. bearer tokens) before they reach the store.
     state_key: bytes
     credentials: CredentialsFile | None = None
+    # Shared by the engines of one process (the request path and the side path).
+    remembered: RememberedResults | None = None
+
+
+@dataclass(frozen=True)
+class _Remembering:
+    """Where one step's result is remembered, for how long, and what makes it stale."""
+
+    key: str
+    ttl: float
+    refresh_on: frozenset[int]
 
 
 class RuleEngine:
@@ -91,6 +102,7 @@ class RuleEngine:
 
     def __init__(self, context: EngineContext) -> None:
         self.context = context
+        self.remembered = context.remembered or RememberedResults(context.store, context.state_key)
 
     def run(self, rule: Rule, request: Mapping[str, Any], dry_run: bool = False) -> Outcome:
         """Carry the rule out. A dry run (the shadow side) leaves no trace: no lockout is
@@ -103,11 +115,13 @@ class RuleEngine:
             "vars": self.context.vars,
         }
         subject: str | None = None
+        standing = None
         try:
             scope["input"], missing = self._inputs(rule, request)
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
-                if subject and self.context.lockout.is_locked(subject):
+                standing = self.context.lockout.standing(subject) if subject else None
+                if standing is not None and standing.locked:
                     outcome.locked_out = True
                     raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
             # Only now, so that a blank password counts towards the lockout like a wrong one.
@@ -131,7 +145,7 @@ class RuleEngine:
                 refused.reason = "locked_out"
             return refused
         if subject:
-            self.context.lockout.record_success(subject)
+            self.context.lockout.record_success(subject, standing)
         outcome.result = _prune(render_value(rule.result, scope)) or {}
         return outcome
 
@@ -188,10 +202,15 @@ class RuleEngine:
             raise Refusal(UNAVAILABLE, "local verification has no credentials file")
         username = str(scope["input"].get(verify.username) or "")
         password = str(scope["input"].get(verify.password) or "")
+        remembering = self._remembering(rule, None, scope)
+        if remembering is not None and self.remembered.get(remembering.key) is not None:
+            return
         verdict = credentials.verify(username, password)
         if not verdict.ok:
             assert verdict.reason is not None
             raise Refusal(verdict.reason, f"local verification: {verdict.reason}")
+        if remembering is not None:
+            self.remembered.put(remembering.key, {}, remembering.ttl)
 
     def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome) -> None:
         run = _Run(outcome)
@@ -204,7 +223,7 @@ class RuleEngine:
             # A cached value (typically a bearer) was refused upstream: forget it and run
             # again from the first cached step; earlier steps (the verification) stand.
             for key in run.cached.values():
-                self.context.store.delete(key)
+                self.remembered.forget(key)
             first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
             fresh = _Run(outcome, use_cache=False)
             for step in rule.steps[first:]:
@@ -225,22 +244,15 @@ class RuleEngine:
         self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run
     ) -> dict[str, Any]:
         outcome = run.outcome
-        cache_key = None
-        if step.cache is not None:
-            cache_key = "step:{}:{}:{}".format(
-                rule.operation, step.id, fingerprint(str(step.cache.key.render(scope)), "step")
-            )
-            sealed = self.context.store.get(cache_key) if run.use_cache else None
-            if isinstance(sealed, str):
-                payload = unseal(self.context.state_key, sealed)
-                if payload is not None:
-                    outcome.timings[f"{step.id}.cached"] = 0.0
-                    outcome.cache_hits += 1
-                    run.cached[step.id] = cache_key
-                    run.refresh_on |= step.cache.refresh_on
-                    cached: dict[str, Any] = json.loads(payload)
-                    return cached
-        if cache_key is not None:
+        remembering = self._remembering(rule, step, scope)
+        if remembering is not None:
+            cached = self.remembered.get(remembering.key) if run.use_cache else None
+            if cached is not None:
+                outcome.timings[f"{step.id}.cached"] = 0.0
+                outcome.cache_hits += 1
+                run.cached[step.id] = remembering.key
+                run.refresh_on |= remembering.refresh_on
+                return cached
             outcome.cache_misses += 1
         client = self.context.upstreams[step.upstream]
         path = str(step.path.render(scope))
@@ -263,10 +275,29 @@ class RuleEngine:
             refusal.status = reply.status
             raise refusal
         extracted = self._extract(step, reply)
-        if cache_key is not None and step.cache is not None:
-            sealed_value = seal(self.context.state_key, json.dumps(extracted))
-            self.context.store.set(cache_key, sealed_value, step.cache.ttl)
+        if remembering is not None:
+            self.remembered.put(remembering.key, extracted, remembering.ttl)
         return extracted
+
+    def _remembering(self, rule: Rule, step: Step | None, scope: dict[str, Any]
+                     ) -> _Remembering | None:
+        """How a step's result (or, for step None, a local verification) is remembered."""
+        if step is not None and step.cache is not None:
+            material = str(step.cache.key.render(scope))
+            return _Remembering(self.remembered.key("step", rule.operation, step.id, material),
+                                step.cache.ttl, step.cache.refresh_on)
+        verify = rule.verify
+        if verify is None or verify.cache is None:
+            return None
+        if step is not None and step.id != verify.step:
+            return None
+        # Only a success is ever remembered, under these exact credentials: another
+        # password finds nothing and goes to be verified (and counted) as usual.
+        material = json.dumps([scope["input"].get(verify.username),
+                               scope["input"].get(verify.password)])
+        return _Remembering(
+            self.remembered.key("verified", rule.operation, step.id if step else "local", material),
+            verify.cache, frozenset({401}))
 
     def _call(self, step: Step, client: RestClient, path: str, body: Any,
               headers: dict[str, str], outcome: Outcome) -> Reply:

@@ -19,6 +19,8 @@ SEVERITIES = ("Warning", "Error", "Fatal")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ERROR_KINDS = ("http", "timeout", "connect", "protocol", "open")
 # Reasons the engine itself produces, so a rule that can meet them must define them.
+# The longest a successful verification may be remembered (verify.cache).
+MAX_VERIFY_CACHE = 15 * 60.0
 INVALID_CREDENTIALS = "invalid_credentials"
 UNAVAILABLE = "unavailable"
 
@@ -101,6 +103,8 @@ class Verify:
     step: str | None
     username: str
     password: str
+    # Remember a successful verification this long, keyed by an HMAC of the credentials.
+    cache: float | None = None
     line: int = 0
 
 
@@ -267,7 +271,7 @@ class _Compiler:
         section = self.mapping(data, "verify")
         if section is None:
             return None
-        self.unknown_keys(section, {"strategy", "step", "username", "password"}, "verify")
+        self.unknown_keys(section, {"strategy", "step", "username", "password", "cache"}, "verify")
         strategy = section.get("strategy")
         if strategy not in STRATEGIES:
             self.problem(section, "strategy",
@@ -278,11 +282,19 @@ class _Compiler:
                          f"verify.strategy {strategy} needs verify.step: the step that checks it")
         if strategy == "local" and step:
             self.problem(section, "step", "verify.step does not apply to the local strategy")
+        cache = self.duration(section, "cache")
+        if cache is not None and not 0 < cache <= MAX_VERIFY_CACHE:
+            # A remembered verification outlives a password change or a vendor-side lock.
+            self.problem(section, "cache", "verify.cache must be more than 0 and at most "
+                         f"{int(MAX_VERIFY_CACHE // 60)}m: it is how long a changed password "
+                         "still works")
+            cache = None
         return Verify(
             strategy=str(strategy),
             step=str(step) if step else None,
             username=str(section.get("username", "username")),
             password=str(section.get("password", "password")),
+            cache=cache,
             line=section.line,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -13,6 +14,10 @@ class Store(Protocol):
     """
 
     def get(self, key: str) -> Any | None: ...
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        """Several values in one round trip, in the order of `keys` (None where absent)."""
+        ...
 
     def set(self, key: str, value: Any, ttl: float) -> None: ...
 

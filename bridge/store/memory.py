@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -29,6 +30,10 @@ class MemoryStore:
         with self._lock:
             entry = self._live(key)
             return None if entry is None else entry[0]
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        with self._lock:
+            return [None if (entry := self._live(key)) is None else entry[0] for key in keys]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -66,6 +67,12 @@ class RedisStore:
     def get(self, key: str) -> Any | None:
         value = self._call("get", self.prefix + key)
         return None if value is None else json.loads(value)
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        values = self._call("mget", [self.prefix + key for key in keys])
+        return [None if value is None else json.loads(value) for value in values]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         self._call("set", self.prefix + key, json.dumps(value, separators=(",", ":")),

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bridge.errors import StoreError
@@ -67,6 +68,16 @@ class SqliteStore:
             "SELECT value FROM entries WHERE key = ? AND expires > ?", (key, time.time())
         ).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = dict(self._execute(
+            f"SELECT key, value FROM entries WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
+            (*keys, time.time()),
+        ).fetchall())
+        return [None if key not in rows else json.loads(rows[key]) for key in keys]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         now = time.time()

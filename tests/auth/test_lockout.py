@@ -68,3 +68,17 @@ def test_waiting_out_a_lock_is_not_a_quiet_window() -> None:
     assert lockout.record_failure("a") == "temporary"
     time.sleep(0.15)
     assert lockout.is_locked("a")  # two wait increments: 0.2 s
+
+
+def test_standing_read_at_login_start_decides_whether_success_clears() -> None:
+    lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=2, window=60, duration=60))
+    clean = lockout.standing("a")
+    assert (clean.locked, clean.failing) == (False, False)
+    lockout.record_failure("a")
+    failing = lockout.standing("A ")
+    assert (failing.locked, failing.failing) == (False, True)
+    lockout.record_success("a", failing)
+    assert lockout.standing("a").failing is False
+    assert lockout.record_failure("a") == ""  # the run started over
+    assert lockout.record_failure("a") == "temporary"
+    assert lockout.standing("a").locked

@@ -126,3 +126,12 @@ def test_open_store_redis_url_keeps_the_password_out_of_errors() -> None:
         store.get("k")
     assert "hunter2-secret" not in str(caught.value)
     assert "redis://127.0.0.1:1/0" in str(caught.value)
+
+
+def test_several_values_in_one_read(store: Store) -> None:
+    store.set("a", {"x": 1}, ttl=60)
+    store.set("gone", 2, ttl=0.1)
+    store.set("c", "three", ttl=60)
+    time.sleep(0.2)
+    assert store.get_many(["c", "missing", "a", "gone"]) == ["three", None, {"x": 1}, None]
+    assert store.get_many([]) == []
