@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-import requests
-
 from bridge import logs
 from bridge.api import JsonApi, JsonReply
 from bridge.api import encode as api_encode
@@ -56,7 +54,7 @@ from bridge.soap.xmlparse import XmlLimits
 from bridge.store import open_store
 from bridge.upstream.breaker import Breaker
 from bridge.upstream.legacy import LegacyClient
-from bridge.upstream.rest import Endpoint, RestClient, new_session
+from bridge.upstream.rest import Endpoint, RestClient
 
 log = logging.getLogger("bridge.app")
 
@@ -87,7 +85,7 @@ class BridgeApp:
         tokens = TokenIssuer(self.store)
         state_key = state_key or random.token_bytes(32)
         context = EngineContext(
-            upstreams=_clients(config.upstreams.values(), new_session()),
+            upstreams=_clients(config.upstreams.values()),
             store=self.store,
             tokens=tokens,
             lockout=Lockout(self.store, LockoutPolicy(**dataclasses.asdict(config.lockout))),
@@ -103,9 +101,8 @@ class BridgeApp:
         self.engine = RuleEngine(context)
         # The side path has its own connections and its own, shorter, timeouts.
         side = config.side_calls
-        side_session = new_session()
         side_engine = RuleEngine(dataclasses.replace(context, upstreams=_clients(
-            (_capped(e, side.timeout) for e in config.upstreams.values()), side_session)))
+            _capped(e, side.timeout) for e in config.upstreams.values())))
         recorder = Recorder(self.store, side.retain)
         limits = config.rate_limits
         self.rate_limiter = (RateLimiter(self.store, limits)
@@ -119,7 +116,7 @@ class BridgeApp:
             engine=self.engine,
             side_engine=side_engine,
             legacy=LegacyClient(legacy) if legacy else None,
-            side_legacy=LegacyClient(_capped(legacy, side.timeout), side_session)
+            side_legacy=LegacyClient(_capped(legacy, side.timeout))
             if legacy else None,
             side_calls=self.side_calls,
             recorder=recorder,
@@ -357,8 +354,8 @@ def _from_api(reply: JsonReply) -> Response:
     return Response(reply.status, api_encode(reply), "application/json", reply.headers)
 
 
-def _clients(endpoints: Iterable[Endpoint], session: requests.Session) -> dict[str, RestClient]:
-    return {endpoint.name: RestClient(endpoint, session, Breaker(endpoint.breaker)
+def _clients(endpoints: Iterable[Endpoint]) -> dict[str, RestClient]:
+    return {endpoint.name: RestClient(endpoint, Breaker(endpoint.breaker)
                                       if endpoint.breaker.failures else None, observe_upstream)
             for endpoint in endpoints}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bridge.auth.seal import fingerprint, seal, unseal
@@ -31,6 +31,11 @@ class Grant:
     # in use: operations passed through to it carry this one in place of the bridge's.
     legacy_token: str | None = None
 
+    def record(self) -> dict[str, Any]:
+        # Shallow on purpose (dataclasses.asdict deep-copies the accounts: the login path's
+        # largest cost after the upstream); the record is serialised at once, never kept.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
 
 class TokenIssuer:
     """Tokens live in the store under a hash; the bearer inside is sealed with the token.
@@ -46,7 +51,7 @@ class TokenIssuer:
         # 32 random bytes: 256 bits, URL-safe base64 without padding.
         token = grant.bearer if kind == PASSTHROUGH else secrets.token_urlsafe(32)
         now = time.time()
-        record = asdict(grant) | {"issued_at": now, "expires_at": now + ttl}
+        record = grant.record() | {"issued_at": now, "expires_at": now + ttl}
         payload = json.dumps(record, separators=(",", ":"))
         self._store.set(self._key(token), seal(token.encode(), payload), ttl)
         return token
@@ -70,7 +75,7 @@ class TokenIssuer:
         grant = self.resolve(token)
         if grant is None:
             return False
-        record = asdict(grant) | {"legacy_token": legacy_token}
+        record = grant.record() | {"legacy_token": legacy_token}
         remaining = grant.expires_at - time.time()
         if remaining <= 0:
             return False

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-import requests
-
-from bridge.upstream.rest import Endpoint, new_session, upstream_errors
+from bridge.upstream.rest import Endpoint, transport_for
 
 # Only what describes the message travels on; hop-by-hop and Host headers do not.
 FORWARDED_HEADERS = ("Content-Type", "SOAPAction", "X-Request-ID")
@@ -24,28 +21,19 @@ class LegacyReply:
 class LegacyClient:
     """POSTs SOAP envelopes to the legacy endpoint at the same path the caller used."""
 
-    def __init__(self, endpoint: Endpoint, session: requests.Session | None = None) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._session = session or new_session()
+        self._transport = transport_for(endpoint)
 
     def forward(self, path: str, body: bytes, headers: dict[str, str]) -> LegacyReply:
         sent = {name: value for name, value in headers.items() if name in FORWARDED_HEADERS}
-        started = time.perf_counter()
-        with upstream_errors(self.endpoint, f"POST {path}"):
-            response = self._session.post(
-                self.endpoint.base_url + path,
-                data=body,
-                headers=sent,
-                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
-                verify=self.endpoint.verify_tls,
-                allow_redirects=False,
-            )
+        answer = self._transport.send("POST", path, body, sent)
         return LegacyReply(
-            status=response.status_code,
-            content_type=response.headers.get("Content-Type", "text/xml; charset=utf-8"),
-            body=response.content,
-            elapsed=time.perf_counter() - started,
+            status=answer.status,
+            content_type=answer.headers.get("Content-Type", "text/xml; charset=utf-8"),
+            body=answer.body,
+            elapsed=answer.elapsed,
         )
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()

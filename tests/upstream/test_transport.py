@@ -1,0 +1,94 @@
+"""The transport against real loopback servers: kept-alive connections, TLS checking, failure kinds."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import UpstreamError
+from bridge.upstream.transport import Transport
+
+
+class _Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the vendor's gateways
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
+        answer = b'{"got": "' + body + b'", "accept": "' + self.headers["Accept"].encode() + b'"}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    connections: set[tuple[str, int]]
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if isinstance(self.socket, ssl.SSLSocket) else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
+
+
+def _serve(tls: ssl.SSLContext | None = None) -> Iterator[_Server]:
+    server = _Server(("127.0.0.1", 0), _Echo)
+    server.connections = set()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def echo() -> Iterator[_Server]:
+    yield from _serve()
+
+
+@pytest.fixture
+def https_url(certificate: tuple[Path, Path]) -> Iterator[str]:
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for server in _serve(context):
+        yield server.url
+
+
+def test_calls_share_one_kept_alive_connection(echo: _Server) -> None:
+    transport = Transport("echo", echo.url, connect_timeout=1, read_timeout=2)
+    answers = [transport.send("POST", "/x", f"n{n}".encode(), {"Accept": "application/json"})
+               for n in range(5)]
+    assert [a.status for a in answers] == [201] * 5
+    assert answers[3].body == b'{"got": "n3", "accept": "application/json"}'
+    assert answers[0].headers["content-type"] == "application/json"
+    assert len(echo.connections) == 1
+    transport.close()
+
+
+def test_tls_is_checked_unless_turned_off(https_url: str) -> None:
+    checked = Transport("tls", https_url, connect_timeout=1, read_timeout=2)
+    with pytest.raises(UpstreamError) as caught:
+        checked.send("POST", "/", b"x", {"Accept": "*/*"})
+    # A certificate nobody vouches for: the request never left, so it is a connect failure.
+    assert caught.value.kind == "connect"
+    unchecked = Transport("tls", https_url, connect_timeout=1, read_timeout=2, verify_tls=False)
+    assert unchecked.send("POST", "/", b"x", {"Accept": "*/*"}).status == 201
+
+
+def test_nothing_listening_is_a_connect_failure() -> None:
+    transport = Transport("down", "http://127.0.0.1:9", connect_timeout=1, read_timeout=1)
+    with pytest.raises(UpstreamError, match=r"cannot reach http://127\.0\.0\.1:9") as caught:
+        transport.send("GET", "/", None, {})
+    assert caught.value.kind == "connect"
