@@ -28,7 +28,6 @@ from bridge.soap.envelope import (
     content_type_for,
     read_answer,
     swap_values,
-    write_envelope,
 )
 from bridge.soap.service import Operation, SoapService
 from bridge.soap.xmlparse import XmlLimits
@@ -208,8 +207,8 @@ class Dispatcher:
             fault = Fault(outcome.fault.code, outcome.fault.message)
             return SoapReply(fault.http_status(version), content_type_for(version),
                              fault.to_bytes(version))
-        payload = self.service.encode(exchange.operation, outcome.result or {})
-        return SoapReply(200, content_type_for(version), write_envelope(version, payload))
+        return SoapReply(200, content_type_for(version),
+                         self.service.answer(exchange.operation, outcome.result or {}, version))
 
     def _side_calls_allowed(self, plan: Plan, rule: Rule) -> bool:
         route = plan.routing.operations.get(rule.operation)
