@@ -1,1 +1,1 @@
-"""Benchmarks and soak tests: run outside the test suite (`python -m bench.soak`)."""
+"""Benchmarks and soak tests, run outside the test suite: `python -m bench`, `python -m bench.soak`."""

@@ -1,3 +1,7 @@
-"""`python -m bench` lists the benchmarks."""
+"""`python -m bench` runs the comparison benchmark (bench/run.py); `python -m bench.soak` the soak."""
 
-print("python -m bench.soak   many concurrent clients: errors, lockouts, worker memory")
+import sys
+
+from bench.run import main
+
+sys.exit(main())

@@ -49,6 +49,9 @@ class Control:
         return not self.paths or any(fragment in path for fragment in self.paths)
 
 
+_SWEEP_SECONDS = 1.0
+
+
 class SandboxState:
     """Thread-safe: the threaded server runs requests concurrently."""
 
@@ -57,6 +60,7 @@ class SandboxState:
         self.clock = clock
         self._lock = threading.Lock()
         self._grants: dict[str, Grant] = {}
+        self._swept = clock()
         self._failures: Counter[str] = Counter()
         self._locked: set[str] = set()
         self._calls: Counter[str] = Counter()
@@ -78,9 +82,12 @@ class SandboxState:
         token = secrets.token_urlsafe(32)
         with self._lock:
             now = self.clock()
-            # Forget dead tokens here so a long demo run does not grow without bound.
-            for dead in [t for t, g in self._grants.items() if g.expires_at <= now]:
-                del self._grants[dead]
+            # Forget dead tokens so a long demo run does not grow without bound; once a
+            # second, not on every issue, or a busy sandbox slows down as tokens pile up.
+            if now - self._swept >= _SWEEP_SECONDS:
+                self._swept = now
+                for dead in [t for t, g in self._grants.items() if g.expires_at <= now]:
+                    del self._grants[dead]
             self._grants[token] = Grant(kind, username, now + lifetime_s, api_username)
         return token
 

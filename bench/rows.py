@@ -1,0 +1,113 @@
+"""The bench's rows: which server each runs, with what state and caches, and what it measured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench import wrk
+
+# soap-bridge serve's default --threads (bridge/cli.py): every server under test gets it.
+THREADS = 4
+SANDBOX_THREADS = 16
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    kind: str  # floor | spyne | bridge | api-user | profile
+    workers: int
+    what: str
+    store: str | None = None  # bridge rows: "sqlite" or a Redis URL
+    cold: bool = False
+
+    @property
+    def direct(self) -> bool:
+        """A row where wrk calls the sandbox itself."""
+        return self.kind in ("api-user", "profile")
+
+    @property
+    def redis(self) -> bool:
+        return bool(self.store and self.store.startswith(("redis://", "rediss://")))
+
+
+def plan(workers: int, store: str) -> list[Row]:
+    more = workers * 2
+    soap = "AuthenticateUser over SOAP 1.1, rotating through the users"
+    return [
+        Row("floor", "floor", workers, f"{soap}; reads the request, answers one fixed success: "
+            "no parsing, no upstream"),
+        Row("spyne", "spyne", workers, f"{soap}; Spyne parses it, calls apiUser then the profile "
+            "over one pooled keep-alive session, answers the vendor's bearer as the token"),
+        Row("bridge-cold", "bridge", workers, f"{soap}; the api-key rule without any cache: every "
+            "login calls apiUser and the profile, mints and stores a token (SQLite)",
+            store="sqlite", cold=True),
+        Row("bridge-warm", "bridge", workers, f"{soap}; the api-key rule as shipped, repeat logins "
+            "of the same users: what the rule caches is served from the store (SQLite)",
+            store="sqlite"),
+        Row("bridge-cold-redis", "bridge", workers, "as bridge-cold, state in Redis",
+            store=store, cold=True),
+        Row("bridge-warm-redis", "bridge", workers, "as bridge-warm, state in Redis", store=store),
+        Row(f"bridge-warm-{more}w", "bridge", more, f"as bridge-warm, {more} workers",
+            store="sqlite"),
+        Row(f"floor-{more}w", "floor", more, f"as floor, {more} workers"),
+        Row("upstream-apiuser", "api-user", 1, "wrk calls the sandbox's `POST apiUser` itself "
+            "(the first call of a cold login)"),
+        Row("upstream-profile", "profile", 1, "wrk calls the sandbox's `GET user` profile itself "
+            "with a valid bearer (the second call of a cold login)"),
+    ]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measured wrk run against one row, and what the processes spent meanwhile."""
+
+    connections: int
+    load: wrk.Result
+    server_cpu: float        # seconds: gunicorn master and workers (the sandbox on direct rows)
+    upstream_cpu: float | None  # seconds: the sandbox, on rows that call it through a server
+    upstream_calls: int      # apiUser + profile + … calls the sandbox counted
+    worker_cpu: tuple[float, ...]  # seconds, each worker of the server under test
+    machine_busy: float      # seconds: every CPU of the machine, whoever used it
+
+    def per_request_us(self, seconds: float | None) -> float | None:
+        return None if seconds is None or not self.load.requests else \
+            seconds / self.load.requests * 1e6
+
+    @property
+    def calls_per_login(self) -> float:
+        return self.upstream_calls / self.load.requests if self.load.requests else 0.0
+
+    @property
+    def ours(self) -> float:
+        """Seconds of CPU the server, the sandbox and wrk used together."""
+        return self.server_cpu + (self.upstream_cpu or 0.0) + self.load.cpu_seconds
+
+    @property
+    def cores_busy(self) -> float:
+        return self.ours / self.load.seconds if self.load.seconds else 0.0
+
+    @property
+    def other_cores(self) -> float:
+        """Cores busy with processes outside the bench (other work on the machine)."""
+        return max(0.0, self.machine_busy - self.ours) / self.load.seconds if self.load.seconds else 0.0
+
+    @property
+    def busiest_worker(self) -> float | None:
+        """The busiest worker's share of the workers' CPU: gthread keeps a connection on the
+        worker that accepted it, so one worker may serve most of the load."""
+        total = sum(self.worker_cpu)
+        if self.connections == 1 or len(self.worker_cpu) < 2 or not total:
+            return None  # one connection is always one worker's
+        return max(self.worker_cpu) / total
+
+
+@dataclass
+class Outcome:
+    row: Row
+    startup: float | None = None     # seconds from spawn to the first successful answer
+    peak_rss_kib: int | None = None  # the largest VmHWM among the workers
+    measures: dict[int, Measure] = field(default_factory=dict)
+    skipped: str = ""
+
+    def at(self, connections: int) -> Measure | None:
+        return self.measures.get(connections)
