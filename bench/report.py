@@ -183,8 +183,8 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         f"Everything is on loopback on this machine. The sandbox (`bridge.sandbox`, seeded with "
         f"the bundled users and {context.extra_users} more, {context.users} active users in all) is "
         f"the upstream of every row; it runs under gunicorn with one worker (its bearers live "
-        f"in that process) and {SANDBOX_THREADS} threads, keep-alive, and sweeps expired bearers "
-        f"once a second instead of on every issue (bench/sandbox.py says why). It started in "
+        f"in that process) and {SANDBOX_THREADS} threads, keep-alive (its own `soap-bridge "
+        f"sandbox` server, wsgiref, closes every connection and would dominate). It started in "
         f"{context.sandbox_startup:.2f} s.",
         "",
         f"Every server under test runs under the same gunicorn set-up as `soap-bridge serve` "

@@ -24,7 +24,7 @@ def _xor(data: bytes, stream: bytes) -> bytes:
 
 
 def _tag(key: bytes, nonce: bytes, body: bytes) -> bytes:
-    return hmac.new(key, b"tag\x00" + nonce + body, hashlib.sha256).digest()[:16]
+    return hmac.digest(key, b"tag\x00" + nonce + body, "sha256")[:16]
 
 
 def seal(key: bytes, plaintext: str) -> str:
@@ -52,7 +52,7 @@ def unseal(key: bytes, sealed: str) -> str | None:
 def keyed_fingerprint(key: bytes, value: str, purpose: str) -> str:
     """fingerprint() under a secret key: for values an attacker could guess (passwords), so a
     leaked store cannot be searched offline without the key too."""
-    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.digest(key, f"{purpose}\x00{value}".encode(), "sha256").hex()[:40]
 
 
 def fingerprint(value: str, purpose: str) -> str:
