@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from bridge.errors import SoapClientError
-from bridge.soap.xmlparse import XmlLimits, parse_xml
+from bridge.soap.xmlparse import XmlLimits, _thread_parser, parse_xml
 
 LIMITS = XmlLimits(max_bytes=4096, max_depth=10, max_attribute_length=100)
 
@@ -49,3 +50,23 @@ def test_size_limit_is_checked_before_parsing() -> None:
     # Not even well-formed: the size check answers first.
     with pytest.raises(SoapClientError, match="exceeds"):
         parse_xml(b"<" * 5000, LIMITS)
+
+
+def test_each_thread_parses_with_a_parser_of_its_own() -> None:
+    seen: dict[str, list[object]] = {}
+    answers: list[str] = []
+
+    def work(name: str) -> None:
+        seen[name] = [_thread_parser(), _thread_parser()]
+        for n in range(200):
+            root = parse_xml(f'<a xmlns="urn:x"><b n="{name}-{n}"/></a>'.encode(), XmlLimits())
+            answers.append(root[0].get("n") or "")
+
+    threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(first is second for first, second in seen.values())
+    assert len({id(pair[0]) for pair in seen.values()}) == 6
+    assert sorted(answers) == sorted(f"t{i}-{n}" for i in range(6) for n in range(200))
