@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +15,8 @@ from lxml import etree
 from bridge.soap.envelope import SOAP11, SOAP12, write_envelope
 from bridge.soap.service import TEXT, Field, Operation, SoapService, coerce_simple
 from bridge.soap.writer import AnswerWriter, compile_answer
+from tests.soap.wsdls import DOCUMENTNOW, DOCUMENTNOW_OPERATIONS, FIXTURES, NMBRS, generic_wsdl
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures"
-DOCUMENTNOW = REPO / "wsdl" / "DocumentNOW.wsdl"
-NMBRS = FIXTURES / "nmbrs" / "DebtorService.wsdl"
 GOLDEN = FIXTURES / "authenticate-user.answer.soap11.xml"
 VERSIONS = (SOAP11, SOAP12)
 
@@ -29,12 +25,7 @@ VERSIONS = (SOAP11, SOAP12)
 # non-string type, and the things only zeep writes (dateTime, anyURI, a choice, an element
 # default, another namespace, unqualified elements, an attribute default).
 GENERIC_ANSWERS = [("Plain", "g"), ("Chosen", "g"), ("Defaulted", "g"), ("Loose", "l")]
-GENERIC_WSDL = """<?xml version="1.0" encoding="utf-8"?>
-<wsdl:definitions targetNamespace="urn:example:generic"
-    xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
-    xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:g="urn:example:generic"
-    xmlns:o="urn:example:other" xmlns:l="urn:example:loose">
-  <wsdl:types>
+GENERIC_WSDL = generic_wsdl("""
     <xs:schema targetNamespace="urn:example:other" elementFormDefault="qualified">
       <xs:element name="Foreign" type="xs:string"/>
     </xs:schema>
@@ -95,43 +86,10 @@ GENERIC_WSDL = """<?xml version="1.0" encoding="utf-8"?>
       </xs:element>
       <xs:element name="Ask"><xs:complexType/></xs:element>
     </xs:schema>
-  </wsdl:types>
-  <wsdl:message name="AskIn"><wsdl:part name="parameters" element="g:Ask"/></wsdl:message>
-  {messages}
-  <wsdl:portType name="Generic">{operations}</wsdl:portType>
-  <wsdl:binding name="Generic" type="g:Generic">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    {bindings}
-  </wsdl:binding>
-  <wsdl:service name="Generic">
-    <wsdl:port name="Generic" binding="g:Generic">
-      <soap:address location="http://example.invalid/generic"/>
-    </wsdl:port>
-  </wsdl:service>
-</wsdl:definitions>
-""".format(
-    messages="".join(
-        f'<wsdl:message name="{name}Out">'
-        f'<wsdl:part name="parameters" element="{prefix}:{name}Response"/></wsdl:message>'
-        for name, prefix in GENERIC_ANSWERS),
-    operations="".join(
-        f'<wsdl:operation name="{name}"><wsdl:input message="g:AskIn"/>'
-        f'<wsdl:output message="g:{name}Out"/></wsdl:operation>'
-        for name, _ in GENERIC_ANSWERS),
-    bindings="".join(
-        f'<wsdl:operation name="{name}"><soap:operation soapAction="urn:example:generic/{name}"/>'
-        '<wsdl:input><soap:body use="literal"/></wsdl:input>'
-        '<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
-        for name, _ in GENERIC_ANSWERS),
-)
+  """, [
+    (name, "g:Ask", f"{prefix}:{name}Response") for name, prefix in GENERIC_ANSWERS])
 # Fields of the generic WSDL only zeep writes: the enumeration leaves them out.
 ZEEP_ONLY = frozenset({"When", "Pick", "Defaulted", "Foreign", "Link"})
-WSDL_NS = "{http://schemas.xmlsoap.org/wsdl/}"
-# Read from the file, not from the service under test, so a lost operation fails the test.
-DOCUMENTNOW_OPERATIONS = sorted({
-    operation.get("name", "")
-    for operation in etree.parse(str(DOCUMENTNOW)).iterfind(f".//{WSDL_NS}portType/{WSDL_NS}operation")
-})
 OPERATIONS = ([("DocumentNOW", name) for name in DOCUMENTNOW_OPERATIONS]
               + [("Nmbrs", "Environment_Get"), ("Generic", "Plain")])
 
