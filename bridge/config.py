@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.durations import parse_duration
@@ -173,6 +174,11 @@ class _Reader:
         for key in spec:
             if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker"):
                 self.problem(spec, key, f"unknown upstream setting {key!r}")
+        url = urlsplit(spec["base_url"])
+        if spec["base_url"] != "sandbox" and (url.scheme not in ("http", "https") or not url.hostname
+                                              or url.query or url.fragment):
+            self.problem(spec, "base_url", "base_url must be http(s)://host[:port][/path] "
+                         "(or sandbox, in demo mode)")
         return Endpoint(
             name=name,
             base_url=spec["base_url"].rstrip("/"),

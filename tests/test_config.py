@@ -80,6 +80,7 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
         "store: mongodb://localhost\n"
         "upstreams:\n  a: {base_url: 'http://x', verify_tls: 'false'}\n"
         "sandbox: {seeds: x}\n"
+        "legacy: {base_url: 'ftp://old.example'}\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(str(path))
@@ -90,3 +91,5 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
             "not mongodb://…") in messages
     assert f"{path}:5: verify_tls must be true or false (unquoted)" in messages
     assert f"{path}:6: unknown setting 'seeds' (known: api_user, seed)" in messages
+    assert (f"{path}:7: base_url must be http(s)://host[:port][/path] (or sandbox, in demo "
+            "mode)") in messages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +21,12 @@ class _Echo(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
-        answer = b'{"got": "' + body + b'", "accept": "' + self.headers["Accept"].encode() + b'"}'
+        answer = (b'{"got": "' + body + b'", "accept": "' + self.headers["Accept"].encode()
+                  + b'", "path": "' + self.path.encode() + b'"}')
+        if self.path.endswith("/hang-up"):
+            # Like a gateway's idle timeout: the connection goes away after the answer,
+            # without a Connection: close to warn the client.
+            self.close_connection = True
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -71,7 +77,7 @@ def test_calls_share_one_kept_alive_connection(echo: _Server) -> None:
     answers = [transport.send("POST", "/x", f"n{n}".encode(), {"Accept": "application/json"})
                for n in range(5)]
     assert [a.status for a in answers] == [201] * 5
-    assert answers[3].body == b'{"got": "n3", "accept": "application/json"}'
+    assert answers[3].body == b'{"got": "n3", "accept": "application/json", "path": "/x"}'
     assert answers[0].headers["content-type"] == "application/json"
     assert len(echo.connections) == 1
     transport.close()
@@ -85,6 +91,7 @@ def test_tls_is_checked_unless_turned_off(https_url: str) -> None:
     assert caught.value.kind == "connect"
     unchecked = Transport("tls", https_url, connect_timeout=1, read_timeout=2, verify_tls=False)
     assert unchecked.send("POST", "/", b"x", {"Accept": "*/*"}).status == 201
+    unchecked.close()
 
 
 def test_nothing_listening_is_a_connect_failure() -> None:
@@ -92,3 +99,38 @@ def test_nothing_listening_is_a_connect_failure() -> None:
     with pytest.raises(UpstreamError, match=r"cannot reach http://127\.0\.0\.1:9") as caught:
         transport.send("GET", "/", None, {})
     assert caught.value.kind == "connect"
+
+
+def test_a_connection_the_peer_hung_up_is_replaced_before_sending(echo: _Server) -> None:
+    transport = Transport("echo", echo.url, connect_timeout=1, read_timeout=2)
+    assert transport.send("POST", "/hang-up", b"a", {"Accept": "*/*"}).status == 201
+    time.sleep(0.1)  # the peer's close arrives while the connection idles
+    # Sent on the dead connection, this would fail after the request went out (`protocol`).
+    assert transport.send("POST", "/again", b"b", {"Accept": "*/*"}).status == 201
+    assert len(echo.connections) == 2
+    transport.close()
+
+
+def test_the_base_url_path_prefixes_every_request(echo: _Server) -> None:
+    transport = Transport("echo", echo.url + "/gateway/", connect_timeout=1, read_timeout=2)
+    answer = transport.send("POST", "/api/v3.7/authentication/apiUser", b"k", {"Accept": "*/*"})
+    assert b'"path": "/gateway/api/v3.7/authentication/apiUser"' in answer.body
+    transport.close()
+
+
+def test_each_thread_keeps_a_connection_of_its_own(echo: _Server) -> None:
+    transport = Transport("echo", echo.url, connect_timeout=1, read_timeout=2)
+    bodies: list[bytes] = []
+
+    def login(name: str) -> None:
+        for n in range(10):
+            bodies.append(transport.send("POST", "/", f"{name}{n}".encode(), {"Accept": "*/*"}).body)
+
+    threads = [threading.Thread(target=login, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(bodies) == 30 and all(b'"got": "' in body for body in bodies)
+    assert len(echo.connections) == 3  # ten calls each, over one kept-alive connection each
+    transport.close()
