@@ -40,9 +40,14 @@ def _literal(text: str) -> Any:
 
 def lookup(data: Any, path: str) -> Any:
     """Follow a dotted path through dicts and lists; None when any part is missing."""
-    value = data
-    for part in path.split("."):
-        if isinstance(value, Mapping):
+    return _follow(data, path.split("."))
+
+
+def _follow(value: Any, parts: list[str] | tuple[str, ...]) -> Any:
+    for part in parts:
+        # `type(...) is dict` first: the Mapping ABC check is slow, and nearly every value
+        # met on a login is a plain dict.
+        if type(value) is dict or isinstance(value, Mapping):
             value = value.get(part, _MISSING)
         elif isinstance(value, list) and part.isdigit():
             index = int(part)
@@ -90,9 +95,10 @@ class _Expression:
     path: str | None
     literal: Any
     filters: tuple[tuple[Callable[..., Any], tuple[Any, ...]], ...]
+    parts: tuple[str, ...] = ()
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
-        value = lookup(scope, self.path) if self.path is not None else self.literal
+        value = _follow(scope, self.parts) if self.path is not None else self.literal
         for function, args in self.filters:
             value = function(value, *args)
         return value
@@ -120,7 +126,7 @@ def _compile_expression(source: str) -> _Expression:
         if len(args) != arity:
             raise TemplateError(f"filter {match.group(1)} takes {arity} argument(s)")
         filters.append((function, args))
-    return _Expression(path, literal, tuple(filters))
+    return _Expression(path, literal, tuple(filters), tuple(path.split(".")) if path else ())
 
 
 class Template:
@@ -176,7 +182,8 @@ def compile_value(value: Any) -> Any:
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
     """Render what compile_value produced."""
-    if isinstance(value, Template | Each):
+    kind = type(value)
+    if kind is Template or kind is Each:
         return value.render(scope)
     if isinstance(value, dict):
         return {key: render_value(item, scope) for key, item in value.items()}
