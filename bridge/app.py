@@ -300,6 +300,8 @@ class BridgeApp:
                 BEARER_CACHE.labels("miss").inc(outcome.cache_misses)
             if outcome.locked_now:
                 LOCKOUTS.inc()
+        if not log.isEnabledFor(logging.INFO):
+            return response  # the fields below cost more to gather than to drop
         log.info(
             "soap request",
             extra={

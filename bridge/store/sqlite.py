@@ -12,12 +12,15 @@ from typing import Any
 
 from bridge.errors import StoreError
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS entries (
+# A rowid table: entries are mostly sealed tokens of about a kilobyte, and SQLite's
+# WITHOUT ROWID layout suits small rows only (an insert cost twice as much).
+_ENTRIES = """CREATE TABLE IF NOT EXISTS {name} (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL,
         expires REAL NOT NULL
-    ) WITHOUT ROWID""",
+    )"""
+_SCHEMA = (
+    _ENTRIES.format(name="entries"),
     """CREATE TABLE IF NOT EXISTS records (
         stream TEXT NOT NULL,
         added REAL NOT NULL,
@@ -41,11 +44,33 @@ class SqliteStore:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             # Workers fork after start-up, so connections are opened lazily per thread.
             self._local = threading.local()
+            self._upgrade()
             for statement in _SCHEMA:
                 self._execute(statement)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
         self._purged = 0.0
+
+    def _upgrade(self) -> None:
+        """Move a store made by an earlier version (WITHOUT ROWID entries) to today's layout,
+        keeping its live entries: lockouts and tokens survive the upgrade."""
+        conn = self._conn()
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'entries'").fetchone()
+        if row is None or "WITHOUT ROWID" not in str(row[0]).upper():
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DROP TABLE IF EXISTS entries_upgrade")
+            conn.execute(_ENTRIES.format(name="entries_upgrade"))
+            conn.execute("INSERT INTO entries_upgrade SELECT key, value, expires FROM entries "
+                         "WHERE expires > ?", (time.time(),))
+            conn.execute("DROP TABLE entries")
+            conn.execute("ALTER TABLE entries_upgrade RENAME TO entries")
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

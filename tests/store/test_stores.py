@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -135,3 +136,27 @@ def test_several_values_in_one_read(store: Store) -> None:
     time.sleep(0.2)
     assert store.get_many(["c", "missing", "a", "gone"]) == ["three", None, {"x": 1}, None]
     assert store.get_many([]) == []
+
+
+def test_a_store_of_the_earlier_layout_is_upgraded_keeping_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                "expires REAL NOT NULL) WITHOUT ROWID")
+    old.execute("INSERT INTO entries VALUES ('lockout:lock:x', '1', ?)", (time.time() + 600,))
+    old.execute("INSERT INTO entries VALUES ('gone', '2', ?)", (time.time() - 1,))
+    old.commit()
+    old.close()
+    store = SqliteStore(str(path))
+    assert store.get("lockout:lock:x") == 1
+    assert store.get("gone") is None
+    store.set("new", {"v": 3}, ttl=60)
+    assert store.get("new") == {"v": 3}
+    store.close()
+    with sqlite3.connect(path) as check:
+        (sql,) = check.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()
+    assert "WITHOUT ROWID" not in sql.upper()
+    # Opening it again changes nothing.
+    again = SqliteStore(str(path))
+    assert again.get("lockout:lock:x") == 1
+    again.close()
