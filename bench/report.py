@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import wrk
 from bench.profile import PARTS, Split
-from bench.rows import SANDBOX_THREADS, THREADS, Measure, Outcome
+from bench.rows import BALANCE_ATTEMPTS, LOPSIDED, SANDBOX_THREADS, THREADS, Measure, Outcome
 from bench.targets import Target
 
 NOTES_START = "<!-- notes: kept when the bench rewrites this file -->"
@@ -113,7 +113,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-LOPSIDED = 0.8    # busiest worker's share above which a row ran on about one worker
 DISTURBED = 0.25  # cores of other work above which a row was disturbed
 LOAD_HEADER = ["row", "req/s", "p50", "p99", "server CPU µs/req", "sandbox CPU µs/req",
                "wrk CPU µs/req", "busiest worker", "cores busy", "other load", "calls/login"]
@@ -143,15 +142,19 @@ def _load_rows(outcomes: Sequence[Outcome], level: int) -> list[list[str]]:
 
 def _warnings(outcomes: Sequence[Outcome], level: int) -> list[str]:
     """Rows whose numbers say more about this run than about the server."""
-    lopsided = [o.row.name for o in outcomes if (m := o.at(level)) is not None
-                and (m.busiest_worker or 0) >= LOPSIDED]
+    lopsided = [o.row.name for o in outcomes if (m := o.at(level)) is not None and m.lopsided]
+    again = [f"{o.row.name} ({o.attempts[level]} runs)" for o in outcomes if level in o.attempts]
     disturbed = [o.row.name for o in outcomes if (m := o.at(level)) is not None
                  and m.other_cores >= DISTURBED]
     lines = []
+    if again:
+        lines.append(f"- Measured again because one worker had taken {LOPSIDED:.0%} or more of the "
+                     f"work (gthread keeps a connection on the worker that accepted it): "
+                     f"{', '.join(again)}; the table shows the last run.")
     if lopsided:
-        lines.append(f"- One worker did {LOPSIDED:.0%} or more of the work in: {', '.join(lopsided)}. "
-                     "Their throughput is about one worker's; a run of its own may spread the "
-                     "connections differently.")
+        lines.append(f"- One worker did {LOPSIDED:.0%} or more of the work in: {', '.join(lopsided)}, "
+                     f"in every one of {BALANCE_ATTEMPTS} runs. Their throughput is about one "
+                     "worker's.")
     if disturbed:
         lines.append(f"- Other work on the machine took {DISTURBED:.2f} cores or more during: "
                      f"{', '.join(disturbed)}. Run the bench again on a quiet machine before "

@@ -9,6 +9,11 @@ from bench import wrk
 # soap-bridge serve's default --threads (bridge/cli.py): every server under test gets it.
 THREADS = 4
 SANDBOX_THREADS = 16
+# The busiest worker's share above which a run measured about one worker, not the server:
+# gthread keeps each kept-alive connection on the worker that accepted it, and wrk opens
+# all its connections at once. Such a run is measured again, up to BALANCE_ATTEMPTS times.
+LOPSIDED = 0.8
+BALANCE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,10 @@ class Measure:
             return None  # one connection is always one worker's
         return max(self.worker_cpu) / total
 
+    @property
+    def lopsided(self) -> bool:
+        return (self.busiest_worker or 0.0) >= LOPSIDED
+
 
 @dataclass
 class Outcome:
@@ -107,6 +116,8 @@ class Outcome:
     startup: float | None = None     # seconds from spawn to the first successful answer
     peak_rss_kib: int | None = None  # the largest VmHWM among the workers
     measures: dict[int, Measure] = field(default_factory=dict)
+    # Runs made at each load level, when more than one was needed to spread the connections.
+    attempts: dict[int, int] = field(default_factory=dict)
     skipped: str = ""
 
     def at(self, connections: int) -> Measure | None:
