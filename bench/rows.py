@@ -47,7 +47,8 @@ def plan(workers: int, store: str) -> list[Row]:
             "login calls apiUser and the profile, mints and stores a token (SQLite)",
             store="sqlite", cold=True),
         Row("bridge-warm", "bridge", workers, f"{soap}; the api-key rule as shipped, repeat logins "
-            "of the same users: what the rule caches is served from the store (SQLite)",
+            "of the same users: the remembered verification and profile come from the worker's "
+            "memory; the lockout read and the token write go to the store (SQLite)",
             store="sqlite"),
         Row("bridge-cold-redis", "bridge", workers, "as bridge-cold, state in Redis",
             store=store, cold=True),
