@@ -171,9 +171,10 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "# Performance",
         "",
         "Written by `python -m bench` (bench/run.py); run it again to refresh every number. "
-        "The notes at the end are kept. Issue #5 asks for these measurements. The bench needs "
-        "the `bench` extra (`.venv/bin/pip install -e '.[bench]'`: Spyne), Debian's `wrk` and, "
-        "for the Redis rows, a Redis at `--store` (its db is flushed).",
+        "The notes at the end are kept. Issue #5 asks for these measurements. `make bench` "
+        "installs what it needs and runs it: the `bench` extra (`.venv/bin/pip install -e "
+        "'.[bench]'`: Spyne), Debian's `wrk` and, for the Redis rows, a Redis at `--store` (its "
+        "db is flushed).",
         "",
         "## Machine and run",
         "",
