@@ -56,9 +56,18 @@ def load_average() -> str:
 
 def peak_rss_kib(pid: int) -> int:
     """VmHWM: the most resident memory the process has had."""
+    return _status_kib(pid, "VmHWM")
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS: the resident memory of the process now."""
+    return _status_kib(pid, "VmRSS")
+
+
+def _status_kib(pid: int, field: str) -> int:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
-    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) if match else 0

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,23 +29,13 @@ from pathlib import Path
 import requests
 import yaml
 
+from bench import proc
+from bench.servers import free_port
+from bench.soap import USERS_PATH, login
+
 REPO = Path(__file__).resolve().parent.parent
-USERS_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text"
-NS = "https://www.assuresign.net/Services/DocumentNOW/Users"
 MAX_FAILURES = 5
 INVALID = b"Invalid user name or password."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _login(username: str, password: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-            f'<AuthenticateUser xmlns="{NS}"><AuthenticateUserRequest UserName="{username}" '
-            f'Password="{password}"/></AuthenticateUser></s:Body></s:Envelope>').encode()
 
 
 def _wait(url: str, seconds: float = 30) -> None:
@@ -69,17 +57,6 @@ def _samples(text: str) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
     return samples
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        match = re.search(r"VmRSS:\s+(\d+) kB", status.read())
-    return int(match.group(1)) if match else 0
-
-
-def _workers(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
 @dataclass
@@ -113,7 +90,7 @@ def _client(url: str, username: str, password: str, attacker: bool, stop: float,
         started = time.perf_counter()
         try:
             response = session.post(url + USERS_PATH, headers=headers, timeout=30,
-                                    data=_login(username, "wrong" if mistype else password))
+                                    data=login(username, "wrong" if mistype else password))
         except requests.RequestException as exc:
             tally.wrong(f"{username}: {type(exc).__name__}")
             continue
@@ -159,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "seed.yaml").write_text(yaml.safe_dump(seed))
     demo = next(u for u in seed["api_users"] if u["username"] == "bridge-demo")
 
-    sandbox_port, bridge_port = _free_port(), _free_port()
+    sandbox_port, bridge_port = free_port(), free_port()
     sandbox_url, bridge_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{bridge_port}"
     upstream = {"base_url": sandbox_url, "connect_timeout": "2s", "read_timeout": "10s"}
     config = {
@@ -197,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         memory: list[tuple[float, dict[int, int]]] = []
         while any(thread.is_alive() for thread in threads):
             memory.append((time.monotonic() - started,
-                           {pid: _rss_kib(pid) for pid in _workers(bridge.pid)}))
+                           {pid: proc.rss_kib(pid) for pid in proc.workers(bridge.pid)}))
             time.sleep(2)
         elapsed = time.monotonic() - started
         metrics = _samples(requests.get(f"{bridge_url}/metrics", timeout=10).text)
