@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,11 +76,13 @@ class RestClient:
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
             sent_headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
         try:
             answer = self._transport.send(method, path, data, sent_headers)
         except UpstreamError as exc:
             self._record(False)
-            self._observe(self.endpoint.name, exc.kind, 0.0)
+            # A timeout took its whole read_timeout: the metrics must show that, not 0.
+            self._observe(self.endpoint.name, exc.kind, time.perf_counter() - started)
             raise
         # 4xx answers are the upstream working as meant (a wrong password is not an outage).
         self._record(answer.status < 500)

@@ -74,3 +74,16 @@ def test_nothing_listening() -> None:
     with pytest.raises(UpstreamError, match=r"cannot reach http://127\.0\.0\.1:9") as caught:
         client.call("GET", "/")
     assert caught.value.kind == "connect"
+
+
+def test_a_failed_call_is_observed_with_the_time_it_took(upstream: SandboxServer) -> None:
+    requests.post(f"{upstream.url}/_sandbox/reset", timeout=5).raise_for_status()
+    seen: list[tuple[str, str, float]] = []
+    client = RestClient(Endpoint("sandbox", upstream.url, connect_timeout=1, read_timeout=0.3),
+                        observe=lambda name, result, seconds: seen.append((name, result, seconds)))
+    _control(upstream, delay_ms=1000)
+    with pytest.raises(UpstreamError):
+        client.call("GET", "/api/documentnow/v3.7/user")
+    client.close()
+    assert [(name, result) for name, result, _ in seen] == [("sandbox", "timeout")]
+    assert seen[0][2] >= 0.3  # the whole read timeout, which is what an alert must see
