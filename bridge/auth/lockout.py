@@ -58,9 +58,6 @@ class Lockout:
         lock, last = self._store.get_many([self._key("lock", subject), self._key("last", subject)])
         return Standing(locked=lock is not None, failing=last is not None)
 
-    def is_locked(self, subject: str) -> bool:
-        return self.standing(subject).locked
-
     def record_failure(self, subject: str) -> str:
         """Count one failure; says which lock it caused, if any (NOT_LOCKED is falsy)."""
         policy = self.policy

@@ -11,10 +11,10 @@ from bridge.store import MemoryStore
 def test_locks_after_max_failures_then_unlocks() -> None:
     lockout = Lockout(MemoryStore(), LockoutPolicy(max_failures=3, window=60, duration=0.2))
     assert [lockout.record_failure("Ann@x.com") for _ in range(3)] == ["", "", "temporary"]
-    assert lockout.is_locked("ann@x.com")
-    assert not lockout.is_locked("bob@x.com")
+    assert lockout.standing("ann@x.com").locked
+    assert not lockout.standing("bob@x.com").locked
     time.sleep(0.3)
-    assert not lockout.is_locked("ann@x.com")
+    assert not lockout.standing("ann@x.com").locked
     # The run goes on: the next lock comes after another three failures, not one.
     assert [lockout.record_failure("ann@x.com") for _ in range(3)] == ["", "", "temporary"]
 
@@ -34,9 +34,9 @@ def test_wait_increments_up_to_the_maximum_then_permanent() -> None:
     results = [lockout.record_failure("a") for _ in range(8)]
     assert results == ["", "temporary", "", "temporary", "", "temporary", "", "permanent"]
     time.sleep(0.2)
-    assert lockout.is_locked("a")  # permanent outlives every temporary wait
+    assert lockout.standing("a").locked  # permanent outlives every temporary wait
     lockout.unlock("a")
-    assert not lockout.is_locked("a")
+    assert not lockout.standing("a").locked
 
 
 def test_a_quiet_window_starts_the_count_over() -> None:
@@ -53,9 +53,9 @@ def test_quick_failures_lock_for_the_quick_wait() -> None:
     lockout = Lockout(MemoryStore(), policy)
     assert lockout.record_failure("a") == ""
     assert lockout.record_failure("a") == "quick"
-    assert lockout.is_locked("a")
+    assert lockout.standing("a").locked
     time.sleep(0.15)
-    assert not lockout.is_locked("a")
+    assert not lockout.standing("a").locked
 
 
 def test_waiting_out_a_lock_is_not_a_quiet_window() -> None:
@@ -64,10 +64,10 @@ def test_waiting_out_a_lock_is_not_a_quiet_window() -> None:
                                                    max_duration=1))
     assert lockout.record_failure("a") == "temporary"
     time.sleep(0.15)  # the first lock (0.1 s) is over, its quiet window is not
-    assert not lockout.is_locked("a")
+    assert not lockout.standing("a").locked
     assert lockout.record_failure("a") == "temporary"
     time.sleep(0.15)
-    assert lockout.is_locked("a")  # two wait increments: 0.2 s
+    assert lockout.standing("a").locked  # two wait increments: 0.2 s
 
 
 def test_standing_read_at_login_start_decides_whether_success_clears() -> None:
