@@ -10,7 +10,7 @@ local name, repeated elements as lists, simple content under ``_value``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from zeep.helpers import serialize_object
 from zeep.settings import Settings
 from zeep.transports import Transport
 from zeep.wsdl import Document
+from zeep.xsd.elements.indicators import Choice
 
 from bridge.errors import ConfigError, Problem, SoapClientError
 from bridge.soap.envelope import Envelope, write_envelope
@@ -76,14 +77,22 @@ class Port:
     by_element: Mapping[str, Operation]
 
 
-def _shape(element: Any, kind: str = "element") -> Field:
+def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset()) -> Field:
     xsd_type = element.type
     children: list[Field] = []
-    for name, child in getattr(xsd_type, "elements", []):
-        if name == _ZEEP_TEXT:
+    # A type that contains itself is shaped once: its inner occurrences are left opaque.
+    inner = seen | {id(xsd_type)} if id(xsd_type) not in seen else None
+    for name, child in getattr(xsd_type, "elements", []) if inner is not None else ():
+        if isinstance(child, Choice):
+            # A choice's members are each optional, and repeat when the choice does.
+            repeats = child.max_occurs == "unbounded" or int(child.max_occurs) > 1
+            for _, member in child.elements:
+                shaped = _shape(member, seen=inner)
+                children.append(replace(shaped, required=False, multiple=shaped.multiple or repeats))
+        elif name == _ZEEP_TEXT:
             children.append(Field(TEXT, "text", type_name=_type_name(child.type)))
         else:
-            children.append(_shape(child))
+            children.append(_shape(child, seen=inner))
     for name, attribute in getattr(xsd_type, "attributes", []):
         children.append(
             Field(
