@@ -4,9 +4,11 @@ It imports nothing else from `bridge`: the bridge talks to it over HTTP like to 
 
 Endpoints (see `rest`, `legacy` and `controls` for the details):
 
-- REST: `POST /api/v3.N/authentication/apiUser`,
+- REST (N from 0 to 7): `POST /api/v3.N/authentication/apiUser`,
   `POST /api/documentnow/v3.N/authentication/credentials`,
-  `POST /api/documentnow/v3.N/authentication/sso`, `GET /api/documentnow/v3.N/user`;
+  `POST /api/documentnow/v3.N/authentication/sso`,
+  `GET /api/documentnow/v3.N/users/{username}/accounts`; any other path, or another
+  method, is the vendor's 404 `NOT_FOUND`;
 - legacy SOAP 1.1: `POST /Services/DocumentNOW/v2/DocumentNOW.svc/Users/text`
   (AuthenticateUser, ListUsers, GetUser);
 - test controls: `POST /_sandbox/control` with

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .controls import CONTROL_PREFIX, ControlService, disturb
-from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, rest_error
+from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, not_found
 from .legacy import CALL_NAMES as LEGACY_CALLS
 from .legacy import LegacyUsersService
 from .rest import CALL_NAMES as REST_CALLS
@@ -81,18 +81,21 @@ def make_app(seed: Seed) -> SandboxApp:
 
 
 def _route(routes: Sequence[Route], request: Request) -> Call | Response:
-    matching = [route for route in routes if route.pattern.fullmatch(request.path)]
-    if not matching:
-        return rest_error(404, "NOT_FOUND", "The requested resource was not found.")
-    for route in matching:
-        if route.method == request.method:
+    for route in routes:
+        if route.method == request.method and route.pattern.fullmatch(request.path):
             return route.prepare(request)
-    allowed = ", ".join(sorted({route.method for route in matching}))
-    refusal = rest_error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here; use {allowed}.")
-    return Response(refusal.status, refusal.body, refusal.content_type, extra_headers=(("Allow", allowed),))
+    # A route is a method and a path: another method on a known path is no route either.
+    # [INFERRED] the vendor's answer to a wrong method is not known; its 404 for a wrong
+    # path is (FACTS §7), and its codes have nothing for a 405.
+    return not_found()
 
 
 def _read_request(environ: WSGIEnvironment, method: str, path: str) -> Request:
+    # PEP 3333 hands the decoded path over as Latin-1; a user name in it is UTF-8.
+    try:
+        path = path.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
     headers = {
         key[5:].replace("_", "-").lower(): str(value)
         for key, value in environ.items()

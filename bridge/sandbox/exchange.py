@@ -10,6 +10,17 @@ from dataclasses import dataclass, field
 JSON_TYPE = "application/json; charset=utf-8"
 XML_TYPE = "text/xml; charset=utf-8"
 
+# The vendor's error codes (FACTS §7): the sandbox answers with these and no others.
+BAD_REQUEST = "BAD_REQUEST"
+VALIDATION_FAILED = "VALIDATION_FAILED"
+UNAUTHORIZED = "UNAUTHORIZED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+ERROR_CODES = frozenset(
+    {BAD_REQUEST, VALIDATION_FAILED, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, INTERNAL_SERVER_ERROR}
+)
+NOT_FOUND_SUMMARY = "The requested resource was not found."
 INTERNAL_ERROR_SUMMARY = "An Unknown Error Occurred. (Error code: SBX01)"
 # The largest request body read; the rest of a bigger one is never looked at.
 MAX_BODY = 1024 * 1024
@@ -43,13 +54,23 @@ def json_response(status: int, document: object) -> Response:
     return Response(status, json.dumps(document).encode("utf-8"), JSON_TYPE)
 
 
-def rest_error(status: int, error_code: str, summary: str) -> Response:
-    """An error in the vendor's REST shape."""
-    return json_response(status, {"errorCode": error_code, "summary": summary})
+def rest_error(status: int, error_code: str, summary: str, details: list[str] | None = None) -> Response:
+    """An error in the vendor's REST shape: top-level errorCode, summary and, if any, details."""
+    if error_code not in ERROR_CODES:
+        raise ValueError(f"{error_code!r} is not one of the vendor's error codes")
+    document: dict[str, object] = {"errorCode": error_code, "summary": summary}
+    if details:
+        document["details"] = details
+    return json_response(status, document)
+
+
+def not_found() -> Response:
+    """The vendor's answer for a request it has no route for (FACTS §7, §9.3)."""
+    return rest_error(404, NOT_FOUND, NOT_FOUND_SUMMARY)
 
 
 def internal_error() -> Response:
-    return rest_error(500, "INTERNAL_SERVER_ERROR", INTERNAL_ERROR_SUMMARY)
+    return rest_error(500, INTERNAL_SERVER_ERROR, INTERNAL_ERROR_SUMMARY)
 
 
 def no_content() -> Response:

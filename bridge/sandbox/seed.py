@@ -39,11 +39,15 @@ class SeedError(ValueError):
 
 @dataclass(frozen=True)
 class Account:
-    """One eSign account a user belongs to; context_identifier is its per-account API key."""
+    """One eSign account a user belongs to; context_identifier is its per-account API key.
+
+    `disabled`: the user's access to it is disabled (the REST `isDisabled` flag); it is a
+    property of the membership, so one account may be disabled for one user only."""
 
     context_identifier: str
     name: str
     primary: bool
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ class User:
     @property
     def role_id(self) -> str:
         return str(uuid.uuid5(_ROLE_NAMESPACE, self.username.casefold()))
+
+    @property
+    def usable_accounts(self) -> tuple[Account, ...]:
+        """The accounts the user may use: all but the disabled ones."""
+        return tuple(a for a in self.accounts if not a.disabled)
 
     def has_account(self, context_identifier: str) -> bool:
         wanted = context_identifier.casefold()
@@ -105,7 +114,6 @@ class Seed:
     api_users: tuple[ApiUser, ...]
     legacy: LegacySide
     expired_password_url: str
-    wrap_token: bool
 
     def user(self, username: str) -> User | None:
         """The eSign user with this username (case-insensitive, as e-mail addresses are)."""
@@ -117,8 +125,11 @@ class Seed:
         return next((a for a in self.api_users if a.username.casefold() == wanted), None)
 
     def legacy_accounts(self, user: User) -> tuple[Account, ...]:
-        """The accounts the legacy SOAP side reports for a user: the shared ones plus its extras."""
-        return user.accounts + self.legacy.extra_accounts.get(user.username.casefold(), ())
+        """The accounts the legacy SOAP side reports for a user: the usable shared ones plus
+        its extras. A disabled account is left out: the legacy service lists only accounts
+        the user can work in (it has no flag to mark the others with)."""
+        extras = self.legacy.extra_accounts.get(user.username.casefold(), ())
+        return user.usable_accounts + tuple(a for a in extras if not a.disabled)
 
 
 def load_seed(path: str | None = None) -> Seed:
@@ -248,7 +259,7 @@ class _SeedReader:
         top = self.mapping(
             data,
             (),
-            ("environment", "organisation", "users", "api_users", "legacy", "urls", "wrap_token"),
+            ("environment", "organisation", "users", "api_users", "legacy", "urls"),
         )
         users = self.users(top.get("users"))
         by_name = {u.username.casefold(): u for u in users}
@@ -269,7 +280,6 @@ class _SeedReader:
             api_users=api_users,
             legacy=legacy,
             expired_password_url=expired_url,
-            wrap_token=self.flag(top, "wrap_token", (), False),
         )
 
     def users(self, value: object) -> tuple[User, ...]:
@@ -305,6 +315,9 @@ class _SeedReader:
                 f"exactly one account must be primary, {primaries} are",
                 key="accounts",
             )
+        if any(a.primary and a.disabled for a in accounts):
+            # The legacy side must still report a primary account for the user.
+            raise self.fail(path, "the primary account cannot be disabled", key="accounts")
         return User(
             username=self.text(data, "username", path),
             password=self.text(data, "password", path),
@@ -319,11 +332,12 @@ class _SeedReader:
         seen: set[str] = set()
         for index, item in enumerate(self.items(value, path)):
             item_path = (*path, index)
-            data = self.mapping(item, item_path, ("context_identifier", "name", "primary"))
+            data = self.mapping(item, item_path, ("context_identifier", "name", "primary", "disabled"))
             account = Account(
                 context_identifier=self.guid(data, "context_identifier", item_path),
                 name=self.text(data, "name", item_path),
                 primary=self.flag(data, "primary", item_path, False),
+                disabled=self.flag(data, "disabled", item_path, False),
             )
             if account.context_identifier.casefold() in seen:
                 raise self.fail(

@@ -170,27 +170,27 @@ def test_a_new_control_replaces_the_old_one(sandbox: SandboxServer, http: reques
     control(sandbox, http, fail="garbage")
     control(sandbox, http, fail=None)
 
-    assert login(sandbox, http).json().keys() == {"token"}
+    assert login(sandbox, http).json()["result"].keys() == {"token"}
 
 
 def test_reset_clears_controls_counters_and_tokens(sandbox: SandboxServer, http: requests.Session) -> None:
-    token = login(sandbox, http).json()["token"]
+    token = login(sandbox, http).json()["result"]["token"]
     control(sandbox, http, fail={"status": 418, "body": {}})
 
     assert http.post(sandbox.url + "/_sandbox/reset", timeout=5).status_code == 204
 
     assert calls(sandbox, http)["apiUser"] == 0
-    profile = http.get(
-        sandbox.url + "/api/documentnow/v3.7/user",
+    accounts = http.get(
+        sandbox.url + "/api/documentnow/v3.7/users/jdoe@example.com/accounts",
         headers={"Authorization": f"bearer {token}"},
         timeout=5,
     )
-    assert profile.status_code == 401
+    assert accounts.status_code == 401
     assert login(sandbox, http).status_code == 200
 
 
 def test_stats_count_each_endpoint(sandbox: SandboxServer, http: requests.Session) -> None:
-    token = login(sandbox, http).json()["token"]
+    token = login(sandbox, http).json()["result"]["token"]
     login(sandbox, http)
     http.post(sandbox.url + CREDENTIALS, json=CREDENTIALS_BODY, timeout=5)
     http.post(
@@ -201,7 +201,7 @@ def test_stats_count_each_endpoint(sandbox: SandboxServer, http: requests.Sessio
 
     counted = calls(sandbox, http)
 
-    assert (counted["apiUser"], counted["credentials"], counted["sso"], counted["user"]) == (
+    assert (counted["apiUser"], counted["credentials"], counted["sso"], counted["accounts"]) == (
         2,
         1,
         1,

@@ -71,16 +71,32 @@ def test_default_seed_holds_the_documented_user() -> None:
     ]
     assert seed.environment == "sandbox"
     assert seed.legacy.max_failures == 5
-    assert not seed.wrap_token
 
 
-def test_default_seed_has_a_three_account_user_with_one_primary() -> None:
-    multi = load_seed(None).user("multi@example.com")
+def test_default_seed_has_a_multi_account_user_with_one_primary_and_one_disabled() -> None:
+    seed = load_seed(None)
+    multi = seed.user("multi@example.com")
 
     assert multi is not None
     assert (multi.first_name, multi.last_name) == ("Mary", "Multi")
-    assert len(multi.accounts) == 3
+    assert len(multi.accounts) == 4
     assert sum(a.primary for a in multi.accounts) == 1
+    assert [a.name for a in multi.accounts if a.disabled] == ["Multi Archive"]
+    # The legacy side lists only the accounts she can use.
+    assert [a.name for a in seed.legacy_accounts(multi)] == [a.name for a in multi.usable_accounts]
+    assert len(multi.usable_accounts) == 3
+
+
+def test_disabled_is_per_user_and_defaults_to_false() -> None:
+    data = valid()
+    data["users"][1]["accounts"].append({"context_identifier": EXAMPLE_INC, "name": "X", "disabled": True})
+
+    seed = parse(data)
+
+    a, b = seed.users
+    assert [x.disabled for x in a.accounts] == [False]
+    assert [x.disabled for x in b.accounts] == [False, True]
+    assert seed.legacy_accounts(b) == b.accounts[:1]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +205,15 @@ _DELETE = object()
             "users[0]: password must be a non-empty string",
         ),
         (change(("users", 0, "colour"), "red"), "users[0]: unknown key 'colour'"),
+        (
+            change(("users", 0, "accounts", 0, "disabled"), True),
+            "users[0]: the primary account cannot be disabled",
+        ),
+        (
+            change(("users", 0, "accounts", 0, "disabled"), "yes"),
+            "users[0].accounts[0]: disabled must be true or false",
+        ),
+        (change(("wrap_token",), True), "unknown key 'wrap_token'"),
         (change(("users", 0, "first_name"), _DELETE), "users[0]: first_name is required"),
         (change(("users",), _DELETE), "users is required"),
         (change(("users",), []), "users: at least one user is needed"),
