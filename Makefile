@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/soap-bridge serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests bench
+	$(BIN)/ruff check bridge tests bench wsdl
 	$(BIN)/mypy
 
 test: lint

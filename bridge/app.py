@@ -24,7 +24,7 @@ from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
 from bridge.config import Config, resolve_secrets
 from bridge.directory import ACCOUNTS_LOOKUP, Directory
-from bridge.errors import SoapClientError, StoreError
+from bridge.errors import SoapClientError, SoapServerError, StoreError
 from bridge.health import Readiness
 from bridge.metrics import (
     BEARER_CACHE,
@@ -43,6 +43,7 @@ from bridge.rules.engine import EngineContext, Outcome, RuleEngine
 from bridge.rules.remembered import RememberedResults
 from bridge.soap.envelope import (
     SOAP11,
+    SOAP12,
     Fault,
     content_type_for,
     read_envelope,
@@ -195,11 +196,12 @@ class BridgeApp:
             if query.lower() in ("wsdl", "singlewsdl"):
                 body = self.wsdl.rendered(self.base_url(environ))
                 return Response(200, body, "text/xml; charset=utf-8")
-        if path in self.service.ports:
+        mtom = path.endswith("/mtom") and path[: -len("mtom")] + "text" in self.service.ports
+        if path in self.service.ports or mtom:
             if method != "POST":
                 return Response(405, b"SOAP endpoints accept POST only.\n",
                                 "text/plain; charset=utf-8", (("Allow", "POST"),))
-            return self.soap(environ, path)
+            return self.mtom(environ, path) if mtom else self.soap(environ, path)
         return Response(404, b"Not found.\n", "text/plain; charset=utf-8")
 
     def json_api(self, environ: dict[str, Any], method: str, path: str) -> Response:
@@ -246,6 +248,40 @@ class BridgeApp:
 
     # -- the SOAP request path ----------------------------------------------
 
+    def mtom(self, environ: dict[str, Any], path: str) -> Response:
+        """A WCF MTOM twin (`…/mtom` beside `…/text`): multipart bodies the bridge passes on
+        to the legacy service unread, or answers with a Fault naming the text endpoint."""
+        content_type = environ.get("CONTENT_TYPE", "")
+        # MTOM's start-info (or type) names the SOAP version of the root part.
+        version = SOAP12 if "application/soap+xml" in content_type.lower() else SOAP11
+        reason = "ok"
+        try:
+            body = _read_body(environ, self.limits.max_bytes)
+            headers = {"Content-Type": content_type,
+                       "SOAPAction": environ.get("HTTP_SOAPACTION") or "",
+                       "X-Request-ID": logs.request_id.get() or ""}
+            reply = self.dispatcher.forward_mtom(path, body, {k: v for k, v in headers.items() if v},
+                                                 self.proxies.client(environ), version)
+            response = Response(reply.status, reply.body, reply.content_type)
+        except RateLimited as exc:
+            reason = "rate_limited"
+            response = dataclasses.replace(
+                _fault_response(version, Fault("Client", exc.message), exc.http_status),
+                headers=(("Retry-After", str(max(1, math.ceil(exc.retry_after)))),))
+        except SoapClientError as exc:
+            reason = "client_error"
+            response = _fault_response(version, Fault("Client", exc.message), exc.http_status)
+        except SoapServerError as exc:
+            reason = exc.reason
+            response = _fault_response(version, Fault("Server", exc.message))
+        except StoreError:
+            reason = "store_unavailable"
+            response = _fault_response(version, Fault("Server", "The bridge's state store is "
+                                                      "unavailable. Please try again later."))
+        REQUESTS.labels("mtom", "legacy" if self.dispatcher.legacy else "-", reason).inc()
+        log.info("mtom request", extra={"outcome": reason, "status": response.status})
+        return response
+
     def soap(self, environ: dict[str, Any], path: str) -> Response:
         started = time.perf_counter()
         content_type = environ.get("CONTENT_TYPE", "")
@@ -281,6 +317,9 @@ class BridgeApp:
                     ("Retry-After", str(max(1, math.ceil(exc.retry_after)))),))
             outcome = Outcome(reason="rate_limited" if isinstance(exc, RateLimited)
                               else "client_error", detail=exc.message)
+        except SoapServerError as exc:
+            response = _fault_response(version, Fault("Server", exc.message))
+            outcome = Outcome(reason=exc.reason, detail=exc.message)
         except StoreError as exc:
             # Fail closed: without the store there is no lockout and no token, so no login.
             log.error("store unavailable", extra={"error": str(exc)})

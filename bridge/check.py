@@ -153,6 +153,8 @@ class _RuleChecker:
     def verification(self) -> None:
         rule, verify = self.rule, self.rule.verify
         names = {entry.name for entry in rule.inputs}
+        if rule.local:
+            return  # answers by itself: no upstream, no token (the compiler saw to it)
         if verify is None:
             self.problem(rule.line,
                          "the rule never verifies the caller: add verify: with a strategy "
@@ -270,7 +272,9 @@ class _RuleChecker:
 
     def reasons(self) -> None:
         rule = self.rule
-        needed: dict[str, int] = {UNAVAILABLE: rule.line, INVALID_CREDENTIALS: rule.line}
+        # A local rule reaches no upstream and checks no password: neither can happen.
+        needed: dict[str, int] = ({} if rule.local else
+                                  {UNAVAILABLE: rule.line, INVALID_CREDENTIALS: rule.line})
         if rule.lockout is not None:
             needed.setdefault(rule.lockout.refusal, rule.lockout.line)
         if rule.verify is not None and rule.verify.strategy == "local":

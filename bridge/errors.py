@@ -40,6 +40,18 @@ class SoapClientError(BridgeError, ValueError):
         super().__init__(message)
 
 
+class SoapServerError(BridgeError, RuntimeError):
+    """The request was valid but this bridge cannot carry it out: a Server/Receiver Fault.
+
+    `reason` is what the log line and the request metrics call it (e.g. "not_migrated").
+    """
+
+    def __init__(self, message: str, reason: str = "server_error") -> None:
+        self.message = message
+        self.reason = reason
+        super().__init__(message)
+
+
 class UpstreamError(BridgeError, ConnectionError):
     """An upstream call failed before it produced a usable answer."""
 

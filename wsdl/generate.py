@@ -189,7 +189,7 @@ class Generator:
         for field in facts["fields"]:
             evidence = field.get("evidence", "")
             # The guid and number-type notes repeat on hundreds of members: said once, at the type.
-            if _inferred(evidence) and field["type"] not in ("guid",) and "SDK records only PHP" not in evidence:
+            if _inferred(evidence) and field["type"] != "guid" and "SDK records only PHP" not in evidence:
                 notes.append(f"{field['name']}: {evidence}")
         for note in notes:
             _comment(schema, f"{name}: {note}")
@@ -280,7 +280,7 @@ class Generator:
         etree.SubElement(binding, _q(SOAP, "binding"), transport=HTTP_TRANSPORT)
         for operation in operations:
             for key in ("soap_action_evidence", "conflict"):
-                if key == "conflict" and operation.get(key) or _inferred(operation.get(key)):
+                if (key == "conflict" and operation.get(key)) or _inferred(operation.get(key)):
                     _comment(binding, f"{operation['name']}: {operation[key]}")
             element = etree.SubElement(binding, _q(WSDL, "operation"), name=operation["name"])
             etree.SubElement(element, _q(SOAP, "operation"), soapAction=operation["soap_action"],

@@ -14,7 +14,7 @@ from typing import Any
 from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.seal import fingerprint
 from bridge.auth.tokens import TokenIssuer
-from bridge.errors import SoapClientError, UpstreamError
+from bridge.errors import SoapClientError, SoapServerError, UpstreamError
 from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
 from bridge.migrate.records import Recorder
 from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY, Routing
@@ -29,7 +29,7 @@ from bridge.soap.envelope import (
     read_answer,
     swap_values,
 )
-from bridge.soap.service import Operation, SoapService
+from bridge.soap.service import Operation, SoapService, expected
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store.base import Store
 from bridge.upstream.legacy import LegacyClient
@@ -125,6 +125,10 @@ class Dispatcher:
     def handle(self, plan: Plan, exchange: Exchange) -> Handled:
         operation = exchange.operation
         rule = plan.rules.get(operation.name)
+        if rule is not None and rule.local:
+            outcome = self.engine.run(rule, exchange.request)
+            return Handled(self._rest_reply(exchange, outcome), "local", None, outcome,
+                           reason=outcome.reason)
         username = RuleEngine.username(rule, exchange.request) if rule else None
         mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
         if self.rate_limiter is not None:
@@ -139,10 +143,11 @@ class Dispatcher:
                                reason="rate_limited")
         if rule is None:
             if mode != LEGACY or self.legacy is None:
+                # The request was valid: the gap is ours, so a Server (1.2: Receiver) Fault.
                 reason = ("" if mode != LEGACY else " and no legacy service to pass it to")
-                raise SoapClientError(
+                raise SoapServerError(
                     f"Operation {operation.name} is not yet migrated: this bridge has no rule "
-                    f"for it{reason}."
+                    f"for it{reason}.", reason="not_migrated"
                 )
             return _passed(self._forward(exchange, plan.token_fields), LEGACY)
         side_ok = self._side_calls_allowed(plan, rule)
@@ -176,6 +181,28 @@ class Dispatcher:
                            reason="fallback")
         return Handled(reply, mode, cohort, outcome, reason=outcome.reason)
 
+    def forward_mtom(self, path: str, body: bytes, headers: Mapping[str, str],
+                     client: str | None, version: str) -> SoapReply:
+        """An MTOM twin's request (multipart/related, which the bridge does not read): passed
+        to the legacy service untouched while there is one, else a Fault that says where to go."""
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.over(client, None)
+            if wait is not None:
+                raise RateLimited(wait)
+        if self.legacy is None:
+            text = path.rsplit("/", 1)[0] + "/text"
+            raise SoapServerError(
+                f"The MTOM endpoint {path} is not served by this bridge: send the same operation "
+                f"to {text} with the file base64-encoded in the message.", reason="not_migrated")
+        try:
+            answer = self.legacy.forward(path, body, dict(headers))
+        except UpstreamError as exc:
+            log.warning("legacy service unavailable", extra={"detail": exc.detail})
+            fault = Fault("Server", "The legacy service is unavailable. Please try again later.")
+            return SoapReply(fault.http_status(version), content_type_for(version),
+                             fault.to_bytes(version))
+        return SoapReply(answer.status, answer.content_type, answer.body, answer.elapsed * 1000)
+
     # -- the request path ---------------------------------------------------
 
     def _forward(self, exchange: Exchange, token_fields: frozenset[str] = frozenset()
@@ -204,11 +231,17 @@ class Dispatcher:
     def _rest_reply(self, exchange: Exchange, outcome: Outcome) -> SoapReply:
         version = exchange.envelope.version
         if outcome.fault is not None:
-            fault = Fault(outcome.fault.code, outcome.fault.message)
+            message = outcome.fault.message
+            if outcome.reason == "client_error":
+                # Say what the Body should have held: the caller's client dropped or misnamed it.
+                message += f" Expected {expected(exchange.operation)}"
+            fault = Fault(outcome.fault.code, message)
             return SoapReply(fault.http_status(version), content_type_for(version),
                              fault.to_bytes(version))
+        namespace = self.service.foreign_namespace(exchange.operation, exchange.envelope)
         return SoapReply(200, content_type_for(version),
-                         self.service.answer(exchange.operation, outcome.result or {}, version))
+                         self.service.answer(exchange.operation, outcome.result or {}, version,
+                                             namespace))
 
     def _side_calls_allowed(self, plan: Plan, rule: Rule) -> bool:
         route = plan.routing.operations.get(rule.operation)

@@ -118,6 +118,16 @@ class RuleEngine:
         standing = None
         try:
             scope["input"], missing = self._inputs(rule, request)
+            absent = _nothing_given(rule, scope["input"])
+            if absent:
+                # Not a wrong password but a request shaped unlike the WSDL (a client that
+                # dropped an element it did not know): saying "invalid password" would send
+                # people hunting a password that is right.
+                outcome.reason = "client_error"
+                outcome.detail = f"request carries none of {', '.join(absent)}"
+                outcome.fault = FaultSpec("Client", f"The {rule.operation} request carries none of "
+                                          f"{' and '.join(absent)}.")
+                return outcome
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
                 standing = self.context.lockout.standing(subject) if subject else None
@@ -382,6 +392,14 @@ class RuleEngine:
         }
         outcome.result = _prune(render_value(rule.refusal, scope)) or {}
         return outcome
+
+
+def _nothing_given(rule: Rule, inputs: Mapping[str, Any]) -> list[str]:
+    """The required inputs, as element paths, when the request carries not one of them."""
+    required = [entry for entry in rule.inputs if entry.required]
+    if not required or any(inputs.get(entry.name) is not None for entry in required):
+        return []
+    return ["/".join(entry.path.split(".")[1:]) for entry in required]
 
 
 def _describe(reply: Reply) -> str:

@@ -167,6 +167,9 @@ class Rule:
     # Where the legacy answer carries its token (a path in the answer, the same path in
     # ours) and the attribute other operations send it in, for operations passed through.
     legacy_token: LegacyToken | None = None
+    # Answered by the bridge itself in every mode (e.g. Ping): routing, rate limits and the
+    # side path do not apply, so monitoring sees the bridge whether or not legacy is there.
+    local: bool = False
     raw: LocatedDict = field(repr=False, compare=False, default_factory=LocatedDict)
 
     def step(self, step_id: str) -> Step | None:
@@ -177,7 +180,7 @@ class Rule:
 
 
 _RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "token", "result",
-              "refusals", "compare", "learn_accounts", "changes_data", "legacy_token"}
+              "refusals", "compare", "learn_accounts", "changes_data", "legacy_token", "local"}
 LOOKUPS = ("accounts",)
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
@@ -568,6 +571,14 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
                              "answer> and requests: <attribute name>")
         else:
             legacy_token = LegacyToken(token_section["answer"], token_section["requests"])
+    local = data.get("local", False)
+    if not isinstance(local, bool):
+        compiler.problem(data, "local", "local must be true or false")
+        local = False
+    if local and (data.get("steps") or data.get("verify") or data.get("token")):
+        # Nothing answered in every mode may reach an upstream or hand out a token.
+        compiler.problem(data, "local", "a local rule answers by itself: it takes no verify, "
+                         "steps or token")
     rule = Rule(
         operation=str(operation),
         file=name,
@@ -585,6 +596,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         changes_data=changes_data,
         lookup=str(lookup) if lookup is not None else None,
         legacy_token=legacy_token,
+        local=local,
         raw=data,
     )
     if compiler.problems:

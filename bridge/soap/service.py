@@ -10,6 +10,7 @@ local name, repeated elements as lists, simple content under ``_value``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from bridge.soap.reader import RequestReader, compile_request
 from bridge.soap.writer import AnswerWriter, compile_answer
 
 TEXT = "_value"
+_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _ZEEP_TEXT = "_value_1"
 
 
@@ -41,6 +43,9 @@ class Field:
     required: bool = False
     type_name: str = ""
     children: tuple[Field, ...] = ()
+    # The element's named complex type when it differs from the element's name: what the
+    # vendor's articles name the child (AuthenticateUserRequest for Request). Read as it.
+    type_alias: str = ""
 
     def child(self, name: str) -> Field | None:
         for candidate in self.children:
@@ -75,14 +80,18 @@ class Port:
     path: str
     by_action: Mapping[str, Operation]
     by_element: Mapping[str, Operation]
+    # Operations whose input element's local name is unique at this port: a client built
+    # from a WSDL whose namespace we could only infer still finds its operation.
+    by_local_name: Mapping[str, Operation] = field(default_factory=dict)
 
 
 def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset()) -> Field:
     xsd_type = element.type
     children: list[Field] = []
     # A type that contains itself is shaped once: its inner occurrences are left opaque.
-    inner = seen | {id(xsd_type)} if id(xsd_type) not in seen else None
-    for name, child in getattr(xsd_type, "elements", []) if inner is not None else ():
+    recursive = id(xsd_type) in seen
+    inner = seen | {id(xsd_type)}
+    for name, child in getattr(xsd_type, "elements", []) if not recursive else ():
         if isinstance(child, Choice):
             # A choice's members are each optional, and repeat when the choice does.
             repeats = child.max_occurs == "unbounded" or int(child.max_occurs) > 1
@@ -102,6 +111,7 @@ def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset
                 type_name=_type_name(attribute.type),
             )
         )
+    type_alias = getattr(xsd_type, "name", None) or ""
     return Field(
         name=element.name,
         kind=kind,
@@ -109,6 +119,7 @@ def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset
         required=not getattr(element, "is_optional", True),
         type_name=_type_name(xsd_type) if not children else "",
         children=tuple(children),
+        type_alias=type_alias if children and type_alias != element.name else "",
     )
 
 
@@ -160,7 +171,11 @@ class SoapService:
             if operation.action:
                 by_action[operation.action] = operation
             by_element[operation.input_qname] = operation
-        self.ports[path] = Port(service, port_name, path, by_action, by_element)
+        local_names: dict[str, list[Operation]] = {}
+        for operation in by_element.values():
+            local_names.setdefault(etree.QName(operation.input_qname).localname, []).append(operation)
+        by_local_name = {name: ops[0] for name, ops in local_names.items() if len(ops) == 1}
+        self.ports[path] = Port(service, port_name, path, by_action, by_element, by_local_name)
 
     def _operation(self, service: str, port: str, path: str, name: str, op: Any) -> Operation:
         input_element, output_element = op.input.body, op.output.body
@@ -188,31 +203,42 @@ class SoapService:
         return operation
 
     def find(self, path: str, envelope: Envelope) -> Operation:
-        """The operation a request is for: by SOAP action, else by the body element."""
+        """The operation a request is for: by SOAP action, else by the body element.
+
+        The body element may be in another namespace than ours when its local name says
+        which operation it is: several of the vendor's namespaces are inferred, and a
+        client generated from the real ones must still be served (`foreign_namespace`).
+        """
         port = self.ports.get(path)
         if port is None:
             raise SoapClientError(f"no SOAP service at {path}", http_status=404)
         payload = envelope.payload
-        if envelope.action:
-            operation = port.by_action.get(envelope.action)
-            if operation is None:
+        if payload is None or not isinstance(payload.tag, str):
+            raise SoapClientError("the Body is empty")
+        local = etree.QName(payload).localname
+        by_action = port.by_action.get(envelope.action) if envelope.action else None
+        if by_action is not None:
+            if etree.QName(by_action.input_qname).localname != local:
+                raise SoapClientError(
+                    f"the Body does not hold {by_action.name}, which the SOAP action names"
+                )
+            return by_action
+        operation = port.by_element.get(str(payload.tag)) or port.by_local_name.get(local)
+        if operation is None:
+            if envelope.action:
                 raise SoapClientError(
                     f"unknown SOAP action {envelope.action!r} for service {port.service}"
                 )
-            if payload is None or payload.tag != operation.input_qname:
-                raise SoapClientError(
-                    f"the Body does not hold {operation.name}, which the SOAP action names"
-                )
-            return operation
-        if payload is None:
-            raise SoapClientError("the Body is empty")
-        operation = port.by_element.get(str(payload.tag))
-        if operation is None:
-            raise SoapClientError(
-                f"unknown operation {etree.QName(payload).localname!r} "
-                f"for service {port.service}"
-            )
+            raise SoapClientError(f"unknown operation {local!r} for service {port.service}")
         return operation
+
+    @staticmethod
+    def foreign_namespace(operation: Operation, envelope: Envelope) -> str | None:
+        """The caller's namespace for the operation when it is not the WSDL's, else None."""
+        payload = envelope.payload
+        if payload is None or payload.tag == operation.input_qname:
+            return None
+        return etree.QName(payload).namespace or ""
 
     def decode(self, operation: Operation, envelope: Envelope) -> dict[str, Any]:
         """The request as plain data: {"body": {...}, "header": {name: {...}}}.
@@ -226,10 +252,18 @@ class SoapService:
         reader = self._readers.get(operation.name)
         body = reader.read(payload) if reader is not None else None
         if body is None:
+            # What the field sends besides the WSDL's exact form (another namespace, a child
+            # named after its type, members out of order) is put into that form first.
+            payload = _canonical(payload, operation.input, etree.QName(operation.input_qname).namespace)
+            body = reader.read(payload) if reader is not None else None
+        if body is None:
             try:
                 value = operation._input_element.parse(payload, self._types)
             except (ZeepError, ValueError, TypeError) as exc:
-                raise SoapClientError(f"{operation.name} request does not match the WSDL: {exc}") from exc
+                raise SoapClientError(
+                    f"{operation.name} request does not match the WSDL: {exc}. "
+                    f"Expected {expected(operation)}"
+                ) from exc
             body = _plain(serialize_object(value, dict)) or {}
         header: dict[str, Any] = {}
         if envelope.header is not None:
@@ -264,19 +298,22 @@ class SoapService:
             raise RuntimeError(f"cannot render {operation.name} response: {exc}") from exc
         return _default_namespace(holder[0])
 
-    def answer(self, operation: Operation, result: Mapping[str, Any], version: str) -> bytes:
+    def answer(self, operation: Operation, result: Mapping[str, Any], version: str,
+               namespace: str | None = None) -> bytes:
         """The whole answer envelope for the caller's SOAP version, as bytes.
 
         The compiled writer writes what it was proved to write exactly as the zeep path
         does; anything else (other types, odd values, missing or unknown fields) goes the
-        zeep path, errors included.
+        zeep path, errors included. `namespace`: answer in the caller's namespace instead of
+        the WSDL's (see `foreign_namespace`): a client expects its answer where it asked.
         """
         writer = self._writers.get(operation.name)
-        if writer is not None:
-            data = writer.write(result, version)
-            if data is not None:
-                return data
-        return write_envelope(version, self.encode(operation, result))
+        data = writer.write(result, version) if writer is not None else None
+        if data is None:
+            data = write_envelope(version, self.encode(operation, result))
+        if namespace is not None:
+            data = _moved(data, etree.QName(operation.output_qname).namespace or "", namespace)
+        return data
 
     def parse_response(self, operation: Operation, payload: etree._Element) -> dict[str, Any]:
         """A response element (e.g. from the legacy service) as plain data."""
@@ -285,6 +322,75 @@ class SoapService:
         except (ZeepError, ValueError, TypeError) as exc:
             raise SoapClientError(f"{operation.name} response does not match the WSDL: {exc}") from exc
         return _plain(serialize_object(value, dict)) or {}
+
+
+def _moved(data: bytes, ours: str, theirs: str) -> bytes:
+    """An answer envelope with every element of namespace `ours` moved to `theirs`."""
+    root = etree.fromstring(data)
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).namespace == ours:
+            element.tag = f"{{{theirs}}}{etree.QName(element).localname}" if theirs \
+                else etree.QName(element).localname
+    etree.cleanup_namespaces(root)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _canonical(payload: etree._Element, shape: Field, namespace: str | None) -> etree._Element:
+    """A copy of a request element in the WSDL's own form, as lenient as the vendor's service.
+
+    - elements in another namespace are read as ours (the namespace of several of the
+      vendor's services is inferred);
+    - a child named after its declared type (`AuthenticateUserRequest` for `Request`, as the
+      vendor's 2016 articles show it) is read as the declared child;
+    - child elements are put in schema order (XmlSerializer reads them in any order).
+    Anything else unknown stays as sent, for zeep to refuse.
+    """
+    copy = etree.Element(_retag(payload.tag, namespace, shape.name), _attributes(payload))
+    copy.text = payload.text
+    aliases = {child.type_alias: child.name for child in shape.children if child.type_alias}
+    order = {child.name: index for index, child in enumerate(shape.children) if child.kind == "element"}
+    children = []
+    for child in payload:
+        if not isinstance(child.tag, str):
+            continue
+        local = etree.QName(child).localname
+        name = local if local in order else aliases.get(local, local)
+        field = shape.child(name)
+        if field is not None and field.kind == "element" and field.children:
+            converted = _canonical(child, field, namespace)
+        else:
+            converted = etree.Element(_retag(child.tag, namespace, name), _attributes(child))
+            converted.text = child.text
+            converted.extend(deepcopy(list(child)))
+        children.append((order.get(name, len(order)), converted))
+    # A member the schema requires only because it is a .NET value type may be absent
+    # (the vendor's service takes absence as "not given"); every such member of the
+    # contract is nillable, and nil reads as not given too.
+    given = {etree.QName(element).localname for _, element in children}
+    for member in shape.children:
+        if (member.kind == "element" and member.required and not member.multiple
+                and member.name not in given):
+            nil = etree.Element(_retag(payload.tag, namespace, member.name), {_NIL: "true"})
+            children.append((order[member.name], nil))
+    # sorted() is stable: repeats of one element keep their order.
+    copy.extend(element for _, element in sorted(children, key=lambda pair: pair[0]))
+    return copy
+
+
+def _retag(tag: Any, namespace: str | None, local: str) -> str:
+    return f"{{{namespace}}}{local}" if namespace and etree.QName(tag).namespace else local
+
+
+def expected(operation: Operation) -> str:
+    """The request's shape in one line, for Faults: <Op><Child Attr="…"/></Op>."""
+    def render(shape: Field, depth: int) -> str:
+        attributes = "".join(f' {c.name}="…"' for c in shape.children if c.kind == "attribute")
+        elements = [c for c in shape.children if c.kind == "element"]
+        if not elements or depth > 1:
+            return f"<{shape.name}{attributes}/>"
+        inner = "".join(render(child, depth + 1) for child in elements)
+        return f"<{shape.name}{attributes}>{inner}</{shape.name}>"
+    return render(operation.input, 0)
 
 
 def _default_namespace(element: etree._Element) -> etree._Element:
