@@ -227,9 +227,9 @@ class SoapService:
         if operation is None:
             if envelope.action:
                 raise SoapClientError(
-                    f"unknown SOAP action {envelope.action!r} for service {port.service}"
+                    f"unknown SOAP action {envelope.action!r} at {path}"
                 )
-            raise SoapClientError(f"unknown operation {local!r} for service {port.service}")
+            raise SoapClientError(f"unknown operation {local!r} at {path}")
         return operation
 
     @staticmethod

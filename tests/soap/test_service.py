@@ -8,14 +8,16 @@ import pytest
 from lxml import etree
 
 from bridge.errors import ConfigError, SoapClientError
-from bridge.soap.envelope import read_envelope
+from bridge.soap.envelope import Envelope, read_envelope
 from bridge.soap.service import SoapService, coerce_simple
 from bridge.soap.xmlparse import XmlLimits
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO.parent / "shared" / "contract" / "vectors"
 USERS = "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text"
-NS = "https://www.assuresign.net/Services/DocumentNOW/Users"
+PING = "/Services/DocumentNOW/v2/DocumentNOW.svc/Ping/text"
+NS_ROOT = "https://www.assuresign.net/Services/DocumentNOW"
+NS = NS_ROOT + "/Users"
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +37,87 @@ def _c14n(element: etree._Element) -> bytes:
 
 
 def test_operations_and_ports(service: SoapService) -> None:
-    assert set(service.ports) == {USERS, USERS.replace("Users/text", "Accounts/text")}
+    assert len(service.operations) == 45
+    assert len(service.ports) == 24
+    assert USERS in service.ports and PING in service.ports
     operation = service.operations["AuthenticateUser"]
     assert operation.action == f"{NS}/IUserService/AuthenticateUser"
     assert operation.input_qname == f"{{{NS}}}AuthenticateUser"
 
 
-def test_decode_the_documented_request(service: SoapService) -> None:
-    data = (VECTORS / "authenticate-user.soap11.request.xml").read_bytes()
-    envelope = read_envelope(data, "text/xml", None, XmlLimits())
+@pytest.mark.parametrize("vector", ["authenticate-user.generated-client.request.xml",
+                                    "authenticate-user.soap11.request.xml",
+                                    "authenticate-user.wcf-style.request.xml"])
+def test_decode_the_documented_requests(service: SoapService, vector: str) -> None:
+    # The WSDL's child (Request) and the 2016 article's (AuthenticateUserRequest) read alike.
+    envelope = read_envelope((VECTORS / vector).read_bytes(), "text/xml", None, XmlLimits())
     operation = service.find(USERS, envelope)
     assert service.decode(operation, envelope) == {
-        "body": {"AuthenticateUserRequest": {"UserName": "jdoe@example.com",
-                                             "Password": "Password"}},
+        "body": {"Request": {"UserName": "jdoe@example.com", "Password": "Password"}},
         "header": {},
     }
+
+
+def _envelope(body: str, action: str | None = None) -> Envelope:
+    data = f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>{body}</s:Body></s:Envelope>'
+    return read_envelope(data.encode(), "text/xml", action, XmlLimits())
+
+
+def test_a_child_named_after_its_type_is_read_as_the_declared_child(service: SoapService) -> None:
+    envelope = _envelope(f'<Download xmlns="{NS_ROOT}/Download"><DownloadRequest '
+                         'ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a"/></Download>')
+    operation = service.find(USERS.replace("Users", "Download"), envelope)
+    body = service.decode(operation, envelope)["body"]
+    assert body == {"Request": {"ContextIdentifier": "821ae27f-027c-4f21-a2e5-1667fc9b650a"}}
+
+
+def test_members_out_of_order_and_absent_value_types_are_read(service: SoapService) -> None:
+    # UpdateUserRequest's sequence starts with five required nillable flags; a client may
+    # leave them out and write Tags first, as an XmlSerializer service accepts.
+    envelope = _envelope(f'<UpdateUser xmlns="{NS}"><Request UserName="a@example.com">'
+                         '<Tags><UserTag Name="team" Value="ops"/></Tags><Locked>true</Locked>'
+                         '</Request></UpdateUser>')
+    operation = service.find(USERS, envelope)
+    assert service.decode(operation, envelope)["body"] == {"Request": {
+        "UserName": "a@example.com", "Locked": True,
+        "Tags": {"UserTag": [{"Name": "team", "Value": "ops"}]}}}
+
+
+def test_an_unknown_member_is_refused_naming_the_expected_shape(service: SoapService) -> None:
+    envelope = _envelope(f'<AuthenticateUser xmlns="{NS}"><Credentials UserName="u"/></AuthenticateUser>')
+    operation = service.find(USERS, envelope)
+    with pytest.raises(SoapClientError) as caught:
+        service.decode(operation, envelope)
+    assert "Credentials" in caught.value.message
+    assert 'Expected <AuthenticateUser><Request UserName="…" Password="…"/></AuthenticateUser>' \
+        in caught.value.message
+
+
+@pytest.mark.parametrize("action", [None, "http://tempuri.org/IPingService/Ping",
+                                    f"{NS_ROOT}/Ping/IPingService/Ping"])
+def test_an_operation_in_another_namespace_is_found_and_answered_there(
+        service: SoapService, action: str | None) -> None:
+    # Ping's namespace is inferred: a client generated from the vendor's real one must work.
+    envelope = _envelope('<Ping xmlns="http://tempuri.org/"/>', action)
+    operation = service.find(PING, envelope)
+    assert operation.name == "Ping"
+    assert service.foreign_namespace(operation, envelope) == "http://tempuri.org/"
+    answer = service.answer(operation, {"PingResult": {"Success": True}}, "1.1",
+                            service.foreign_namespace(operation, envelope))
+    result = etree.fromstring(answer).find(".//{http://tempuri.org/}PingResult")
+    assert result is not None and result.get("Success") == "true"
+    assert NS_ROOT.encode() not in answer
+
+
+def test_our_namespace_is_not_foreign(service: SoapService) -> None:
+    envelope = _envelope(f'<Ping xmlns="{NS_ROOT}/Ping"/>')
+    assert service.foreign_namespace(service.find(PING, envelope), envelope) is None
+
+
+def test_an_action_naming_another_operation_is_refused(service: SoapService) -> None:
+    envelope = _envelope(f'<GetUser xmlns="{NS}"/>', f"{NS}/IUserService/AuthenticateUser")
+    with pytest.raises(SoapClientError, match="does not hold AuthenticateUser"):
+        service.find(USERS, envelope)
 
 
 def test_encode_matches_the_documented_answer(service: SoapService) -> None:
@@ -93,8 +161,8 @@ def test_parse_response_round_trips(service: SoapService) -> None:
 def test_wrong_service_for_the_operation(service: SoapService) -> None:
     data = (VECTORS / "authenticate-user.soap11.request.xml").read_bytes()
     envelope = read_envelope(data, "text/xml", None, XmlLimits())
-    with pytest.raises(SoapClientError, match="unknown operation 'AuthenticateUser' for service "
-                                              "AccountService"):
+    with pytest.raises(SoapClientError, match="unknown operation 'AuthenticateUser' at "
+                                              "/Services/DocumentNOW/v2/DocumentNOW.svc/Accounts/text"):
         service.find(USERS.replace("Users", "Accounts"), envelope)
 
 
