@@ -172,6 +172,10 @@ class _RuleChecker:
         if step is None:
             self.problem(verify.line, f"verify.step: no step named {verify.step!r}")
             return
+        if step.directory is not None:
+            self.problem(step.line, f"step {step.id!r} reads the directory, so it cannot verify "
+                         "the caller: verify.step names a step that sends the password upstream")
+            return
         used = references_in(step.json) | references_in(step.headers) | set(step.path.references)
         if f"input.{verify.password}" not in used:
             self.problem(step.line,
@@ -195,13 +199,14 @@ class _RuleChecker:
         earlier: dict[str, set[str]] = {}
         raw_steps = self.rule.raw.get("steps") or []
         for index, step in enumerate(self.rule.steps):
-            if step.upstream not in self.config.upstreams:
+            if step.directory is None and step.upstream not in self.config.upstreams:
                 known = ", ".join(sorted(self.config.upstreams)) or "none configured"
                 self.problem(step.line, f"step {step.id!r}: unknown upstream {step.upstream!r} "
                              f"(known: {known})")
             refs = (references_in(step.json) | references_in(step.headers)
                     | set(step.path.references)
-                    | (set(step.cache.key.references) if step.cache else set()))
+                    | (set(step.cache.key.references) if step.cache else set())
+                    | (set(step.directory.references) if step.directory else set()))
             self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
                                                                               "secrets", "vars"})
             secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
@@ -239,23 +244,24 @@ class _RuleChecker:
             parts = ref.split(".")
             root = parts[0]
             name = repr(parts[1]) if len(parts) > 1 else "(none)"
-            line = _line_mentioning(self.rule.raw, ref, line) or line
+            # Each reference is looked for from the section's line, not from the last one found.
+            at = _line_mentioning(self.rule.raw, ref, line) or line
             if root in local:
                 continue
             if root not in allowed_roots:
-                self.problem(line, f"{{{{ {ref} }}}}: {root} is not available here "
+                self.problem(at, f"{{{{ {ref} }}}}: {root} is not available here "
                              f"(use {', '.join(sorted(allowed_roots))})")
             elif root == "input" and (len(parts) < 2 or parts[1] not in inputs):
-                self.problem(line, f"{{{{ {ref} }}}}: no input named {name}")
+                self.problem(at, f"{{{{ {ref} }}}}: no input named {name}")
             elif root == "steps" and (len(parts) < 3 or parts[1] not in steps
                                       or parts[2] not in steps[parts[1]]):
-                self.problem(line, f"{{{{ {ref} }}}}: no earlier step extracts that "
+                self.problem(at, f"{{{{ {ref} }}}}: no earlier step extracts that "
                              "(steps.<step id>.<extracted name>)")
             elif root == "secrets" and (len(parts) != 2 or parts[1] not in self.config.secrets):
-                self.problem(line, f"{{{{ {ref} }}}}: no secret named {name} in "
+                self.problem(at, f"{{{{ {ref} }}}}: no secret named {name} in "
                              f"{self.config.source}")
             elif root == "vars" and (len(parts) < 2 or parts[1] not in self.config.vars):
-                self.problem(line, f"{{{{ {ref} }}}}: no vars entry {name} in "
+                self.problem(at, f"{{{{ {ref} }}}}: no vars entry {name} in "
                              f"{self.config.source}")
 
     def inline_secrets(self, value: Any, parent: Any, name: str, where: str) -> None:
@@ -319,6 +325,13 @@ class _RuleChecker:
             self.references(references_in(rule.learn_accounts),
                             line_of(rule.raw, "learn_accounts") or rule.line, inputs, {},
                             {"input", "answer"})
+        if rule.learn_names is not None:
+            line = line_of(rule.raw, "learn_names") or rule.line
+            self.references(references_in(rule.learn_names), line, inputs, {}, {"input", "answer"})
+            if rule.learn_accounts is None:
+                # The directory keeps a user's names beside their accounts, learned together.
+                self.problem(line, "learn_names needs learn_accounts: names are learned with "
+                             "the accounts of the same answer")
         for reason in rule.reasons.values():
             refs = set(reason.message.references) | (set(reason.url.references)
                                                      if reason.url else set())

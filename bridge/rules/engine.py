@@ -7,7 +7,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,9 @@ class EngineContext:
     credentials: CredentialsFile | None = None
     # Shared by the engines of one process (the request path and the side path).
     remembered: RememberedResults | None = None
+    # What the bridge's own account directory knows of a user ({firstName, lastName,
+    # accounts}, or None), for directory steps; passed in because the directory sits above.
+    directory: Callable[[str], Mapping[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,16 @@ class RuleEngine:
                 return str(value) if value else None
         return None
 
+    def learned_names(self, rule: Rule, request: Mapping[str, Any],
+                      answer: Mapping[str, Any]) -> dict[str, str]:
+        """The names a legacy answer reveals (firstName, lastName), those it has only."""
+        if rule.learn_names is None:
+            return {}
+        inputs, _ = self._inputs(rule, request)
+        names = render_value(rule.learn_names, {"input": inputs, "answer": answer})
+        return {key: str(value).strip() for key, value in names.items()
+                if value is not None and str(value).strip()}
+
     def learned_accounts(self, rule: Rule, request: Mapping[str, Any],
                          answer: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Accounts a legacy answer reveals, in the directory's shape (empty if none)."""
@@ -264,6 +277,11 @@ class RuleEngine:
                 run.refresh_on |= remembering.refresh_on
                 return cached
             outcome.cache_misses += 1
+        if step.directory is not None:
+            extracted = self._read_directory(step, scope, outcome)
+            if remembering is not None:
+                self.remembered.put(remembering.key, extracted, remembering.ttl)
+            return extracted
         client = self.context.upstreams[step.upstream]
         path = str(step.path.render(scope))
         headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}
@@ -281,10 +299,11 @@ class RuleEngine:
                                           "status": reply.status, "error_code": reply.error_code,
                                           "ms": round(reply.elapsed * 1000, 2)})
         if not reply.ok:
-            refusal = self._map_error(step, "http", reply.status, reply.error_code, _describe(reply))
+            refusal = self._map_error(step, "http", reply.status, reply.error_code, _describe(reply),
+                                      reply.summary)
             refusal.status = reply.status
             raise refusal
-        extracted = self._extract(step, reply)
+        extracted = self._extract(step, reply.body, reply.status)
         if remembering is not None:
             self.remembered.put(remembering.key, extracted, remembering.ttl)
         return extracted
@@ -330,27 +349,40 @@ class RuleEngine:
             log.info("retrying upstream step", extra={"step": step.id, "attempt": attempt + 1})
         raise AssertionError("unreachable")
 
-    def _extract(self, step: Step, reply: Reply) -> dict[str, Any]:
+    def _read_directory(self, step: Step, scope: dict[str, Any], outcome: Outcome
+                        ) -> dict[str, Any]:
+        """A directory step: the directory's entry for the user stands in for an answer."""
+        assert step.directory is not None
+        username = str(step.directory.render(scope) or "").strip()
+        read = self.context.directory
+        started = time.perf_counter()
+        entry = (read(username) if read is not None and username else None) or {}
+        outcome.timings[step.id] = time.perf_counter() - started
+        return self._extract(step, entry, None)
+
+    def _extract(self, step: Step, body: Any, status: int | None) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for extract in step.extract:
             value = None
             for path in extract.paths:
-                value = lookup(reply.body, path)
+                value = lookup(body, path)
                 if value is not None:
                     break
             if value is None and not extract.optional:
+                source = step.upstream if step.directory is None else "the directory's"
                 raise self._map_error(
-                    step, "protocol", reply.status, None,
-                    f"{step.upstream} answer to step {step.id} lacks {' or '.join(extract.paths)}",
+                    step, "protocol", status, None,
+                    f"{source} answer to step {step.id} lacks {' or '.join(extract.paths)}",
                 )
             values[extract.name] = value
         return values
 
     def _map_error(
-        self, step: Step, kind: str, status: int | None, error_code: str | None, detail: str
+        self, step: Step, kind: str, status: int | None, error_code: str | None, detail: str,
+        summary: str | None = None,
     ) -> Refusal:
         for error in step.on_error:
-            if error.matches(kind, status, error_code) and error.refuse:
+            if error.matches(kind, status, error_code, summary) and error.refuse:
                 return Refusal(error.refuse, f"step {step.id}: {detail}")
         return Refusal(UNAVAILABLE, f"step {step.id}: {detail}")
 

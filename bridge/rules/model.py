@@ -51,12 +51,20 @@ class ErrorRule:
     kinds: frozenset[str] = frozenset()
     refuse: str | None = None
     line: int = 0
+    # Case-folded texts, one of which the error body's summary must contain: the vendor
+    # gives several refusals one code and tells them apart only in words.
+    summaries: tuple[str, ...] = ()
 
-    def matches(self, kind: str, status: int | None, error_code: str | None) -> bool:
+    def matches(self, kind: str, status: int | None, error_code: str | None,
+                summary: str | None = None) -> bool:
         if self.kinds and kind not in self.kinds:
             return False
         if self.statuses and status not in self.statuses:
             return False
+        if self.summaries:
+            folded = (summary or "").casefold()
+            if not any(text in folded for text in self.summaries):
+                return False
         return not (self.error_codes and error_code not in self.error_codes)
 
 
@@ -95,6 +103,9 @@ class Step:
     optional: bool = False
     retry: Retry | None = None
     line: int = 0
+    # A directory step reads the bridge's account directory for the user this template
+    # names instead of calling an upstream (upstream, method and path are then unused).
+    directory: Template | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,8 @@ class Rule:
     compare: Mapping[str, Any] = field(default_factory=dict)
     # Accounts to learn from a legacy answer: a template over `answer` and `input`.
     learn_accounts: Any = None
+    # The user's names to learn beside them: {firstName, lastName} templates, same scope.
+    learn_names: Any = None
     # Data-changing operations are never called twice (shadow/verify) unless routing says so.
     changes_data: bool = False
     lookup: str | None = None
@@ -180,12 +193,16 @@ class Rule:
 
 
 _RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "token", "result",
-              "refusals", "compare", "learn_accounts", "changes_data", "legacy_token", "local"}
+              "refusals", "compare", "learn_accounts", "learn_names", "changes_data",
+              "legacy_token", "local"}
 LOOKUPS = ("accounts",)
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
-              "optional", "retry"}
+              "optional", "retry", "directory"}
+# What only a step that calls an upstream has; a directory step has none of it.
+_UPSTREAM_STEP_KEYS = ("upstream", "method", "path", "headers", "json", "on_error", "retry")
+LEARNED_NAMES = ("firstName", "lastName")
 
 
 class _Compiler:
@@ -340,9 +357,20 @@ class _Compiler:
         if not isinstance(step_id, str) or not step_id.isidentifier():
             self.problem(spec, "id", "a step needs an id made of letters, digits and _")
             return None
-        for key in ("upstream", "path"):
-            if not isinstance(spec.get(key), str):
-                self.problem(spec, key if key in spec else "id", f"step {step_id!r} needs {key}")
+        directory = None
+        if "directory" in spec:
+            directory = self.template(spec, "directory", spec.get("directory"))
+            if directory is None or directory.is_constant:
+                self.problem(spec, "directory", f"step {step_id!r}: directory names the user "
+                             "to read, e.g. '{{ input.username }}'")
+            for key in _UPSTREAM_STEP_KEYS:
+                if key in spec:
+                    self.problem(spec, key, f"step {step_id!r} reads the directory: {key} "
+                                 "applies only to a step that calls an upstream")
+        else:
+            for key in ("upstream", "path"):
+                if not isinstance(spec.get(key), str):
+                    self.problem(spec, key if key in spec else "id", f"step {step_id!r} needs {key}")
         method = str(spec.get("method", "POST")).upper()
         if method not in METHODS:
             self.problem(spec, "method", f"method must be one of {', '.join(METHODS)}")
@@ -389,6 +417,7 @@ class _Compiler:
             optional=bool(spec.get("optional", False)),
             retry=self.retry(spec),
             line=spec.line,
+            directory=directory,
         )
 
     def retry(self, spec: LocatedDict) -> Retry | None:
@@ -424,7 +453,8 @@ class _Compiler:
             if not isinstance(entry, LocatedDict):
                 self.problem(section, index, "each on_error entry must be a mapping")
                 continue
-            self.unknown_keys(entry, {"status", "error_code", "kind", "refuse"}, "on_error")
+            self.unknown_keys(entry, {"status", "error_code", "kind", "summary", "refuse"},
+                              "on_error")
             if not isinstance(entry.get("refuse"), str):
                 self.problem(section, index, "on_error entry needs refuse: <reason>")
                 continue
@@ -435,6 +465,10 @@ class _Compiler:
             for kind in kinds:
                 if kind not in ERROR_KINDS:
                     self.problem(entry, "kind", f"kind must be one of {', '.join(ERROR_KINDS)}")
+            summaries = _as_list(entry.get("summary"))
+            if not all(isinstance(text, str) and text.strip() for text in summaries):
+                self.problem(entry, "summary", "summary is a text (or a list of texts) the "
+                             "error's summary contains")
             rules.append(
                 ErrorRule(
                     statuses=frozenset(s for s in statuses if isinstance(s, int)),
@@ -442,9 +476,19 @@ class _Compiler:
                     kinds=frozenset(str(k) for k in kinds),
                     refuse=entry["refuse"],
                     line=entry.line,
+                    summaries=tuple(text.strip().casefold() for text in summaries
+                                    if isinstance(text, str) and text.strip()),
                 )
             )
         return tuple(rules)
+
+    def learn_names(self, data: LocatedDict) -> Any:
+        section = self.mapping(data, "learn_names")
+        if section is None:
+            return None
+        self.unknown_keys(section, set(LEARNED_NAMES), "learn_names")
+        return self.compiled(data, "learn_names", {key: value for key, value in section.items()
+                                                   if key in LEARNED_NAMES})
 
     def token(self, data: LocatedDict) -> TokenRule | None:
         section = self.mapping(data, "token")
@@ -593,6 +637,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         reasons=reasons,
         compare=compare,
         learn_accounts=compiler.compiled(data, "learn_accounts", data.get("learn_accounts")),
+        learn_names=compiler.learn_names(data),
         changes_data=changes_data,
         lookup=str(lookup) if lookup is not None else None,
         legacy_token=legacy_token,

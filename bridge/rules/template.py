@@ -8,6 +8,7 @@ value (a list stays a list, a boolean a boolean); anything mixed is text.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,16 @@ def _where(value: Any, field: str) -> Any:
     return [item for item in value or [] if isinstance(item, Mapping) and item.get(field)]
 
 
+def _reject(value: Any, field: str) -> Any:
+    return [item for item in value or [] if isinstance(item, Mapping) and not item.get(field)]
+
+
+def _urlencode(value: Any) -> Any:
+    # Every character but the unreserved ones (RFC 3986), so a value is one path segment
+    # or one query value whatever it holds: jdoe@example.com -> jdoe%40example.com.
+    return None if value is None else urllib.parse.quote(_text(value), safe="")
+
+
 def _join(value: Any, sep: str) -> str:
     return sep.join("" if item is None else str(item) for item in value or [])
 
@@ -86,6 +97,8 @@ FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     "default": (1, lambda v, d: d if v is None or v == "" else v),
     "get": (1, lambda v, key: lookup(v, str(key)) if v is not None else None),
     "where": (1, _where),
+    "reject": (1, _reject),
+    "urlencode": (0, _urlencode),
     "join": (1, _join),
 }
 

@@ -29,6 +29,11 @@ SCOPE = {
     ("{{ 'a,b' }}", "a,b"),
     ("{{ 42 }}", 42),
     ("[{{ missing }}]", "[]"),
+    ("{{ steps.c.accounts | reject('isPrimary') | first | get('id') }}", "a"),
+    ("{{ missing | reject('isPrimary') }}", []),
+    ("/users/{{ input.username | strip | urlencode }}/accounts", "/users/Jo%40Example.COM/accounts"),
+    ("{{ 'a b/c?d#e' | urlencode }}", "a%20b%2Fc%3Fd%23e"),
+    ("{{ missing | urlencode }}", None),
 ])
 def test_render(source: str, expected: object) -> None:
     assert Template(source).render(SCOPE) == expected
