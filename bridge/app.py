@@ -23,7 +23,7 @@ from bridge.auth.passwords import CredentialsFile
 from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
 from bridge.config import Config, resolve_secrets
-from bridge.directory import ACCOUNTS_LOOKUP, Directory
+from bridge.directory import ACCOUNTS_LOOKUP, Directory, LocalDirectory
 from bridge.errors import SoapClientError, SoapServerError, StoreError
 from bridge.health import Readiness
 from bridge.metrics import (
@@ -85,6 +85,7 @@ class BridgeApp:
         self.store = open_store(config.store, config.source)
         tokens = TokenIssuer(self.store)
         state_key = state_key or random.token_bytes(32)
+        own_directory = LocalDirectory(config.directory.sources, self.store, config.directory.file)
         context = EngineContext(
             upstreams=_clients(config.upstreams.values()),
             store=self.store,
@@ -98,6 +99,7 @@ class BridgeApp:
             if config.credentials_file
             else None,
             remembered=RememberedResults(self.store, state_key),
+            directory=own_directory.entry,
         )
         self.engine = RuleEngine(context)
         # The side path has its own connections and its own, shorter, timeouts.
@@ -128,8 +130,8 @@ class BridgeApp:
             noise_sample=side.noise_sample,
         )
         self.directory = Directory(
-            config.directory.sources, self.store, self.engine,
-            lambda: self.plans.current().rules.get(ACCOUNTS_LOOKUP), config.directory.file,
+            config.directory.sources, own_directory, self.engine,
+            lambda: self.plans.current().rules.get(ACCOUNTS_LOOKUP),
         )
         self.api = JsonApi(tokens, self.directory, [secrets[k] for k in config.operator_keys])
         endpoints = list(config.upstreams.values()) + ([legacy] if legacy else [])

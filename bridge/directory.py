@@ -1,4 +1,5 @@
-"""Account contexts of a user: from a REST lookup rule, a directory file, or learned answers."""
+"""What the bridge knows of a user: account contexts (REST lookup rule, directory file,
+learned answers) and names (directory file, learned answers)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from typing import Any
 from bridge.errors import BridgeError, ConfigError, Problem
 from bridge.migrate.dispatch import directory_key
 from bridge.rules.engine import RuleEngine
-from bridge.rules.model import Rule
+from bridge.rules.model import LEARNED_NAMES, Rule
 from bridge.store.base import Store
 from bridge.yamlfile import LocatedDict, load_yaml
 
 log = logging.getLogger("bridge.directory")
 
 ACCOUNTS_LOOKUP = "lookup:accounts"
+# The sources the bridge keeps itself; `rest` asks the vendor, which has no names.
+OWN_SOURCES = ("file", "learned")
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,30 @@ def normalise_accounts(accounts: Any) -> list[dict[str, Any]]:
     return sorted(kept, key=lambda a: (not a["isPrimary"], a["name"] or ""))
 
 
+def normalise_entry(entry: Any) -> dict[str, Any] | None:
+    """A directory entry: `accounts` (normalised) and the names it has, as text; None if
+    it holds neither."""
+    if not isinstance(entry, Mapping):
+        return None
+    found: dict[str, Any] = {"accounts": normalise_accounts(entry.get("accounts"))}
+    for name in LEARNED_NAMES:
+        value = entry.get(name)
+        if value is not None and str(value).strip():
+            found[name] = str(value).strip()
+    return found if found["accounts"] or len(found) > 1 else None
+
+
 class DirectoryFile:
-    """`users: {name: {accounts: [{contextIdentifier, name, isPrimary}]}}`, re-read on change."""
+    """`users: {name: {firstName?, lastName?, accounts?: [{contextIdentifier, name,
+    isPrimary}]}}`, re-read on change."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._stamp: tuple[float, int] | None = None
-        self._users: dict[str, list[dict[str, Any]]] = {}
+        self._users: dict[str, dict[str, Any]] = {}
 
-    def accounts(self, username: str) -> list[dict[str, Any]] | None:
+    def entry(self, username: str) -> dict[str, Any] | None:
         with self._lock:
             self._reload()
             return self._users.get(username.strip().casefold())
@@ -84,30 +101,64 @@ class DirectoryFile:
         users = data.get("users") if isinstance(data, LocatedDict) else None
         if not isinstance(users, LocatedDict):
             raise ConfigError([Problem(self.path, 1, "expected a 'users:' mapping")])
-        self._users = {
-            str(name).strip().casefold(): normalise_accounts((entry or {}).get("accounts"))
-            for name, entry in users.items() if isinstance(entry, dict | type(None))
-        }
+        entries = {str(name).strip().casefold(): normalise_entry(entry)
+                   for name, entry in users.items()}
+        self._users = {name: entry for name, entry in entries.items() if entry is not None}
         self._stamp = stamp
 
 
-class Directory:
-    """Asks each configured source in turn; the first that knows the user answers."""
+class LocalDirectory:
+    """The directory's own sources, file and learned, in the configured order: what a
+    directory step of a rule reads (names above all, which no REST endpoint gives)."""
 
-    def __init__(self, sources: tuple[str, ...], store: Store, engine: RuleEngine,
-                 lookup_rule: Callable[[], Rule | None], file: str | None) -> None:
-        self._sources = sources
+    def __init__(self, sources: tuple[str, ...], store: Store, file: str | None) -> None:
+        self._sources = tuple(s for s in sources if s in OWN_SOURCES)
         self._store = store
+        self._file = DirectoryFile(file) if file else None
+
+    def entry(self, username: str) -> dict[str, Any] | None:
+        """The first own source's entry for the user: {accounts, firstName?, lastName?}."""
+        for source in self._sources:
+            found = self.entry_from(source, username)
+            if found is not None:
+                return found
+        return None
+
+    def entry_from(self, source: str, username: str) -> dict[str, Any] | None:
+        if source == "file":
+            return self._from_file(username)
+        if source == "learned":
+            return normalise_entry(self._store.get(directory_key(username)))
+        return None
+
+    def _from_file(self, username: str) -> dict[str, Any] | None:
+        if self._file is None:
+            return None
+        try:
+            return self._file.entry(username)
+        except BridgeError as exc:
+            log.error("directory file unreadable", extra={"error": str(exc)})
+            return None
+
+
+class Directory:
+    """A user's accounts: asks each configured source in turn; the first that knows them
+    answers."""
+
+    def __init__(self, sources: tuple[str, ...], own: LocalDirectory, engine: RuleEngine,
+                 lookup_rule: Callable[[], Rule | None]) -> None:
+        self._sources = sources
+        self._own = own
         self._engine = engine
         self._lookup_rule = lookup_rule
-        self._file = DirectoryFile(file) if file else None
-        self._readers: dict[str, Callable[[str], list[dict[str, Any]] | None]] = {
-            "rest": self._from_rest, "file": self._from_file, "learned": self._from_learned,
-        }
 
     def lookup(self, username: str) -> Lookup | None:
         for source in self._sources:
-            accounts = self._readers[source](username)
+            if source == "rest":
+                accounts = self._from_rest(username)
+            else:
+                entry = self._own.entry_from(source, username)
+                accounts = entry["accounts"] if entry is not None else None
             if accounts:
                 return Lookup(username.strip(), accounts, source)
         return None
@@ -122,16 +173,3 @@ class Directory:
                      extra={"reason": outcome.reason, "detail": outcome.detail})
             return None
         return normalise_accounts(outcome.result.get("accounts"))
-
-    def _from_file(self, username: str) -> list[dict[str, Any]] | None:
-        if self._file is None:
-            return None
-        try:
-            return self._file.accounts(username)
-        except BridgeError as exc:
-            log.error("directory file unreadable", extra={"error": str(exc)})
-            return None
-
-    def _from_learned(self, username: str) -> list[dict[str, Any]] | None:
-        entry = self._store.get(directory_key(username))
-        return normalise_accounts(entry.get("accounts")) if isinstance(entry, dict) else None

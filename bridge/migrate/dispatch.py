@@ -361,9 +361,10 @@ class Dispatcher:
         if legacy.kind != "result" or rule.learn_accounts is None:
             return
         accounts = self.engine.learned_accounts(rule, exchange.request, legacy.data)
+        names = self.engine.learned_names(rule, exchange.request, legacy.data)
         username = RuleEngine.username(rule, exchange.request)
         if accounts and username:
-            learn_directory(self.store, username, accounts)
+            learn_directory(self.store, username, accounts, names)
 
 
 def _passed(reply: SoapReply, mode: str, cohort: str | None = None) -> Handled:
@@ -376,9 +377,12 @@ def directory_key(username: str) -> str:
     return "directory:" + fingerprint(username.strip().casefold(), "directory-user")
 
 
-def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]]) -> None:
+def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]],
+                    names: Mapping[str, str] | None = None) -> None:
+    """Replace what was learned of the user: accounts, and the names the answer gave."""
     store.set(directory_key(username),
-              {"username": username.strip(), "accounts": accounts, "learned_at": time.time()},
+              {"username": username.strip(), "accounts": accounts, **(names or {}),
+               "learned_at": time.time()},
               _DIRECTORY_TTL)
 
 
