@@ -17,6 +17,7 @@ from xml.sax.saxutils import quoteattr
 
 from bridge import __version__
 from bridge.config import (
+    SANDBOX_DIRECTORY,
     Config,
     MissingSecret,
     demo_config_path,
@@ -191,7 +192,7 @@ def _state_key() -> bytes:
 
 def _start_demo_sandbox(config: Config, quiet: bool = False
                         ) -> tuple[Config, tuple[str, str] | None]:
-    from bridge.sandbox import load_seed, start_in_thread
+    from bridge.sandbox import bundled_directory_path, load_seed, start_in_thread
 
     assert config.sandbox is not None
     seed = load_seed(config.sandbox.seed)
@@ -212,11 +213,15 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     legacy = config.legacy
     if legacy is not None and legacy.base_url == "sandbox":
         legacy = dataclasses.replace(legacy, base_url=server.url)
+    directory = config.directory
+    if directory.file == SANDBOX_DIRECTORY:
+        directory = dataclasses.replace(directory, file=bundled_directory_path())
     sample = seed.users[0] if seed.users else None
     demo_user = (sample.username, sample.password) if sample else None
     if not quiet:
         print(f"Sandbox upstream (in-process): {server.url}", flush=True)
-    return dataclasses.replace(config, upstreams=upstreams, legacy=legacy), demo_user
+    return dataclasses.replace(config, upstreams=upstreams, legacy=legacy,
+                               directory=directory), demo_user
 
 
 def _print_banner(config: Config, host: str, port: int,

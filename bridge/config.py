@@ -78,6 +78,10 @@ class SideCallSettings:
     retain: float = 30 * 86400
 
 
+# directory.file naming the directory file that comes with the sandbox seed (demo mode).
+SANDBOX_DIRECTORY = "sandbox"
+
+
 @dataclass(frozen=True)
 class DirectorySettings:
     """Where account contexts are looked up, in order: rest, file, learned."""
@@ -330,7 +334,9 @@ def load_config(path: str) -> Config:
     directory_file = directory_section.get("file")
     directory = DirectorySettings(
         sources=tuple(str(s) for s in sources),
-        file=relative(str(directory_file)) if directory_file else None,
+        # `sandbox`: the file that comes with the sandbox seed, found in demo mode.
+        file=(SANDBOX_DIRECTORY if directory_file == SANDBOX_DIRECTORY
+              else relative(str(directory_file)) if directory_file else None),
     )
 
     secrets: dict[str, SecretRef] = {}
@@ -360,6 +366,9 @@ def load_config(path: str) -> Config:
             seed=relative(str(seed)) if seed else None,
             api_user=str(section.get("api_user", "bridge-demo")),
         )
+    if directory.file == SANDBOX_DIRECTORY and sandbox is None:
+        reader.problem(directory_section, "file", "directory.file: sandbox is the sandbox's "
+                       "directory file, for demo mode: it needs a sandbox: section")
 
     operator_keys = data.get("operator_keys") or []
     if not isinstance(operator_keys, list):

@@ -96,6 +96,13 @@ def demo_api_user() -> tuple[str, str]:
     return api_user.username, api_user.key
 
 
+def sandbox_directory() -> str:
+    """The directory file that comes with the sandbox seed, as demo mode uses it."""
+    from bridge.sandbox import bundled_directory_path
+
+    return bundled_directory_path()
+
+
 def unremembered(mappings: Path, workdir: Path) -> Path:
     """A copy of a rules folder that checks every login upstream: no verify.cache, and only
     the bearer cached (most tests are about what one login asks of the upstream)."""
@@ -114,7 +121,7 @@ def unremembered(mappings: Path, workdir: Path) -> Path:
 def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assuresign",
                  remember: bool = False, **overrides: Any) -> Path:
     """A bridge config against the sandbox; `remember` keeps the rules' verification and
-    profile caches as shipped (see unremembered())."""
+    accounts caches as shipped (see unremembered())."""
     workdir.mkdir(parents=True, exist_ok=True)
     folder = REPO / mappings
     config: dict[str, Any] = {
@@ -134,6 +141,8 @@ def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assu
             "api_key": {"env": "TEST_API_KEY"},
         },
         "vars": {"expired_password_url": "https://sandbox.invalid/ChangePassword?expired=1"},
+        # The sandbox users' names: the REST side has none (bridge/sandbox/directory.yaml).
+        "directory": {"file": sandbox_directory()},
     }
     config.update(overrides)
     path = workdir / "config.yaml"

@@ -65,10 +65,10 @@ def _break(rule: Path, old: str, new: str) -> int:
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ("    FirstName: \"{{ steps.profile.first_name }}\"",
-     "    FirstNaem: \"{{ steps.profile.first_name }}\"",
+    ("    FirstName: \"{{ steps.names.first_name }}\"",
+     "    FirstNaem: \"{{ steps.names.first_name }}\"",
      "result.AuthenticateUserResult: AuthenticateUserResult has no field 'FirstNaem' in the WSDL"),
-    ("          Name: \"{{ account.name }}\"", "          Title: \"{{ account.name }}\"",
+    ("          Name: \"{{ account.accountName }}\"", "          Title: \"{{ account.accountName }}\"",
      "UserAccount has no field 'Title' in the WSDL"),
     ("    upstream: account", "    upstream: acount", "unknown upstream 'acount'"),
     ("    Success: true\n", "", "AuthenticateUserResult needs Success (required in the WSDL)"),
@@ -82,16 +82,37 @@ def _break(rule: Path, old: str, new: str) -> int:
     ("{status: [400, 401], refuse: invalid_credentials}",
      "{status: [400, 401], refuse: wrong_password}",
      "refusal reason 'wrong_password' is used but not defined"),
-    ("    FirstName: \"{{ steps.profile.first_name }}\"",
-     "    FirstName: \"{{ steps.profile.first_name | capitalise }}\"",
+    ("    FirstName: \"{{ steps.names.first_name }}\"",
+     "    FirstName: \"{{ steps.names.first_name | capitalise }}\"",
      "unknown filter 'capitalise'"),
     ("operation: AuthenticateUser", "operation: AuthenticateUsers",
      "operation 'AuthenticateUsers' is not in the WSDL"),
     ("    - AuthenticateUserResult.UserName\n", "    - AuthenticateUserResult.UserNaem\n",
      "compare: AuthenticateUserResult.UserNaem is not a field of AuthenticateUser's answer"),
+    ("{error_code: FORBIDDEN, summary: locked, refuse: locked}",
+     "{error_code: FORBIDDEN, summary: [locked, 7], refuse: locked}",
+     "summary is a text (or a list of texts) the error's summary contains"),
+    ("    directory: \"{{ input.username }}\"\n",
+     "    directory: \"{{ input.username }}\"\n    upstream: esign\n",
+     "step 'names' reads the directory: upstream applies only to a step that calls an upstream"),
+    ("    directory: \"{{ input.username }}\"", "    directory: someone",
+     "step 'names': directory names the user to read"),
+    ("    directory: \"{{ input.username }}\"", "    directory: \"{{ input.usrname }}\"",
+     "{{ input.usrname }}: no input named 'usrname'"),
+    ("    FirstName: \"{{ steps.names.first_name }}\"",
+     "    FirstName: \"{{ steps.names.given_name }}\"",
+     "{{ steps.names.given_name }}: no earlier step extracts that"),
+    ("  lastName: \"{{ answer.AuthenticateUserResult.LastName }}\"",
+     "  surname: \"{{ answer.AuthenticateUserResult.LastName }}\"",
+     "unknown key 'surname' in learn_names (known: firstName, lastName)"),
+    ("  lastName: \"{{ answer.AuthenticateUserResult.LastName }}\"",
+     "  lastName: \"{{ steps.names.last_name }}\"",
+     "{{ steps.names.last_name }}: steps is not available here (use answer, input)"),
     ("    refuse: locked\n", "    refuse: locked\n", None),
 ], ids=["result-field", "list-field", "upstream", "required", "inline-secret", "secret-name",
-        "input-path", "reason", "filter", "operation", "compare-path", "unchanged"])
+        "input-path", "reason", "filter", "operation", "compare-path", "summary",
+        "directory-upstream", "directory-constant", "directory-input", "directory-extract",
+        "learn-names-key", "learn-names-scope", "unchanged"])
 def test_check_reports_each_mistake_with_file_and_line(
     broken_rules: tuple[Path, Path], old: str, new: str, message: str | None
 ) -> None:
@@ -131,6 +152,27 @@ def test_check_refuses_a_cached_verification_step(broken_rules: tuple[Path, Path
     assert done.returncode == 1
     assert "step 'bearer' verifies the caller but never sends input.password upstream" in done.stderr
     assert "step 'bearer' verifies the caller, so it must not be cached" in done.stderr
+
+
+def test_check_refuses_a_directory_step_as_the_verification(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    _break(rule, "  step: credentials\n", "  step: names\n")
+    line = rule.read_text().split("\n").index("  - id: names") + 1
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert (f"{rule.name}:{line}: step 'names' reads the directory, so it cannot verify the caller"
+            in done.stderr.replace(str(rule.parent) + "/", "")), done.stderr
+
+
+def test_check_refuses_learn_names_without_learn_accounts(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    text = rule.read_text()
+    start = text.index("learn_accounts:\n")
+    _break(rule, text[start:text.index("learn_names:", start)], "")
+    line = rule.read_text().split("\n").index("learn_names:") + 1
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert f":{line}: learn_names needs learn_accounts" in done.stderr, done.stderr
 
 
 def test_check_bounds_a_remembered_verification(broken_rules: tuple[Path, Path]) -> None:

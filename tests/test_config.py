@@ -33,6 +33,21 @@ def test_demo_config_resolves_paths_relative_to_itself() -> None:
     assert (config.lockout.max_failures, config.lockout.window) == (5, 900)
     assert config.sandbox is not None and config.sandbox.api_user == "bridge-demo"
     assert config.upstreams["account"].read_timeout == 5
+    assert config.directory.file == "sandbox"  # the seed's directory file, found in demo mode
+
+
+def test_the_sandbox_directory_file_is_for_demo_mode_only(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("directory: {file: sandbox}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:1: directory.file: sandbox is the sandbox's directory file, for demo mode: it "
+        "needs a sandbox: section"]
+    path.write_text("directory: {file: sandbox}\nsandbox: {api_user: bridge-demo}\n")
+    assert load_config(str(path)).directory.file == "sandbox"
+    path.write_text("directory: {file: names.yaml}\n")
+    assert load_config(str(path)).directory.file == str(tmp_path / "names.yaml")
 
 
 def test_defaults_from_an_empty_file(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
 """
 
 from .app import SandboxApp, make_app
-from .seed import Seed, SeedError, load_seed, parse_seed
+from .seed import Seed, SeedError, bundled_directory_path, load_seed, parse_seed
 from .server import SandboxServer, serve, serve_forever, start_in_thread
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "SandboxServer",
     "Seed",
     "SeedError",
+    "bundled_directory_path",
     "load_seed",
     "make_app",
     "parse_seed",

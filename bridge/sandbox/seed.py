@@ -18,6 +18,9 @@ SCOPE_KINDS = ("organisation", "user", "environment")
 DEFAULT_EXPIRED_PASSWORD_URL = "https://sandbox.invalid/ChangePassword?expired=1"  # noqa: S105
 DEFAULT_MAX_FAILURES = 5
 BUNDLED_SEED = "seed.yaml"
+# The bridge's directory file for the bundled seed's users: their names, which no REST
+# endpoint gives. Beside the seed so demo mode and the tests find it (directory.file: sandbox).
+BUNDLED_DIRECTORY = "directory.yaml"
 
 # The WSDL's xs:pattern for Guid: shape only, no RFC 4122 version/variant check,
 # because the vendor's own sample accountId (…-1278-…) would fail one.
@@ -130,6 +133,11 @@ class Seed:
         the user can work in (it has no flag to mark the others with)."""
         extras = self.legacy.extra_accounts.get(user.username.casefold(), ())
         return user.usable_accounts + tuple(a for a in extras if not a.disabled)
+
+
+def bundled_directory_path() -> str:
+    """Where the directory file that comes with the bundled seed is."""
+    return str(resources.files(__package__).joinpath(BUNDLED_DIRECTORY))
 
 
 def load_seed(path: str | None = None) -> Seed:

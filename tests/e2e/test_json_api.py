@@ -62,11 +62,12 @@ def test_exchange_gives_the_upstream_bearer(api_bridge: Server, sandbox: Server)
     assert 0 < body["expires_in"] <= 3
     assert body["user_context"] == f"multi@example.com:{MULTI_PRIMARY}"
     assert body["access_token"] != token
-    # The bearer works on the REST API, with the user context the bridge worked out.
-    profile = requests.get(f"{sandbox.url}/api/documentnow/v3.7/user", timeout=5, headers={
-        "Authorization": f"bearer {body['access_token']}",
-        "X-AS-UserContext": body["user_context"]})
-    assert profile.status_code == 200 and profile.json()["result"]["username"] == "multi@example.com"
+    # The bearer works on the REST API, with the user context the bridge worked out (sso
+    # refuses an X-AS-UserContext that names none of the user's usable accounts).
+    sso = requests.post(f"{sandbox.url}/api/documentnow/v3.7/authentication/sso", timeout=5,
+                        json={}, headers={"Authorization": f"bearer {body['access_token']}",
+                                          "X-AS-UserContext": body["user_context"]})
+    assert sso.status_code == 200 and sso.json()["result"]["ssoToken"]
 
 
 @pytest.mark.parametrize(("form", "error"), [
@@ -194,6 +195,11 @@ def test_learned_directory_outlives_the_legacy_service(sandbox: Server, tmp_path
         assert reply.status_code == 200
         assert reply.json()["source"] == "learned"
         assert len(reply.json()["accounts"]) == 3
+        # The names came with them: the REST flow has no other source for them (no
+        # directory file here), and the vendor's REST API has none.
+        answer = auth_result(post_login(again, "multi@example.com", "Password").content)
+        assert (answer.get("Success"), answer.get("FirstName"), answer.get("LastName")) == (
+            "true", "Mary", "Multi")
     finally:
         again.stop()
 

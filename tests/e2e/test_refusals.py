@@ -139,7 +139,7 @@ def test_a_revoked_cached_bearer_is_replaced(bridge: Server, sandbox: Server) ->
     assert answer.get("FirstName") == "John"
     calls = sandbox_calls(sandbox)
     # Only the steps from the cached one on ran again; the password was checked once.
-    assert (calls["credentials"], calls["apiUser"], calls["user"]) == (1, 1, 2)
+    assert (calls["credentials"], calls["apiUser"], calls["accounts"]) == (1, 1, 2)
 
 
 UNAVAILABLE = "The authentication service is temporarily unavailable. Please try again later."
@@ -175,7 +175,7 @@ def test_failure_of_the_bearer_step_alone_gives_no_token(
     assert _fault(response.content) == ("s:Server", UNAVAILABLE)
     calls = sandbox_calls(sandbox)
     assert calls["credentials"] == 1 and calls["apiUser"] == 1
-    assert calls.get("user", 0) == 0  # nothing after the failed step ran
+    assert calls["accounts"] == 0  # nothing after the failed step ran
 
 
 def test_an_api_user_without_scope_for_the_user_is_refused(
@@ -201,14 +201,15 @@ def test_upstream_down_entirely(sandbox: Server, tmp_path: Path) -> None:
     assert "cannot reach http://127.0.0.1:9" in log
 
 
-def test_an_optional_step_failing_leaves_its_fields_out(own_bridge: Server, sandbox: Server) -> None:
-    sandbox_control(sandbox, paths=["/user"],
-                    fail={"status": 404, "body": {"errorCode": "NOT_FOUND", "summary": "no"}})
-    result = _result(post_login(own_bridge, "jdoe@example.com", "Password").content)
-    assert result.get("Success") == "true"
-    assert result.get("AuthenticationToken")
-    assert result.get("FirstName") is None and result.get("LastName") is None
-    assert len(list(result.iter("{*}UserAccount"))) == 1
+def test_without_the_users_accounts_there_is_no_token(own_bridge: Server, sandbox: Server) -> None:
+    # The accounts step is not optional: an answer without accounts would be useless.
+    sandbox_control(sandbox, paths=["/accounts"],
+                    fail={"status": 404, "body": {"errorCode": "NOT_FOUND",
+                                                  "summary": "The requested resource was not found."}})
+    response = post_login(own_bridge, "jdoe@example.com", "Password")
+    assert _fault(response.content) == ("s:Server", UNAVAILABLE)
+    assert b"AuthenticationToken" not in response.content
+    assert sandbox_calls(sandbox)["accounts"] == 1
 
 
 def test_a_blank_password_counts_towards_the_lockout(own_bridge: Server,

@@ -48,7 +48,7 @@ def test_repeat_logins_are_answered_without_the_upstream(shipped: Server, sandbo
         tokens.add(result.get("AuthenticationToken"))
     assert len(tokens) == 5  # every login still gets a token of its own
     calls = sandbox_calls(sandbox)
-    assert (calls["credentials"], calls["apiUser"], calls["user"]) == (1, 1, 1)
+    assert (calls["credentials"], calls["apiUser"], calls["accounts"]) == (1, 1, 1)
 
 
 def test_another_password_is_never_taken_from_memory(shipped: Server, sandbox: Server) -> None:
@@ -109,6 +109,6 @@ def test_api_key_logins_are_remembered_too(sandbox: Server, tmp_path: Path) -> N
         message, _, _ = refusal(post_login(bridge, "jdoe@example.com", key + "x").content)
         assert message == INVALID
         calls = sandbox_calls(sandbox)
-        assert (calls["apiUser"], calls["user"]) == (2, 1)  # the wrong key was checked upstream
+        assert (calls["apiUser"], calls["accounts"]) == (2, 1)  # the wrong key was checked upstream
     finally:
         bridge.stop()

@@ -131,9 +131,9 @@ def test_passthrough_token_is_the_upstream_bearer(sandbox: Server, tmp_path: Pat
         token = etree.fromstring(body).find(f".//{{{USERS_NS}}}AuthenticateUserResult").get(
             "AuthenticationToken")
         # The token works directly against the REST API as a bearer.
-        profile = requests.get(f"{sandbox.url}/api/documentnow/v3.7/user",
-                               headers={"Authorization": f"bearer {token}"}, timeout=5)
-        assert profile.status_code == 200
-        assert profile.json()["result"]["username"] == "jdoe@example.com"
+        accounts = requests.get(f"{sandbox.url}/api/documentnow/v3.7/users/jdoe%40example.com/accounts",
+                                headers={"Authorization": f"bearer {token}"}, timeout=5)
+        assert accounts.status_code == 200
+        assert [a["accountName"] for a in accounts.json()["result"]["userAccounts"]] == ["Example, Inc."]
     finally:
         server.stop()

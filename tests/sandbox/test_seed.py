@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.sandbox import SeedError, load_seed, parse_seed
+from bridge.sandbox import SeedError, bundled_directory_path, load_seed, parse_seed
 
 from .conftest import API_KEYS, EXAMPLE_INC
 
@@ -112,6 +112,16 @@ def test_default_seed_has_one_user_per_refusal(username: str, status: str) -> No
 
     assert user is not None
     assert (user.status, user.password, len(user.accounts)) == (status, "Password", 1)
+
+
+def test_the_bundled_directory_file_names_the_seeds_users_as_the_seed_does() -> None:
+    seed = load_seed(None)
+    directory = yaml.safe_load(Path(bundled_directory_path()).read_text(encoding="utf-8"))
+
+    assert directory["users"] == {
+        u.username: {"firstName": u.first_name, "lastName": u.last_name} for u in seed.users
+    }
+    assert "password" not in Path(bundled_directory_path()).read_text(encoding="utf-8").lower()
 
 
 def test_default_seed_api_users() -> None:
