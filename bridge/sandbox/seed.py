@@ -17,6 +17,12 @@ STATUSES = ("active", "locked", "inactive", "expired_password")
 SCOPE_KINDS = ("organisation", "user", "environment")
 DEFAULT_EXPIRED_PASSWORD_URL = "https://sandbox.invalid/ChangePassword?expired=1"  # noqa: S105
 DEFAULT_MAX_FAILURES = 5
+DEFAULT_CHANGE_PASSWORD_URL = "https://sandbox.invalid/ChangePassword"  # noqa: S105
+# What GetAccount lists when the seed names none. "Limited User", "Standard" and "All" are
+# the values of the vendor's samples; [INFERRED] "Administrator" and "User" are placeholders.
+DEFAULT_ROLES = ("Administrator", "User", "Limited User")
+DEFAULT_ACCOUNT_TEMPLATES = ("Standard",)
+DEFAULT_ACCOUNT_GROUPS = ("All",)
 BUNDLED_SEED = "seed.yaml"
 # The bridge's directory file for the bundled seed's users: their names, which no REST
 # endpoint gives. Beside the seed so demo mode and the tests find it (directory.file: sandbox).
@@ -99,11 +105,44 @@ class ApiUser:
 
 
 @dataclass(frozen=True)
+class AccountDetails:
+    """What the legacy Accounts service tells about an account beyond its name.
+
+    `parent` makes it a child account (ListAccounts lists the children of a parent)."""
+
+    context_identifier: str
+    name: str
+    display_name: str | None = None
+    account_group: str | None = None
+    parent: str | None = None
+    inactive: bool = False
+
+
+@dataclass(frozen=True)
+class Template:
+    """A document template the legacy ListTemplates operation lists for its account."""
+
+    id: str
+    account: str
+    name: str
+    created: dt.datetime
+    page_count: int = 1
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class LegacySide:
-    """Where the legacy SOAP side differs from the REST side."""
+    """Where the legacy SOAP side differs from the REST side, and what only it has."""
 
     extra_accounts: Mapping[str, tuple[Account, ...]]
     max_failures: int
+    accounts: tuple[AccountDetails, ...] = ()
+    # The names GetAccount reports and CreateUser/UpdateUser/CreateAccount accept.
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    account_templates: tuple[str, ...] = DEFAULT_ACCOUNT_TEMPLATES
+    account_groups: tuple[str, ...] = DEFAULT_ACCOUNT_GROUPS
+    templates: tuple[Template, ...] = ()
+    change_password_url: str = DEFAULT_CHANGE_PASSWORD_URL
 
 
 @dataclass(frozen=True)
@@ -260,6 +299,31 @@ class _SeedReader:
         if not _GUID.fullmatch(value):
             raise self.fail(path, f"{key} '{value}' is not a GUID", key=key)
         return value
+
+    def count(self, data: Mapping[str, object], key: str, path: tuple[str | int, ...], default: int) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(path, f"{key} must be a whole number of at least 1, not {value!r}", key=key)
+        return value
+
+    def optional_text(self, data: Mapping[str, object], key: str, path: tuple[str | int, ...]) -> str | None:
+        return self.text(data, key, path) if key in data else None
+
+    def moment(self, data: Mapping[str, object], key: str, path: tuple[str | int, ...]) -> dt.datetime:
+        """A date and time; one without a zone is taken as UTC."""
+        value = data.get(key)
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day)
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        if value is None:
+            raise self.fail(path, f"{key} is required")
+        raise self.fail(path, f"{key} {value!r} is not a date and time like 2016-08-10T09:30:00Z", key=key)
 
     # -- the seed's parts ---------------------------------------------------
 
@@ -420,7 +484,20 @@ class _SeedReader:
         raise self.fail(path, f"{key} {value!r} is not a date like 2099-12-31", key=key)
 
     def legacy(self, value: object, users: Mapping[str, User]) -> LegacySide:
-        data = self.mapping(value or {}, ("legacy",), ("extra_accounts", "lockout"))
+        data = self.mapping(
+            value or {},
+            ("legacy",),
+            (
+                "extra_accounts",
+                "lockout",
+                "accounts",
+                "roles",
+                "account_templates",
+                "account_groups",
+                "templates",
+                "change_password_url",
+            ),
+        )
         extras_path: tuple[str | int, ...] = ("legacy", "extra_accounts")
         extras = data.get("extra_accounts") or {}
         if not isinstance(extras, dict):
@@ -446,25 +523,151 @@ class _SeedReader:
                     )
             extra_accounts[user.username.casefold()] = accounts
         lockout = self.mapping(data.get("lockout") or {}, ("legacy", "lockout"), ("max_failures",))
-        max_failures = lockout.get("max_failures", DEFAULT_MAX_FAILURES)
-        if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 1:
-            raise self.fail(
-                ("legacy", "lockout"),
-                f"max_failures must be a whole number of at least 1, not {max_failures!r}",
-                key="max_failures",
+        max_failures = self.count(lockout, "max_failures", ("legacy", "lockout"), DEFAULT_MAX_FAILURES)
+        known = {
+            a.context_identifier.casefold(): a
+            for accounts in (*(u.accounts for u in users.values()), *extra_accounts.values())
+            for a in accounts
+        }
+        account_groups = self.names(data, "account_groups", DEFAULT_ACCOUNT_GROUPS)
+        details = self.account_details(data.get("accounts"), known, account_groups)
+        every_account = {k: a.context_identifier for k, a in known.items()}
+        every_account.update({d.context_identifier.casefold(): d.context_identifier for d in details})
+        return LegacySide(
+            extra_accounts=MappingProxyType(extra_accounts),
+            max_failures=max_failures,
+            accounts=details,
+            roles=self.names(data, "roles", DEFAULT_ROLES),
+            account_templates=self.names(data, "account_templates", DEFAULT_ACCOUNT_TEMPLATES),
+            account_groups=account_groups,
+            templates=self.templates(data.get("templates"), every_account),
+            change_password_url=(
+                self.text(data, "change_password_url", ("legacy",))
+                if "change_password_url" in data
+                else DEFAULT_CHANGE_PASSWORD_URL
+            ),
+        )
+
+    def names(self, data: Mapping[str, object], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A list of non-empty names under legacy.<key>, each named once."""
+        if key not in data:
+            return default
+        path: tuple[str | int, ...] = ("legacy", key)
+        names: list[str] = []
+        for index, item in enumerate(self.items(data.get(key), path)):
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail((*path, index), "must be a non-empty string (quote it)")
+            if item in names:
+                raise self.fail((*path, index), f"'{item}' is listed twice")
+            names.append(item)
+        return tuple(names)
+
+    def account_details(
+        self, value: object, known: Mapping[str, Account], account_groups: tuple[str, ...]
+    ) -> tuple[AccountDetails, ...]:
+        """legacy.accounts: accounts the users list need no name here; new ones (children) do."""
+        path: tuple[str | int, ...] = ("legacy", "accounts")
+        details: list[AccountDetails] = []
+        seen: set[str] = set()
+        for index, item in enumerate(self.items(value, path)):
+            item_path = (*path, index)
+            data = self.mapping(
+                item,
+                item_path,
+                ("context_identifier", "name", "display_name", "account_group", "parent", "inactive"),
             )
-        return LegacySide(extra_accounts=MappingProxyType(extra_accounts), max_failures=max_failures)
+            context_identifier = self.guid(data, "context_identifier", item_path)
+            if context_identifier.casefold() in seen:
+                raise self.fail(
+                    item_path, f"account {context_identifier} is listed twice", key="context_identifier"
+                )
+            seen.add(context_identifier.casefold())
+            mentioned = known.get(context_identifier.casefold())
+            if "name" in data:
+                name = self.text(data, "name", item_path)
+            elif mentioned is not None:
+                name = mentioned.name
+            else:
+                raise self.fail(
+                    item_path, f"account {context_identifier} is no user's account, so it needs a name"
+                )
+            account_group = self.optional_text(data, "account_group", item_path)
+            if account_group is not None and account_group not in account_groups:
+                raise self.fail(
+                    item_path,
+                    f"account_group '{account_group}' is not one of {', '.join(account_groups)}",
+                    key="account_group",
+                )
+            details.append(
+                AccountDetails(
+                    context_identifier=context_identifier,
+                    name=name,
+                    display_name=self.optional_text(data, "display_name", item_path),
+                    account_group=account_group,
+                    parent=self.guid(data, "parent", item_path) if "parent" in data else None,
+                    inactive=self.flag(data, "inactive", item_path, False),
+                )
+            )
+        self.check_account_tree(details, known.keys() | seen)
+        return tuple(details)
+
+    def check_account_tree(self, details: list[AccountDetails], every_account: set[str]) -> None:
+        """Every parent is an account of the seed, and no account is its own ancestor."""
+        parents = {d.context_identifier.casefold(): d.parent.casefold() for d in details if d.parent}
+        for index, detail in enumerate(details):
+            if detail.parent is None:
+                continue
+            path: tuple[str | int, ...] = ("legacy", "accounts", index)
+            if detail.parent.casefold() not in every_account:
+                raise self.fail(path, f"parent {detail.parent} is not an account of the seed", key="parent")
+            above: str | None = detail.parent.casefold()
+            while above is not None:
+                if above == detail.context_identifier.casefold():
+                    raise self.fail(
+                        path, f"account {detail.context_identifier} is its own ancestor", key="parent"
+                    )
+                above = parents.get(above)
+
+    def templates(self, value: object, every_account: Mapping[str, str]) -> tuple[Template, ...]:
+        path: tuple[str | int, ...] = ("legacy", "templates")
+        templates: list[Template] = []
+        seen: set[str] = set()
+        for index, item in enumerate(self.items(value, path)):
+            item_path = (*path, index)
+            data = self.mapping(
+                item, item_path, ("id", "account", "name", "created", "page_count", "description")
+            )
+            template_id = self.guid(data, "id", item_path)
+            if template_id.casefold() in seen:
+                raise self.fail(item_path, f"template {template_id} is listed twice", key="id")
+            seen.add(template_id.casefold())
+            account = self.guid(data, "account", item_path)
+            if account.casefold() not in every_account:
+                raise self.fail(item_path, f"account {account} is not an account of the seed", key="account")
+            templates.append(
+                Template(
+                    id=template_id,
+                    account=every_account[account.casefold()],
+                    name=self.text(data, "name", item_path),
+                    created=self.moment(data, "created", item_path),
+                    page_count=self.count(data, "page_count", item_path, 1),
+                    description=self.optional_text(data, "description", item_path),
+                )
+            )
+        return tuple(templates)
 
     def check_account_names(self, users: tuple[User, ...], legacy: LegacySide) -> None:
         """One context identifier is one account, so every mention must give it the same name."""
         names: dict[str, str] = {}
-        everywhere = [
-            (("users", i, "accounts", j), a) for i, u in enumerate(users) for j, a in enumerate(u.accounts)
-        ] + [
-            (("legacy", "extra_accounts", name, j), a)
-            for name, accounts in legacy.extra_accounts.items()
-            for j, a in enumerate(accounts)
-        ]
+        everywhere: list[tuple[tuple[str | int, ...], Account | AccountDetails]] = (
+            [(("users", i, "accounts", j), a) for i, u in enumerate(users) for j, a in enumerate(u.accounts)]
+            + [
+                (("legacy", "extra_accounts", name, j), a)
+                for name, accounts in legacy.extra_accounts.items()
+                for j, a in enumerate(accounts)
+            ]
+            + [(("legacy", "accounts", j), a) for j, a in enumerate(legacy.accounts)]
+        )
         for path, account in everywhere:
             known = names.setdefault(account.context_identifier.casefold(), account.name)
             if known != account.name:
