@@ -4,10 +4,15 @@ bench's direct rows and by the hand-written peer; mappings/assuresign-api-key ha
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 API_USER_PATH = "/api/v3.7/authentication/apiUser"
-PROFILE_PATH = "/api/documentnow/v3.7/user"
 SESSION_MINUTES = 60
+
+
+def accounts_path(username: str) -> str:
+    """`GET users/{username}/accounts`: the user's accounts, read with a bearer."""
+    return f"/api/documentnow/v3.7/users/{urllib.parse.quote(username, safe='')}/accounts"
 
 
 def api_user_body(api_username: str, key: str, username: str) -> bytes:

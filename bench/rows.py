@@ -19,7 +19,7 @@ BALANCE_ATTEMPTS = 3
 @dataclass(frozen=True)
 class Row:
     name: str
-    kind: str  # floor | spyne | bridge | api-user | profile
+    kind: str  # floor | spyne | bridge | api-user | accounts
     workers: int
     what: str
     store: str | None = None  # bridge rows: "sqlite" or a Redis URL
@@ -28,7 +28,7 @@ class Row:
     @property
     def direct(self) -> bool:
         """A row where wrk calls the sandbox itself."""
-        return self.kind in ("api-user", "profile")
+        return self.kind in ("api-user", "accounts")
 
     @property
     def redis(self) -> bool:
@@ -41,14 +41,16 @@ def plan(workers: int, store: str) -> list[Row]:
     return [
         Row("floor", "floor", workers, f"{soap}; reads the request, answers one fixed success: "
             "no parsing, no upstream"),
-        Row("spyne", "spyne", workers, f"{soap}; Spyne parses it, calls apiUser then the profile "
-            "over one pooled keep-alive session, answers the vendor's bearer as the token"),
+        Row("spyne", "spyne", workers, f"{soap}; Spyne parses it, calls apiUser then the user's "
+            "accounts over one pooled keep-alive session, answers the vendor's bearer as the token"),
         Row("bridge-cold", "bridge", workers, f"{soap}; the api-key rule without any cache: every "
-            "login calls apiUser and the profile, mints and stores a token (SQLite)",
+            "login calls apiUser and the user's accounts, reads the names from the learned "
+            "directory, mints and stores a token (SQLite)",
             store="sqlite", cold=True),
         Row("bridge-warm", "bridge", workers, f"{soap}; the api-key rule as shipped, repeat logins "
-            "of the same users: the remembered verification and profile come from the worker's "
-            "memory; the lockout read and the token write go to the store (SQLite)",
+            "of the same users: the remembered verification and accounts come from the worker's "
+            "memory; the lockout read, the learned directory's names and the token write go to "
+            "the store (SQLite)",
             store="sqlite"),
         Row("bridge-cold-redis", "bridge", workers, "as bridge-cold, state in Redis",
             store=store, cold=True),
@@ -58,8 +60,8 @@ def plan(workers: int, store: str) -> list[Row]:
         Row(f"floor-{more}w", "floor", more, f"as floor, {more} workers"),
         Row("upstream-apiuser", "api-user", 1, "wrk calls the sandbox's `POST apiUser` itself "
             "(the first call of a cold login)"),
-        Row("upstream-profile", "profile", 1, "wrk calls the sandbox's `GET user` profile itself "
-            "with a valid bearer (the second call of a cold login)"),
+        Row("upstream-accounts", "accounts", 1, "wrk calls the sandbox's `GET users/{username}/"
+            "accounts` itself with a valid bearer (the second call of a cold login)"),
     ]
 
 
@@ -71,7 +73,7 @@ class Measure:
     load: wrk.Result
     server_cpu: float        # seconds: gunicorn master and workers (the sandbox on direct rows)
     upstream_cpu: float | None  # seconds: the sandbox, on rows that call it through a server
-    upstream_calls: int      # apiUser + profile + … calls the sandbox counted
+    upstream_calls: int      # apiUser + accounts + … calls the sandbox counted
     worker_cpu: tuple[float, ...]  # seconds, each worker of the server under test
     machine_busy: float      # seconds: every CPU of the machine, whoever used it
 

@@ -174,8 +174,8 @@ class Bench:
         return token
 
     def direct_load(self, row: Row) -> tuple[Path, str]:
-        """wrk's requests for a direct row and what each answer must hold; the profile row's
-        bearers are issued now."""
+        """wrk's requests for a direct row and what each answer must hold; the accounts row's
+        bearers are issued now (the demo API user's: each may read the first user's accounts)."""
         assert self.sandbox is not None
         json_type = {"Content-Type": "application/json", "Accept": "application/json"}
         if row.kind == "api-user":
@@ -185,19 +185,19 @@ class Bench:
         else:
             with requests.Session() as session:
                 bearers = [self.issue_bearer(session, user) for user in self.users]
-            load = wrk.Load("GET", rest.PROFILE_PATH, {"Accept": "application/json"},
+            load = wrk.Load("GET", rest.accounts_path(self.users[0]), {"Accept": "application/json"},
                             [(f"Authorization: {rest.bearer_header(b)}", "") for b in bearers],
-                            '"accounts"')
+                            '"userAccounts"')
         return load.write(self.work / f"{row.name}.requests"), load.expect
 
     def check_direct(self, row: Row) -> None:
         assert self.sandbox is not None
         with requests.Session() as session:
             bearer = self.issue_bearer(session, self.users[0])
-            if row.kind == "profile":
-                answer = session.get(self.sandbox.url + rest.PROFILE_PATH, timeout=10,
+            if row.kind == "accounts":
+                answer = session.get(self.sandbox.url + rest.accounts_path(self.users[0]), timeout=10,
                                      headers={"Authorization": rest.bearer_header(bearer)})
-                if answer.status_code != 200 or "accounts" not in answer.text:
+                if answer.status_code != 200 or "userAccounts" not in answer.text:
                     raise BenchError(f"{row.name}: the check request failed: {answer.text[:300]}")
 
     # -- one row ----------------------------------------------------------------

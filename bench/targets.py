@@ -38,14 +38,14 @@ def evaluate(results: Mapping[str, Outcome], connections: int) -> list[Target]:
 
     checks = [ratio("bridge-cold", "spyne", 1.3), ratio("bridge-warm", "floor", 0.40)]
 
-    cold, api_user, profile = p50("bridge-cold"), p50("upstream-apiuser"), p50("upstream-profile")
-    label = "added latency at p50, 1 connection: bridge-cold - (apiUser + profile direct)"
-    if cold is None or api_user is None or profile is None:
+    cold, api_user, accounts = p50("bridge-cold"), p50("upstream-apiuser"), p50("upstream-accounts")
+    label = "added latency at p50, 1 connection: bridge-cold - (apiUser + accounts direct)"
+    if cold is None or api_user is None or accounts is None:
         checks.append(Target(label, "≤ 0.50 ms", "not measured", None))
     else:
-        added = cold - (api_user + profile)
+        added = cold - (api_user + accounts)
         checks.append(Target(label, "≤ 0.50 ms", f"{added:.2f} ms ({cold:.2f} - ({api_user:.2f} + "
-                             f"{profile:.2f}))", added <= 0.5))
+                             f"{accounts:.2f}))", added <= 0.5))
     warm, floor = p50("bridge-warm"), p50("floor")
     if warm is not None and floor is not None:
         checks.append(Target("for information: bridge-warm p50 - floor p50, 1 connection", "—",

@@ -1,9 +1,10 @@
 """A hand-written Spyne service doing the bridge's AuthenticateUser job (api-key strategy).
 
 What a competent engineer would write without the bridge: Spyne parses the SOAP request,
-one pooled keep-alive `requests.Session` per process calls the vendor's apiUser and profile
-endpoints (as mappings/assuresign-api-key/authenticate-user.yaml does), and the legacy
-answer is written with the same attributes in the same namespace. It answers the vendor's
+one pooled keep-alive `requests.Session` per process calls the vendor's apiUser and
+users/{username}/accounts endpoints (as mappings/assuresign-api-key/authenticate-user.yaml
+does), and the legacy answer is written with the same attributes in the same namespace.
+Like the bridge without a directory that knows the user, it has no names to answer. It answers the vendor's
 bearer itself as the AuthenticationToken: simpler than the bridge, which mints a token of
 its own and stores it. Any refusal is `Success="false"` (the legacy refusal text is not
 needed for the bench).
@@ -20,7 +21,7 @@ from spyne import Application, Array, Boolean, ComplexModel, ServiceBase, Unicod
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from bench.rest import API_USER_PATH, PROFILE_PATH, api_user_body, bearer_header, token_of
+from bench.rest import API_USER_PATH, accounts_path, api_user_body, bearer_header, token_of
 from bench.soap import USERS_NS
 
 TIMEOUT = (2.0, 10.0)
@@ -81,17 +82,15 @@ class Vendor:
         token = token_of(issued.json()) if issued.status_code == 200 else None
         if token is None:
             return AuthenticateUserResult(Success=False)
-        profile = session.get(self.base_url + PROFILE_PATH, timeout=TIMEOUT,
-                              headers={"Authorization": bearer_header(token)})
-        if profile.status_code != 200:
+        listed = session.get(self.base_url + accounts_path(username), timeout=TIMEOUT,
+                             headers={"Authorization": bearer_header(token)})
+        if listed.status_code != 200:
             return AuthenticateUserResult(Success=False)
-        user = profile.json()["result"]
         return AuthenticateUserResult(
             Success=True, AuthenticationToken=token, UserName=username,
-            FirstName=user.get("firstName"), LastName=user.get("lastName"),
-            Accounts=[UserAccount(Name=a.get("name"), ContextIdentifier=a["accountId"],
-                                  IsPrimary=bool(a.get("isPrimary")))
-                      for a in user.get("accounts", [])])
+            Accounts=[UserAccount(Name=a.get("accountName"), ContextIdentifier=a["accountID"],
+                                  IsPrimary=bool(a.get("isDefault")))
+                      for a in listed.json()["result"]["userAccounts"] if not a.get("isDisabled")])
 
 
 def make_app(upstream: str, api_username: str, threads: int) -> Any:
