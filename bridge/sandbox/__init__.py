@@ -9,8 +9,10 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
   `POST /api/documentnow/v3.N/authentication/sso`,
   `GET /api/documentnow/v3.N/users/{username}/accounts`; any other path, or another
   method, is the vendor's 404 `NOT_FOUND`;
-- legacy SOAP 1.1: `POST /Services/DocumentNOW/v2/DocumentNOW.svc/Users/text`
-  (AuthenticateUser, ListUsers, GetUser);
+- legacy SOAP 1.1: `POST /Services/DocumentNOW/v2/DocumentNOW.svc/<Service>/text` for
+  each of the WSDL's 24 services: Users and Accounts emulated in full, Ping and
+  ListTemplates too; every other operation, and the `Submit`, `Envelopes` and
+  `DownloadTemplate` `/mtom` endpoints, answer a Server fault saying they are not emulated;
 - test controls: `POST /_sandbox/control` with
   `{"delay_ms": int, "fail": null | {"status": int, "body": json-or-string,
   "content_type"?: str} | "garbage" | "close", "paths": [substring, ...], "times": int}`

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .controls import CONTROL_PREFIX, ControlService, disturb
 from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, not_found
 from .legacy import CALL_NAMES as LEGACY_CALLS
-from .legacy import LegacyUsersService
+from .legacy import LegacyService, Registry
 from .rest import CALL_NAMES as REST_CALLS
 from .rest import RestService
 from .seed import Seed
@@ -29,15 +29,19 @@ class DropConnection(Exception):
 
 
 class SandboxApp:
-    """The WSGI callable; `state` is exposed so tests and the demo can inspect and steer it."""
+    """The WSGI callable; `state` and the legacy side's `registry` are exposed so tests and
+    the demo can inspect and steer them."""
 
     def __init__(self, seed: Seed, state: SandboxState | None = None) -> None:
         self.seed = seed
         self.state = state if state is not None else SandboxState()
+        self.registry = Registry(seed)
         self.service_routes: tuple[Route, ...] = (
-            RestService(seed, self.state).routes + LegacyUsersService(seed, self.state).routes
+            RestService(seed, self.state).routes + LegacyService(seed, self.state, self.registry).routes
         )
-        self.control_routes = ControlService(self.state, REST_CALLS + LEGACY_CALLS).routes
+        self.control_routes = ControlService(
+            self.state, REST_CALLS + LEGACY_CALLS, also_reset=(self.registry.reset,)
+        ).routes
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))

@@ -96,11 +96,18 @@ def disturb(control: Control) -> Response | None:
 
 
 class ControlService:
-    """Answers /_sandbox/*; `call_names` are reported in stats even before their first call."""
+    """Answers /_sandbox/*; `call_names` are reported in stats even before their first call;
+    a reset calls `also_reset` too, for what the services keep outside the state."""
 
-    def __init__(self, state: SandboxState, call_names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        call_names: tuple[str, ...],
+        also_reset: tuple[Callable[[], None], ...] = (),
+    ) -> None:
         self.state = state
         self.call_names = call_names
+        self.also_reset = also_reset
         self.routes = (
             self._route("control", "POST", self.control),
             self._route("reset", "POST", self.reset),
@@ -130,6 +137,8 @@ class ControlService:
 
     def reset(self, request: Request) -> Response:
         self.state.reset()
+        for reset in self.also_reset:
+            reset()
         return no_content()
 
     def stats(self, request: Request) -> Response:

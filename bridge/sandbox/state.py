@@ -112,6 +112,13 @@ class SandboxState:
         with self._lock:
             self._failures.pop(username.casefold(), None)
 
+    def unlock(self, username: str) -> None:
+        """Lift a lock set by failures, and forget the failures (the legacy UpdateUser Locked=false)."""
+        key = username.casefold()
+        with self._lock:
+            self._locked.discard(key)
+            self._failures.pop(key, None)
+
     def failures(self, username: str) -> int:
         with self._lock:
             return self._failures[username.casefold()]
