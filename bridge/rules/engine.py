@@ -293,9 +293,10 @@ class RuleEngine:
             outcome.timings[step.id] = time.perf_counter() - started
             raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
         outcome.timings[step.id] = reply.elapsed
-        # Method, path and status only: bodies and headers carry credentials.
+        # Method, path and status only: bodies and headers carry credentials. The path as
+        # the rule writes it: rendered, it may name the user (users/{username}/accounts).
         log.debug("upstream step", extra={"step": step.id, "upstream": step.upstream,
-                                          "method": step.method, "path": path,
+                                          "method": step.method, "path": step.path.source,
                                           "status": reply.status, "error_code": reply.error_code,
                                           "ms": round(reply.elapsed * 1000, 2)})
         if not reply.ok:

@@ -52,5 +52,8 @@ def test_no_secret_reaches_logs_or_state(tmp_path: Path) -> None:
     # Every line logged while serving a request carries that request's id.
     step_lines = [line for line in bridge.output().splitlines() if '"msg": "upstream step"' in line]
     assert step_lines and all('"request_id": "' in line for line in step_lines)
+    # The accounts path names the user: the step line gives the path as the rule writes it.
+    assert any('"step": "accounts"' in line for line in step_lines)
+    assert not [line for line in step_lines if "marker@" in line or "marker%40" in line]
     for secret in (password.encode(), wrong.encode(), key.encode(), *tokens):
         assert secret not in everything, secret

@@ -79,11 +79,8 @@ learn_names:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
-    server = start_in_thread(load_seed(None))
-    try:
+    with start_in_thread(load_seed(None)) as server:
         yield server
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture

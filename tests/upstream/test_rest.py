@@ -44,28 +44,28 @@ def test_vendor_error_body_is_parsed(client: RestClient) -> None:
     reply = client.call("POST", "/api/documentnow/v3.7/authentication/credentials",
                         {"request": {"authRequest": {"username": "jdoe@example.com",
                                                      "password": "no"}}})
-    assert (reply.ok, reply.status, reply.error_code) == (False, 401, "INVALID_CREDENTIALS")
-    assert reply.summary
+    assert (reply.ok, reply.status, reply.error_code) == (False, 401, "UNAUTHORIZED")
+    assert reply.summary == "The provided username or password was not valid"
 
 
 def test_timeout(client: RestClient, upstream: SandboxServer) -> None:
     _control(upstream, delay_ms=1500)
     with pytest.raises(UpstreamError) as caught:
-        client.call("GET", "/api/documentnow/v3.7/user")
+        client.call("GET", "/api/documentnow/v3.7/users/jdoe%40example.com/accounts")
     assert caught.value.kind == "timeout"
 
 
 def test_connection_dropped(client: RestClient, upstream: SandboxServer) -> None:
     _control(upstream, fail="close")
     with pytest.raises(UpstreamError) as caught:
-        client.call("GET", "/api/documentnow/v3.7/user")
+        client.call("GET", "/api/documentnow/v3.7/users/jdoe%40example.com/accounts")
     assert caught.value.kind in ("connect", "protocol")
 
 
 def test_success_that_is_not_json(client: RestClient, upstream: SandboxServer) -> None:
     _control(upstream, fail="garbage")
     with pytest.raises(UpstreamError, match="not JSON") as caught:
-        client.call("GET", "/api/documentnow/v3.7/user")
+        client.call("GET", "/api/documentnow/v3.7/users/jdoe%40example.com/accounts")
     assert caught.value.kind == "protocol"
 
 
@@ -83,7 +83,7 @@ def test_a_failed_call_is_observed_with_the_time_it_took(upstream: SandboxServer
                         observe=lambda name, result, seconds: seen.append((name, result, seconds)))
     _control(upstream, delay_ms=1000)
     with pytest.raises(UpstreamError):
-        client.call("GET", "/api/documentnow/v3.7/user")
+        client.call("GET", "/api/documentnow/v3.7/users/jdoe%40example.com/accounts")
     client.close()
     assert [(name, result) for name, result, _ in seen] == [("sandbox", "timeout")]
     assert seen[0][2] >= 0.3  # the whole read timeout, which is what an alert must see
