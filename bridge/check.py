@@ -362,6 +362,11 @@ class _RuleChecker:
                 self.problem(key_line, f"{where}: {shape.name} has no field {key!r} in the WSDL "
                              f"(known: {known})")
                 continue
+            if child.repeating_choice:
+                # zeep writes such members only as a list of one-member dicts of its own.
+                self.problem(key_line, f"{where}: {key} is a member of a repeating choice in the "
+                             "WSDL, which rules cannot write yet")
+                continue
             if child.children:
                 self.shape(item, child, f"{where}.{key}", key_line)
             elif isinstance(item, dict) and "each" not in item:

@@ -46,6 +46,8 @@ class Field:
     # The element's named complex type when it differs from the element's name: what the
     # vendor's articles name the child (AuthenticateUserRequest for Request). Read as it.
     type_alias: str = ""
+    # A member of a repeating choice (see _shape): readable, but not writable by rules.
+    repeating_choice: bool = False
 
     def child(self, name: str) -> Field | None:
         for candidate in self.children:
@@ -93,11 +95,15 @@ def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset
     inner = seen | {id(xsd_type)}
     for name, child in getattr(xsd_type, "elements", []) if not recursive else ():
         if isinstance(child, Choice):
-            # A choice's members are each optional, and repeat when the choice does.
+            # A choice's members are each optional, and repeat when the choice does. zeep
+            # takes a repeating choice as a list of one-member dicts under a key of its own,
+            # not as the members: such members are marked, and check refuses rules that
+            # write them (they can still be read and compared).
             repeats = child.max_occurs == "unbounded" or int(child.max_occurs) > 1
             for _, member in child.elements:
                 shaped = _shape(member, seen=inner)
-                children.append(replace(shaped, required=False, multiple=shaped.multiple or repeats))
+                children.append(replace(shaped, required=False, multiple=shaped.multiple or repeats,
+                                        repeating_choice=repeats))
         elif name == _ZEEP_TEXT:
             children.append(Field(TEXT, "text", type_name=_type_name(child.type)))
         else:
@@ -335,7 +341,8 @@ def _moved(data: bytes, ours: str, theirs: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _canonical(payload: etree._Element, shape: Field, namespace: str | None) -> etree._Element:
+def _canonical(payload: etree._Element, shape: Field, namespace: str | None,
+               theirs: str | None = None) -> etree._Element:
     """A copy of a request element in the WSDL's own form, as lenient as the vendor's service.
 
     - elements in another namespace are read as ours (the namespace of several of the
@@ -345,7 +352,9 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None) -> 
     - child elements are put in schema order (XmlSerializer reads them in any order).
     Anything else unknown stays as sent, for zeep to refuse.
     """
-    copy = etree.Element(_retag(payload.tag, namespace, shape.name), _attributes(payload))
+    if theirs is None:
+        theirs = etree.QName(payload).namespace
+    copy = etree.Element(_retag(payload.tag, theirs, namespace, shape.name), _attributes(payload))
     copy.text = payload.text
     aliases = {child.type_alias: child.name for child in shape.children if child.type_alias}
     order = {child.name: index for index, child in enumerate(shape.children) if child.kind == "element"}
@@ -357,9 +366,9 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None) -> 
         name = local if local in order else aliases.get(local, local)
         field = shape.child(name)
         if field is not None and field.kind == "element" and field.children:
-            converted = _canonical(child, field, namespace)
+            converted = _canonical(child, field, namespace, theirs)
         else:
-            converted = etree.Element(_retag(child.tag, namespace, name), _attributes(child))
+            converted = etree.Element(_retag(child.tag, theirs, namespace, name), _attributes(child))
             converted.text = child.text
             converted.extend(deepcopy(list(child)))
         children.append((order.get(name, len(order)), converted))
@@ -370,15 +379,20 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None) -> 
     for member in shape.children:
         if (member.kind == "element" and member.required and not member.multiple
                 and member.name not in given):
-            nil = etree.Element(_retag(payload.tag, namespace, member.name), {_NIL: "true"})
+            nil = etree.Element(_retag(payload.tag, theirs, namespace, member.name), {_NIL: "true"})
             children.append((order[member.name], nil))
     # sorted() is stable: repeats of one element keep their order.
     copy.extend(element for _, element in sorted(children, key=lambda pair: pair[0]))
     return copy
 
 
-def _retag(tag: Any, namespace: str | None, local: str) -> str:
-    return f"{{{namespace}}}{local}" if namespace and etree.QName(tag).namespace else local
+def _retag(tag: Any, theirs: str | None, ours: str | None, local: str) -> str:
+    """The element's tag with the caller's namespace for the operation moved to ours; an
+    element of any other namespace (a ref into another schema) keeps its own."""
+    namespace = etree.QName(tag).namespace
+    if namespace != theirs:
+        return f"{{{namespace}}}{local}" if namespace else local
+    return f"{{{ours}}}{local}" if ours and namespace else local
 
 
 def expected(operation: Operation) -> str:

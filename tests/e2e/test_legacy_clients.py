@@ -94,7 +94,8 @@ def test_zeep_calls_ping_and_sees_a_fault_for_an_unmigrated_operation(bridge: Se
     assert ping.Ping().Success is True
     templates = client.bind("DocumentNOW", "BasicHttpBinding_IListTemplatesService")
     with pytest.raises(zeep.exceptions.Fault) as caught:
-        templates.ListTemplates(TemplateListQuery={"ContextIdentifier": "821ae27f-027c-4f21-a2e5-1667fc9b650a"})
+        templates.ListTemplates(
+            TemplateListQuery={"ContextIdentifier": "821ae27f-027c-4f21-a2e5-1667fc9b650a"})
     assert caught.value.code == "s:Server"
     assert "ListTemplates is not yet migrated" in caught.value.message
 

@@ -1134,3 +1134,18 @@ def test_any_value_reads_as_zeep_reads_it(services: dict[str, SoapService], titl
     assert (_reader(operation).read(envelope.payload) is not None) == readable
     decoded, zeep = _decode_and_zeep(service, operation, envelope)
     assert decoded == zeep
+
+
+def test_a_ref_into_another_namespace_keeps_it_when_the_request_is_made_canonical(
+        services: dict[str, SoapService]) -> None:
+    # Strict="yes" sends decode down the canonical path; the referenced element of another
+    # schema must keep its namespace there (only the caller's namespace moves to ours).
+    service = services["Generic"]
+    operation = service.operations["Plain"]
+    payload = PLAIN.format("", '<o:Foreign xmlns:o="urn:example:other">f</o:Foreign>').replace(
+        "<Plain ", '<Plain Strict="yes" ')
+    envelope = _soap11(operation, payload)
+    assert envelope.payload is not None
+    decoded = service.decode(operation, envelope)["body"]
+    assert decoded["Foreign"] == "f"
+    assert decoded == _zeep_plain(service, operation, envelope.payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -161,8 +162,8 @@ def test_parse_response_round_trips(service: SoapService) -> None:
 def test_wrong_service_for_the_operation(service: SoapService) -> None:
     data = (VECTORS / "authenticate-user.soap11.request.xml").read_bytes()
     envelope = read_envelope(data, "text/xml", None, XmlLimits())
-    with pytest.raises(SoapClientError, match="unknown operation 'AuthenticateUser' at "
-                                              "/Services/DocumentNOW/v2/DocumentNOW.svc/Accounts/text"):
+    with pytest.raises(SoapClientError, match=re.escape(
+            f"unknown operation 'AuthenticateUser' at {USERS.replace('Users', 'Accounts')}")):
         service.find(USERS.replace("Users", "Accounts"), envelope)
 
 

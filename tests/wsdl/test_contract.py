@@ -226,8 +226,8 @@ def test_inferred_facts_are_said_in_the_wsdl(facts: dict[str, Any]) -> None:
     for operation in facts["operations"]:
         if "[INFERRED]" in operation["namespace_evidence"]:
             # The comment on the namespace of each service we could only infer.
-            assert f"Service {operation['service']}: namespace {operation['namespace']}. Namespace [INFERRED]" \
-                in text, operation["service"]
+            said = f"Service {operation['service']}: namespace {operation['namespace']}. Namespace [INFERRED]"
+            assert said in text, operation["service"]
 
 
 def test_the_checked_in_wsdl_is_what_the_facts_give() -> None:
