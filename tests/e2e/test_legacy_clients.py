@@ -10,6 +10,7 @@ import pytest
 import requests
 import zeep
 from lxml import etree
+from suds import WebFault
 from suds.client import Client as SudsClient
 
 from tests.servers import AUTH_ACTION, REPO, USERS_NS, USERS_PATH, WSDL_PATH, Server
@@ -100,10 +101,17 @@ def test_zeep_calls_ping_and_sees_a_fault_for_an_unmigrated_operation(bridge: Se
     assert "ListTemplates is not yet migrated" in caught.value.message
 
 
-def test_suds_calls_ping(bridge: Server) -> None:
+def test_suds_calls_ping_and_sees_a_fault_for_an_unmigrated_operation(bridge: Server) -> None:
     client = SudsClient(bridge.url + WSDL_PATH + "?wsdl", cache=None)
     answer = client.service["BasicHttpBinding_IPingService"].Ping()
     assert answer._Success is True
+    query = client.factory.create("{https://www.assuresign.net/Services/DocumentNOW/ListTemplates}"
+                                  "TemplateListQuery")
+    query._ContextIdentifier = "821ae27f-027c-4f21-a2e5-1667fc9b650a"
+    with pytest.raises(WebFault) as caught:
+        client.service["BasicHttpBinding_IListTemplatesService"].ListTemplates(query)
+    assert caught.value.fault.faultcode == "s:Server"
+    assert "ListTemplates is not yet migrated" in caught.value.fault.faultstring
 
 
 @pytest.mark.parametrize("soap_action", [f'"{AUTH_ACTION}"', AUTH_ACTION, None])
