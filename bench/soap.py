@@ -17,7 +17,7 @@ def login(username: str, password: str) -> bytes:
     """One AuthenticateUser request on one line (load.lua reads one request a line)."""
     return ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             f'<AuthenticateUser xmlns="{USERS_NS}">'
-            f"<AuthenticateUserRequest UserName={quoteattr(username)} Password={quoteattr(password)}/>"
+            f"<Request UserName={quoteattr(username)} Password={quoteattr(password)}/>"
             "</AuthenticateUser></soap:Body></soap:Envelope>").encode()
 
 

@@ -99,7 +99,7 @@ def make_app(upstream: str, api_username: str, threads: int) -> Any:
     class UserService(ServiceBase):
         @rpc(AuthenticateUserRequest, _returns=AuthenticateUserResult,
              _in_message_name="AuthenticateUser",
-             _in_variable_names={"request": "AuthenticateUserRequest"},
+             _in_variable_names={"request": "Request"},
              _out_message_name="AuthenticateUserResponse",
              _out_variable_name="AuthenticateUserResult")
         def AuthenticateUser(ctx: Any, request: AuthenticateUserRequest | None) -> AuthenticateUserResult:
