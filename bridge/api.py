@@ -5,11 +5,12 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+from bridge.auth.clients import TokenClients
 from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.directory import Directory
 
@@ -17,6 +18,8 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FORM = 16 * 1024
+# RFC 8693 §2.1: the parameters that may name several targets; every other one comes once.
+_TARGETS = ("resource", "audience")
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,26 @@ def _oauth_error(error: str, description: str) -> JsonReply:
     return JsonReply(400, {"error": error, "error_description": description}, _NO_STORE)
 
 
+def _invalid_client(description: str) -> JsonReply:
+    # RFC 6749 §5.2: 401, and the scheme the client is to authenticate with.
+    return JsonReply(401, {"error": "invalid_client", "error_description": description},
+                     (("WWW-Authenticate", 'Basic realm="soap-bridge"'), *_NO_STORE))
+
+
 class JsonApi:
     """Both endpoints authenticate with what the bridge itself issued, or an operator key."""
 
     def __init__(self, tokens: TokenIssuer, directory: Directory,
-                 operator_keys: Sequence[str]) -> None:
+                 operator_keys: Sequence[str], clients: TokenClients | None = None,
+                 targets: Mapping[str, str] | None = None) -> None:
         self._tokens = tokens
         self._directory = directory
         self._operator_keys = [key.encode() for key in operator_keys if key]
+        self._clients = clients or TokenClients({})
+        # Where the bearer is good: the upstreams' names and base URLs.
+        self._targets = dict(targets or {})
 
-    def exchange(self, content_type: str, body: bytes) -> JsonReply:
+    def exchange(self, content_type: str, body: bytes, authorization: str = "") -> JsonReply:
         """POST /v1/token: trade an AuthenticationToken for the upstream bearer it stands for."""
         if content_type.split(";")[0].strip().lower() != _FORM:
             return _oauth_error("invalid_request", f"the body must be {_FORM}")
@@ -52,9 +65,12 @@ class JsonApi:
             form = parse_qs(body.decode("utf-8"), strict_parsing=False)
         except UnicodeDecodeError:
             return _oauth_error("invalid_request", "the body is not UTF-8")
-        fields = {key: values[0] for key, values in form.items() if len(values) == 1}
-        if any(len(values) > 1 for values in form.values()):
+        fields = {key: values[0] for key, values in form.items()}
+        if any(len(values) > 1 for key, values in form.items() if key not in _TARGETS):
             return _oauth_error("invalid_request", "a parameter was given more than once")
+        if self._clients.required and ("client_secret" in fields
+                                       or self._clients.authenticate(authorization) is None):
+            return _invalid_client("authenticate the client with HTTP Basic (RFC 6749 §2.3.1)")
         if fields.get("grant_type") != TOKEN_EXCHANGE:
             return JsonReply(400, {"error": "unsupported_grant_type",
                                    "error_description": f"grant_type must be {TOKEN_EXCHANGE}"},
@@ -63,16 +79,37 @@ class JsonApi:
             return _oauth_error("invalid_request", "subject_token is required")
         if fields.get("subject_token_type") != ACCESS_TOKEN:
             return _oauth_error("invalid_request", f"subject_token_type must be {ACCESS_TOKEN}")
+        if fields.get("requested_token_type", ACCESS_TOKEN) != ACCESS_TOKEN:
+            return _oauth_error("invalid_request", f"requested_token_type must be {ACCESS_TOKEN}: "
+                                "the exchange hands out the upstream bearer only")
+        if "actor_token" in fields or "actor_token_type" in fields:
+            return _oauth_error("invalid_request", "delegation (actor_token) is not supported")
+        if not all(self._is_target(kind, value) for kind in _TARGETS for value in form.get(kind, [])):
+            return _oauth_error("invalid_target", "the bearer is good only for the upstreams: a "
+                                "resource is one of their base URLs (or a URL under one), an "
+                                "audience one of their names or base URLs")
+        if "scope" in fields:
+            return _oauth_error("invalid_scope", "the bearer's scope is the API user's; the "
+                                "exchange cannot narrow it")
         grant = self._tokens.resolve(fields["subject_token"])
         if grant is None:
             return _oauth_error("invalid_grant", "the subject_token is invalid or has expired")
+        # The bearer's own expiry when the rule tells it (token.bearer_ttl); for a token minted
+        # without it, the token's, which the shipped rules keep shorter than the bearer's.
+        expires_at = grant.bearer_expires_at or grant.expires_at
+        if expires_at <= time.time():
+            return _oauth_error("invalid_grant", "the bearer behind the subject_token has expired")
         return JsonReply(200, {
             "access_token": grant.bearer,
             "issued_token_type": ACCESS_TOKEN,
             "token_type": "Bearer",
-            "expires_in": max(0, int(grant.expires_at - time.time())),
+            "expires_in": int(expires_at - time.time()),
             "user_context": grant.context,
         }, _NO_STORE)
+
+    def _is_target(self, kind: str, value: str) -> bool:
+        return any((kind == "audience" and value == name) or _within(value, base_url)
+                   for name, base_url in self._targets.items())
 
     def accounts(self, username: str, authorization: str) -> JsonReply:
         """GET /v1/accounts/{username}: that user's account contexts, for them or an operator."""
@@ -100,6 +137,16 @@ class JsonApi:
         # Compare with every key, always: the time taken does not tell which one is close.
         matches = [hmac.compare_digest(given, key) for key in self._operator_keys]
         return any(matches)
+
+
+def _within(url: str, base_url: str) -> bool:
+    """Whether `url` is `base_url` or a URL under it (scheme and host compared case-blind)."""
+    given, base = urlsplit(url), urlsplit(base_url)
+    if (given.scheme.lower(), given.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()
+                                                       ) or given.query or given.fragment:
+        return False
+    path = base.path.rstrip("/")
+    return given.path.rstrip("/") == path or given.path.startswith(path + "/")
 
 
 def _bearer(authorization: str) -> str | None:

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from gunicorn.http.errors import NoMoreData, ParseException
+
 from bridge import logs
 from bridge.api import JsonApi, JsonReply
 from bridge.api import encode as api_encode
+from bridge.auth.clients import TokenClients
 from bridge.auth.lockout import Lockout, LockoutPolicy
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.ratelimit import RateLimiter
@@ -62,6 +65,10 @@ log = logging.getLogger("bridge.app")
 StartResponse = Callable[..., Any]
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+# What gunicorn's body reader raises on a body that breaks HTTP/1.1 framing: a bad chunk size,
+# extension, terminator or trailer (ParseException and its kin), or the peer ending the
+# connection inside the body (NoMoreData). The caller's mistake, answered 400 in one place.
+_FRAMING_ERRORS = (ParseException, NoMoreData)
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,9 @@ class BridgeApp:
             config.directory.sources, own_directory, self.engine,
             lambda: self.plans.current().rules.get(ACCOUNTS_LOOKUP),
         )
-        self.api = JsonApi(tokens, self.directory, [secrets[k] for k in config.operator_keys])
+        self.api = JsonApi(tokens, self.directory, [secrets[k] for k in config.operator_keys],
+                           TokenClients(config.token_clients),
+                           {name: e.base_url for name, e in config.upstreams.items()})
         endpoints = list(config.upstreams.values()) + ([legacy] if legacy else [])
         self.readiness = Readiness(self.store, endpoints)
 
@@ -222,7 +231,8 @@ class BridgeApp:
             else:
                 try:
                     body = _read_body(environ, 16 * 1024)
-                    response = _from_api(self.api.exchange(environ.get("CONTENT_TYPE", ""), body))
+                    response = _from_api(self.api.exchange(environ.get("CONTENT_TYPE", ""), body,
+                                                           environ.get("HTTP_AUTHORIZATION", "")))
                 except SoapClientError as exc:
                     response = _json(exc.http_status or 400,
                                      {"error": "invalid_request", "error_description": exc.message})
@@ -360,6 +370,14 @@ class BridgeApp:
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    try:
+        return _read_framed_body(environ, limit)
+    except _FRAMING_ERRORS as exc:
+        raise SoapClientError("The request body is malformed: its chunked framing is broken, "
+                              "or the connection ended inside it.", http_status=400) from exc
+
+
+def _read_framed_body(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ["wsgi.input"]
     length_header = environ.get("CONTENT_LENGTH") or ""
     if length_header:

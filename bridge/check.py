@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bridge.config import Config
@@ -60,6 +60,37 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
     return rules, problems
 
 
+def config_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
+    """What `check` and `serve` tell at every log level: credentials sent where anyone on the
+    way can read them, in clear or to a peer whose certificate is not checked."""
+    carriers: dict[str, list[str]] = {}
+    for rule in rules.values():
+        secret = {f"input.{entry.name}" for entry in rule.inputs if entry.secret}
+        for step in rule.steps:
+            refs = (references_in(step.json) | references_in(step.headers)
+                    | set(step.path.references))
+            if step.directory is None and (
+                    any(ref.startswith("secrets.") or ref in secret for ref in refs)
+                    or any(str(name).lower() == "authorization" for name in step.headers)):
+                carriers.setdefault(step.upstream, []).append(f"step {step.id!r}")
+    found: list[Problem] = []
+    endpoints = [(f"upstream {e.name!r}", e, carriers.get(e.name)) for e in config.upstreams.values()]
+    if config.legacy is not None:
+        # Every login passed to the legacy service carries the caller's password.
+        endpoints.append(("legacy", config.legacy, ["the logins passed to it"]))
+    for label, endpoint, carried in endpoints:
+        if endpoint.base_url.startswith("http://") and carried:
+            found.append(Problem(config.source, None, (
+                f"{label} is plain http:// yet is sent passwords, keys or bearers "
+                f"({', '.join(sorted(set(carried)))}): anyone on the way can read them; use "
+                "https://")))
+        if endpoint.base_url.startswith("https://") and not endpoint.verify_tls:
+            found.append(Problem(config.source, None, (
+                f"{label} has verify_tls: false: its certificate is not checked, so anyone on "
+                "the way can pose as it and read the credentials the bridge sends")))
+    return found
+
+
 def _check_routing(config: Config, service: SoapService, rules: dict[str, Rule]) -> list[Problem]:
     problems = []
     for name, route in config.routing.operations.items():
@@ -109,6 +140,7 @@ class _RuleChecker:
         self.inputs(operation)
         self.verification()
         self.steps()
+        self.bearer_life()
         self.reasons()
         self.results(operation)
         return self.problems
@@ -235,6 +267,23 @@ class _RuleChecker:
             self.references(refs, token.line, inputs, earlier,
                             allowed_roots={"input", "steps", "vars"})
         self._earlier = earlier
+
+    def bearer_life(self) -> None:
+        """A token must not outlive its bearer: a bearer reused from the cache for up to its
+        cache's ttl still has to last the token's whole life."""
+        rule, token = self.rule, self.rule.token
+        if token is None or token.bearer_ttl is None:
+            return
+        step = rule.step(token.bearer_step() or "")
+        reused = [step.cache.ttl] if step is not None and step.cache is not None else []
+        if step is not None and rule.verify is not None and rule.verify.step == step.id:
+            reused.append(rule.verify.cache or 0.0)
+        life = token.ttl or self.config.token_ttl
+        if max(reused, default=0.0) + life > token.bearer_ttl:
+            self.problem(line_of(rule.raw.get("token"), "bearer_ttl") or token.line,
+                         f"token.bearer_ttl ({token.bearer_ttl:g}s) is shorter than the bearer's "
+                         f"reuse ({max(reused, default=0.0):g}s) plus the token's life "
+                         f"({life:g}s): a token could outlive its bearer")
 
     def references(self, refs: Iterable[str], line: int, inputs: set[str],
                    steps: dict[str, set[str]], allowed_roots: set[str],

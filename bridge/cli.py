@@ -10,6 +10,7 @@ import os
 import secrets
 import shlex
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -21,9 +22,11 @@ from bridge.config import (
     Config,
     MissingSecret,
     demo_config_path,
+    exposed_files,
     load_config,
     resolve_secrets,
     store_url_ok,
+    url_problem,
 )
 from bridge.errors import BridgeError, ConfigError, Problem
 
@@ -88,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input instead of prompting")
     passwd.add_argument("--delete", action="store_true", help="remove the user instead")
+    passwd.add_argument("--client", action="store_true",
+                        help="USERNAME is a token-exchange client: hash its secret and print its "
+                        "token_exchange entry (no file is written)")
     passwd.set_defaults(run=_passwd)
 
     report = commands.add_parser("report", help="the side-by-side comparison verdict")
@@ -144,6 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
     _prepare_metrics_dir()
     from bridge import logs
     from bridge.app import BridgeApp
+    from bridge.check import config_warnings
     from bridge.server import serve
 
     if bool(args.certfile) != bool(args.keyfile):
@@ -157,23 +164,66 @@ def _serve(args: argparse.Namespace) -> int:
         print("soap-bridge serve: --store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB",
               file=sys.stderr)
         return 2
+    mistake = (_port_problem(args.port) or _count_problem("--workers", args.workers)
+               or _count_problem("--threads", args.threads)
+               or (url_problem(args.public_url, "--public-url") if args.public_url is not None
+                   else None))
+    if mistake:
+        print(f"soap-bridge serve: {mistake}", file=sys.stderr)
+        return 2
     config = load_config(args.config or demo_config_path())
     config = config.with_overrides(
         host=args.host, port=args.port, workers=args.workers, store=args.store,
-        log_level=args.log_level, public_url=args.public_url,
+        log_level=args.log_level, public_url=args.public_url.rstrip("/") if args.public_url
+        else None,
     )
+    # Bound now: a port in use is told in one line before anything starts, not by gunicorn's
+    # retries.
+    listener = _listen(config.host, config.port)
     logs.configure(config.log_level)
-    demo_user = None
+    loaded, demo_user = config, None
     if config.sandbox is not None:
         config, demo_user = _start_demo_sandbox(config)
     app = BridgeApp(config, _state_key())
+    # Printed, not logged: they must show at --log-level error too.
+    for warning in config_warnings(loaded, app.plans.current().rules):
+        print(f"soap-bridge serve: warning: {warning}", file=sys.stderr, flush=True)
 
     def ready(host: str, port: int) -> None:
         _print_banner(config, host, port, demo_user, tls=bool(args.certfile))
 
     serve(app, config.host, config.port, config.workers, args.threads, config.log_level,
-          ready, args.certfile, args.keyfile)
+          ready, args.certfile, args.keyfile, listener=listener)
     return 0
+
+
+def _port_problem(port: int | None) -> str | None:
+    return None if port is None or 0 <= port <= 65535 else (
+        f"--port must be a number from 0 to 65535, not {port}")
+
+
+def _count_problem(flag: str, value: int | None) -> str | None:
+    return None if value is None or value >= 1 else f"{flag} must be at least 1, not {value}"
+
+
+def _listen(host: str, port: int) -> int:
+    """A socket bound to host:port as gunicorn would bind it, whose descriptor goes to gunicorn.
+    Not listening yet: until gunicorn listens, when the app is built, connections are refused
+    rather than left waiting. Any failure is a BridgeError naming the address and why."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listener = socket.socket(family, kind, proto)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+        except OSError:
+            listener.close()
+            raise
+    except OSError as exc:
+        raise BridgeError(f"cannot listen on {shown}: {exc.strerror or exc}") from exc
+    return listener.detach()
 
 
 def _state_key() -> bytes:
@@ -256,13 +306,14 @@ def _print_banner(config: Config, host: str, port: int,
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bridge.check import check_rules
+    from bridge.check import check_rules, config_warnings
     from bridge.soap.service import SoapService
 
     path = args.config or demo_config_path()
     config = load_config(path)
     service = SoapService(config.wsdl)
     rules, problems = check_rules(config, service)
+    problems += exposed_files(config)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -275,6 +326,8 @@ def _check(args: argparse.Namespace) -> int:
         # Not an error here: check runs where the secrets are not (CI); serve insists on them.
         for problem in exc.problems:
             print(f"warning: {problem}", file=sys.stderr)
+    for problem in config_warnings(config, rules):
+        print(f"warning: {problem}", file=sys.stderr)
     operations = ", ".join(sorted(rules)) or "none"
     print(f"OK: {path}: WSDL {os.path.relpath(config.wsdl)} with "
           f"{len(service.operations)} operations; rules for {operations}.")
@@ -312,8 +365,13 @@ def _report(args: argparse.Namespace) -> int:
     else:
         text = render_table(summaries, label)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            print(f"soap-bridge report: cannot write {args.output}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
         print(f"Report written to {args.output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -360,6 +418,9 @@ def _unlock(args: argparse.Namespace) -> int:
 def _passwd(args: argparse.Namespace) -> int:
     from bridge.auth.passwords import LocalUser, hash_password, read_credentials, write_credentials
 
+    if args.client:
+        return _client_secret(args)
+
     path = args.file
     if path is None:
         config = load_config(args.config or demo_config_path())
@@ -386,18 +447,53 @@ def _passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client_secret(args: argparse.Namespace) -> int:
+    """passwd --client: the configuration entry of a token-exchange client, its secret hashed."""
+    import yaml
+
+    from bridge.auth.passwords import hash_password
+
+    if args.file or args.config or args.delete or args.status != "active":
+        print("soap-bridge passwd: --client writes no file; --file, --config, --status and "
+              "--delete do not go with it", file=sys.stderr)
+        return 2
+    secret = _read_password(args.password_stdin)
+    if secret is None:
+        return 1
+    entry = {"token_exchange": {"clients": {args.username.strip(): {
+        "secret_hash": hash_password(secret, args.algorithm)}}}}
+    sys.stdout.write(yaml.safe_dump(entry, sort_keys=False))
+    return 0
+
+
 def _read_password(from_stdin: bool) -> str | None:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Repeat it: ") != password:
+        if not _terminal():
+            raise BridgeError("no terminal to ask for the password on; pipe it in with "
+                              "--password-stdin")
+        try:
+            password = getpass.getpass("New password: ")
+            repeated = getpass.getpass("Repeat it: ")
+        except EOFError as exc:
+            raise BridgeError("the password prompt got no answer (end of input)") from exc
+        if repeated != password:
             print("The passwords differ; nothing changed.", file=sys.stderr)
             return None
     if not password:
         print("An empty password is not allowed; nothing changed.", file=sys.stderr)
         return None
     return password
+
+
+def _terminal() -> bool:
+    """Whether getpass has a terminal to prompt on (it tries /dev/tty, then standard input)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        return True
+    except OSError:
+        return sys.stdin.isatty()
 
 
 # -- sandbox ------------------------------------------------------------------
@@ -412,8 +508,24 @@ def _sandbox(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
 
+    mistake = _port_problem(args.port)
+    if mistake:
+        print(f"soap-bridge sandbox: {mistake}", file=sys.stderr)
+        return 2
+
+    listening = False
+
     def ready(url: str) -> None:
+        nonlocal listening
+        listening = True
         print(f"Sandbox listening on {url}", flush=True)
 
-    serve_forever(args.host, args.port, seed, ready)
+    try:
+        serve_forever(args.host, args.port, seed, ready)
+    except OSError as exc:
+        if listening:
+            raise
+        print(f"soap-bridge sandbox: cannot listen on {args.host}:{args.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0

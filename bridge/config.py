@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import stat
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +26,24 @@ def store_url_ok(url: str) -> bool:
     """The store URLs this version can open (see bridge.store.open_store)."""
     return (url == "memory://" or url.startswith(("sqlite:///", "redis://", "rediss://"))
             or "://" not in url)
+
+
+def url_problem(value: str, name: str) -> str | None:
+    """What keeps `value` from being an absolute http(s)://host[:port][/path] URL, or None.
+    The message never quotes the URL: a user:password@ in it must reach no terminal or log."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or (
+            parts.fragment):
+        return f"{name} must be http(s)://host[:port][/path]"
+    if "@" in parts.netloc:
+        return f"{name} must not carry a user name or password (user:password@host)"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return f"{name}: the port must be a number from 1 to 65535"
+    return None
 
 
 def resource_root() -> str:
@@ -119,6 +139,11 @@ class Config:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     # Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks).
     trusted_proxies: tuple[str, ...] = ()
+    # Clients of the token exchange (/v1/token): client id -> argon2id or bcrypt hash of its
+    # secret. None configured: no client authentication.
+    token_clients: dict[str, str] = field(default_factory=dict)
+    # Secret files and the credentials file may be readable by group or others.
+    allow_readable_secret_files: bool = False
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -128,8 +153,11 @@ _TOP_KEYS = {
     "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
     "tokens", "lockout", "limits", "credentials_file", "upstreams", "secrets", "vars", "sandbox",
     "legacy", "routing", "side_calls", "directory", "operator_keys", "rate_limits",
-    "trusted_proxies",
+    "trusted_proxies", "token_exchange", "allow_readable_secret_files",
 }
+# An argon2id or bcrypt hash, as `soap-bridge passwd --client` makes it.
+_SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
+                          r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
 DIRECTORY_SOURCES = ("rest", "file", "learned")
 
 
@@ -178,11 +206,10 @@ class _Reader:
         for key in spec:
             if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker"):
                 self.problem(spec, key, f"unknown upstream setting {key!r}")
-        url = urlsplit(spec["base_url"])
-        if spec["base_url"] != "sandbox" and (url.scheme not in ("http", "https") or not url.hostname
-                                              or url.query or url.fragment):
-            self.problem(spec, "base_url", "base_url must be http(s)://host[:port][/path] "
-                         "(or sandbox, in demo mode)")
+        wrong = url_problem(spec["base_url"], "base_url")
+        if spec["base_url"] != "sandbox" and wrong:
+            self.problem(spec, "base_url", wrong + (" (or sandbox, in demo mode)"
+                                                    if wrong.endswith("[/path]") else ""))
         return Endpoint(
             name=name,
             base_url=spec["base_url"].rstrip("/"),
@@ -224,10 +251,13 @@ class _Reader:
             return default
         return value
 
-    def integer(self, data: LocatedDict, key: str, default: int, minimum: int = 1) -> int:
+    def integer(self, data: LocatedDict, key: str, default: int, minimum: int = 1,
+                maximum: int | None = None) -> int:
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.problem(data, key, f"{key} must be a whole number ≥ {minimum}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+                maximum is not None and value > maximum):
+            self.problem(data, key, f"{key} must be a whole number ≥ {minimum}" + (
+                f" and ≤ {maximum}" if maximum is not None else ""))
             return default
         return value
 
@@ -394,6 +424,11 @@ def load_config(path: str) -> Config:
             ipaddress.ip_network(str(proxy), strict=False)
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
+    public_url = data.get("public_url")
+    wrong = url_problem(str(public_url), "public_url") if public_url else None
+    if wrong:
+        reader.problem(data, "public_url", wrong)
+    token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
     credentials = data.get("credentials_file")
     variables = reader.section(data, "vars")
     config = Config(
@@ -404,7 +439,7 @@ def load_config(path: str) -> Config:
         store=store,
         public_url=str(data["public_url"]).rstrip("/") if data.get("public_url") else None,
         host=str(listen.get("host", Config.host)),
-        port=reader.integer(listen, "port", Config.port, minimum=0),
+        port=reader.integer(listen, "port", Config.port, minimum=0, maximum=65535),
         workers=reader.integer(data, "workers", Config.workers),
         log_level=log_level,
         token_ttl=reader.duration(tokens, "ttl", Config.token_ttl),
@@ -431,10 +466,52 @@ def load_config(path: str) -> Config:
         operator_keys=tuple(str(k) for k in operator_keys),
         rate_limits=rate_limits,
         trusted_proxies=tuple(str(p) for p in proxies),
+        token_clients=token_clients,
+        allow_readable_secret_files=reader.flag(data, "allow_readable_secret_files", False),
     )
     if reader.problems:
         raise ConfigError(reader.problems)
     return config
+
+
+def _token_clients(reader: _Reader, section: LocatedDict) -> dict[str, str]:
+    for key in section:
+        if key != "clients":
+            reader.problem(section, key, f"unknown setting {key!r} (known: clients)")
+    clients = reader.section(section, "clients")
+    hashes: dict[str, str] = {}
+    for client_id, spec in clients.items():
+        hashed = spec.get("secret_hash") if isinstance(spec, LocatedDict) else None
+        if not isinstance(spec, LocatedDict) or set(spec) != {"secret_hash"} or not (
+                isinstance(hashed, str) and _SECRET_HASH.match(hashed)):
+            # Never the value: a secret written here by mistake must not be echoed.
+            reader.problem(clients, client_id, f"token_exchange client {client_id!r} takes "
+                           "{secret_hash: <argon2id or bcrypt hash>}, as `soap-bridge passwd "
+                           f"{client_id} --client` prints it")
+            continue
+        hashes[str(client_id)] = hashed
+    return hashes
+
+
+def exposed_files(config: Config) -> list[Problem]:
+    """Secret files and the credentials file that group or others can read, unless
+    allow_readable_secret_files accepts them (a mounted secret is often 0644)."""
+    if config.allow_readable_secret_files:
+        return []
+    files = [(f"secret {ref.name!r}", ref.file) for ref in config.secrets.values() if ref.file]
+    if config.credentials_file:
+        files.append(("credentials_file", config.credentials_file))
+    problems: list[Problem] = []
+    for label, path in files:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            continue  # a missing file is told where it is read
+        if mode & 0o044:
+            problems.append(Problem(config.source, None, (
+                f"{label}: {path} is readable by group or others (mode {mode:04o}); chmod 600 "
+                "it, or set allow_readable_secret_files: true")))
+    return problems
 
 
 class MissingSecret(ConfigError):
@@ -442,7 +519,11 @@ class MissingSecret(ConfigError):
 
 
 def resolve_secrets(config: Config) -> dict[str, str]:
-    """Read every secret now, at start-up, so a missing one stops the bridge early."""
+    """Read every secret now, at start-up, so a missing one (or one others can read) stops
+    the bridge early."""
+    exposed = exposed_files(config)
+    if exposed:
+        raise ConfigError(exposed)
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for ref in config.secrets.values():

@@ -46,10 +46,13 @@ class GunicornServer(BaseApplication):
 
 def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level: str,
           ready: Callable[[str, int], None] | None = None,
-          certfile: str | None = None, keyfile: str | None = None) -> None:
-    """Block serving `app` until SIGINT/SIGTERM; in-flight requests drain first."""
+          certfile: str | None = None, keyfile: str | None = None,
+          listener: int | None = None) -> None:
+    """Block serving `app` until SIGINT/SIGTERM; in-flight requests drain first. `listener`:
+    the descriptor of a socket already bound to host:port, on which gunicorn then listens."""
     options: dict[str, Any] = {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "bind": f"fd://{listener}" if listener is not None
+        else f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -309,3 +310,83 @@ def test_serve_with_a_store_that_cannot_open(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "soap-bridge serve: cannot open SQLite store" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_command_line_mistakes_are_told_in_one_line_with_exit_2(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = str(taken.getsockname()[1])
+    cases = {
+        ("serve", "--port", "70000"):
+            "soap-bridge serve: --port must be a number from 0 to 65535, not 70000",
+        ("serve", "--port", port):
+            f"soap-bridge serve: cannot listen on 127.0.0.1:{port}: Address already in use",
+        ("serve", "--workers", "0"): "soap-bridge serve: --workers must be at least 1, not 0",
+        ("serve", "--threads", "0"): "soap-bridge serve: --threads must be at least 1, not 0",
+        ("serve", "--public-url", "notaurl"):
+            "soap-bridge serve: --public-url must be http(s)://host[:port][/path]",
+        ("passwd", "jdoe@example.com", "--file", str(tmp_path / "credentials.yaml")):
+            "soap-bridge passwd: no terminal to ask for the password on; pipe it in with "
+            "--password-stdin",
+        ("report", "--output", "/no/such/dir/r.html"):
+            "soap-bridge report: cannot write /no/such/dir/r.html: No such file or directory",
+        ("sandbox", "--port", port):
+            f"soap-bridge sandbox: cannot listen on 127.0.0.1:{port}: Address already in use",
+        ("sandbox", "--port", "70000"):
+            "soap-bridge sandbox: --port must be a number from 0 to 65535, not 70000",
+    }
+    try:
+        # All at once, each without a terminal (a session of its own) and with no input.
+        running = {args: subprocess.Popen(
+            [sys.executable, "-m", "bridge", *args], cwd=tmp_path, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            for args in cases}
+        for args, expected in cases.items():
+            _, stderr = running[args].communicate(timeout=60)
+            assert (running[args].returncode, stderr) == (2, expected + "\n"), " ".join(args)
+    finally:
+        taken.close()
+
+
+def test_check_warns_of_credentials_at_risk_and_refuses_readable_secrets(tmp_path: Path) -> None:
+    key = tmp_path / "api-key"
+    key.write_text("k")
+    key.chmod(0o644)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"wsdl: {REPO}/wsdl/DocumentNOW.wsdl\nmappings: [{REPO}/mappings/assuresign]\n"
+        "upstreams:\n"
+        "  account: {base_url: 'https://account.example', verify_tls: false}\n"
+        "  esign: {base_url: 'http://esign.example'}\n"
+        "legacy: {base_url: 'http://legacy.example'}\n"
+        "secrets:\n  api_username: {env: TEST_API_USERNAME}\n  api_key: {file: api-key}\n"
+        "vars: {expired_password_url: 'https://esign.example/ChangePassword'}\n")
+    refused = (f"{config}: secret 'api_key': {key} is readable by group or others (mode 0644); "
+               "chmod 600 it, or set allow_readable_secret_files: true")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1 and refused in done.stderr.splitlines()
+    done = _run("serve", "--config", str(config), "--port", str(free_port()), cwd=tmp_path,
+                env={"TEST_API_USERNAME": "someone"})
+    assert (done.returncode, done.stderr) == (2, refused + "\n")
+    key.chmod(0o600)
+    done = _run("check", "--config", str(config), env={"TEST_API_USERNAME": "someone"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"warning: {config}: upstream 'account' has verify_tls: false: its certificate is not "
+        "checked, so anyone on the way can pose as it and read the credentials the bridge sends",
+        f"warning: {config}: upstream 'esign' is plain http:// yet is sent passwords, keys or "
+        "bearers (step 'accounts', step 'credentials'): anyone on the way can read them; use "
+        "https://",
+        f"warning: {config}: legacy is plain http:// yet is sent passwords, keys or bearers (the "
+        "logins passed to it): anyone on the way can read them; use https://",
+    ]
+
+
+def test_check_refuses_a_bearer_that_a_token_could_outlive(broken_rules: tuple[Path, Path]) -> None:
+    config, rule = broken_rules
+    line = _break(rule, "  bearer_ttl: 60m\n", "  bearer_ttl: 40m\n")
+    done = _run("check", "--config", str(config))
+    assert done.returncode == 1
+    assert (f"{rule}:{line}: token.bearer_ttl (2400s) is shorter than the bearer's reuse (1500s) "
+            "plus the token's life (1800s): a token could outlive its bearer") in done.stderr

@@ -6,11 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import MissingSecret, load_config, resolve_secrets
+from bridge.auth.passwords import hash_password
+from bridge.config import MissingSecret, exposed_files, load_config, resolve_secrets
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    return [str(p) for p in caught.value.problems]
 
 
 @pytest.mark.parametrize(("value", "seconds"), [
@@ -67,9 +74,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
         "upstreams:\n  account: {url: x}\n"
         "secrets:\n  k: {env: A, file: B}\n"
     )
-    with pytest.raises(ConfigError) as caught:
-        load_config(str(path))
-    messages = [str(p) for p in caught.value.problems]
+    messages = _problems(path)
     assert f"{path}:1: ttl: 'forever' is not a duration (e.g. 30s, 15m, 1h)" in messages
     assert f"{path}:3: max_failures must be a whole number ≥ 1" in messages
     assert f"{path}:5: upstream 'account' needs a base_url" in messages
@@ -78,6 +83,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "key.txt").write_text("from-file\n")
+    (tmp_path / "key.txt").chmod(0o600)
     path = tmp_path / "c.yaml"
     path.write_text("secrets:\n  a: {env: TEST_SECRET_A}\n  b: {file: key.txt}\n")
     monkeypatch.setenv("TEST_SECRET_A", "from-env")
@@ -97,9 +103,7 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
         "sandbox: {seeds: x}\n"
         "legacy: {base_url: 'ftp://old.example'}\n"
     )
-    with pytest.raises(ConfigError) as caught:
-        load_config(str(path))
-    messages = [str(p) for p in caught.value.problems]
+    messages = _problems(path)
     assert f"{path}:1: unknown setting 'prot' (known: host, port)" in messages
     assert f"{path}:2: log_level must be one of debug, info, warning, error" in messages
     assert (f"{path}:3: store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB, "
@@ -108,3 +112,65 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
     assert f"{path}:6: unknown setting 'seeds' (known: api_user, seed)" in messages
     assert (f"{path}:7: base_url must be http(s)://host[:port][/path] (or sandbox, in demo "
             "mode)") in messages
+
+
+def test_urls_with_bad_ports_or_userinfo_are_refused_without_echoing_them(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "upstreams:\n"
+        "  a: {base_url: 'https://vendor.example:99999'}\n"
+        "  b: {base_url: 'https://vendor.example:0/api'}\n"
+        "  c: {base_url: 'https://api-user:s3cr3t-pw@vendor.example'}\n"
+        "legacy: {base_url: 'http://old.example:port'}\n"
+        "listen: {port: 70000}\n"
+        "public_url: 'bridge.example.com'\n"
+    )
+    messages = _problems(path)
+    assert f"{path}:2: base_url: the port must be a number from 1 to 65535" in messages
+    assert f"{path}:3: base_url: the port must be a number from 1 to 65535" in messages
+    assert (f"{path}:4: base_url must not carry a user name or password (user:password@host)"
+            in messages)
+    assert f"{path}:5: base_url: the port must be a number from 1 to 65535" in messages
+    assert f"{path}:6: port must be a whole number ≥ 0 and ≤ 65535" in messages
+    assert f"{path}:7: public_url must be http(s)://host[:port][/path]" in messages
+    assert not any("s3cr3t-pw" in m or "api-user" in m for m in messages)
+
+
+def test_token_exchange_clients_take_a_hash_only(tmp_path: Path) -> None:
+    argon2, bcrypt = hash_password("one", "argon2id"), hash_password("two", "bcrypt")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"token_exchange:\n  clients:\n    a: {{secret_hash: '{argon2}'}}\n"
+                    f"    b: {{secret_hash: '{bcrypt}'}}\n")
+    assert load_config(str(path)).token_clients == {"a": argon2, "b": bcrypt}
+    path.write_text("token_exchange:\n  clients:\n    a: {secret: plain-secret}\n"
+                    "    b: {secret_hash: '$1$md5$nope'}\n  client: x\n")
+    messages = _problems(path)
+    assert any(m.startswith(f"{path}:3: token_exchange client 'a' takes {{secret_hash:")
+               for m in messages)
+    assert any(m.startswith(f"{path}:4: token_exchange client 'b' takes") for m in messages)
+    assert f"{path}:5: unknown setting 'client' (known: clients)" in messages
+    assert not any("plain-secret" in m for m in messages)
+
+
+def test_secret_and_credentials_files_others_can_read_are_refused(tmp_path: Path) -> None:
+    key, credentials = tmp_path / "key.txt", tmp_path / "credentials.yaml"
+    key.write_text("k")
+    credentials.write_text("users: {}\n")
+    key.chmod(0o644)
+    credentials.chmod(0o640)
+    path = tmp_path / "c.yaml"
+    path.write_text("secrets:\n  api_key: {file: key.txt}\ncredentials_file: credentials.yaml\n")
+    config = load_config(str(path))
+    assert [str(p) for p in exposed_files(config)] == [
+        f"{path}: secret 'api_key': {key} is readable by group or others (mode 0644); chmod 600 "
+        "it, or set allow_readable_secret_files: true",
+        f"{path}: credentials_file: {credentials} is readable by group or others (mode 0640); "
+        "chmod 600 it, or set allow_readable_secret_files: true"]
+    with pytest.raises(ConfigError, match="readable by group or others"):
+        resolve_secrets(config)
+    key.chmod(0o600)
+    credentials.chmod(0o600)
+    assert resolve_secrets(config) == {"api_key": "k"}
+    key.chmod(0o444)
+    path.write_text(path.read_text() + "allow_readable_secret_files: true\n")
+    assert resolve_secrets(load_config(str(path))) == {"api_key": "k"}

@@ -6,6 +6,7 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,13 @@ def check_hash(stored: str, password: str) -> bool:
         except ValueError:
             return False
     return False
+
+
+def predominant_algorithm(hashes: Iterable[str]) -> str:
+    """The algorithm most of `hashes` use: a dummy hash of that kind makes checking an unknown
+    name take as long as checking a known one, so timing tells no names."""
+    kinds = ["bcrypt" if hashed.startswith("$2") else "argon2id" for hashed in hashes]
+    return "bcrypt" if kinds.count("bcrypt") * 2 > len(kinds) else "argon2id"
 
 
 def _normalise(username: str) -> str:
@@ -140,8 +148,7 @@ class CredentialsFile:
             self._stamp = stamp
             # Unknown users are checked against a dummy hash of the file's usual kind, so
             # the answer takes as long as for a known user: timing tells no user names.
-            bcrypt_users = sum(1 for u in self._users.values() if u.hash.startswith("$2"))
-            algorithm = "bcrypt" if bcrypt_users * 2 > len(self._users) else "argon2id"
+            algorithm = predominant_algorithm(u.hash for u in self._users.values())
             if not self._dummy or self._dummy.startswith("$2") != (algorithm == "bcrypt"):
                 self._dummy = hash_password(secrets.token_urlsafe(16), algorithm)
 

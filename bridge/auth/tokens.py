@@ -30,11 +30,17 @@ class Grant:
     # The legacy service's own token for the same login, while the legacy service is still
     # in use: operations passed through to it carry this one in place of the bridge's.
     legacy_token: str | None = None
+    # When the upstream bearer itself expires, as the rule's token.bearer_ttl tells; 0.0 when
+    # unknown (a rule without it, or a token minted before the bridge recorded it).
+    bearer_expires_at: float = 0.0
 
     def record(self) -> dict[str, Any]:
         # Shallow on purpose (dataclasses.asdict deep-copies the accounts: the login path's
         # largest cost after the upstream); the record is serialised at once, never kept.
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_FIELDS = frozenset(f.name for f in fields(Grant))
 
 
 class TokenIssuer:
@@ -68,7 +74,8 @@ class TokenIssuer:
         record = json.loads(payload)
         if record.get("expires_at", 0) <= time.time():
             return None
-        return Grant(**record)
+        # Fields this version does not know (a record from a newer one) are left out.
+        return Grant(**{key: value for key, value in record.items() if key in _FIELDS})
 
     def attach_legacy(self, token: str, legacy_token: str) -> bool:
         """Remember the legacy token that goes with a bridge token, for the rest of its life."""

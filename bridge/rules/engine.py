@@ -48,6 +48,9 @@ class Outcome:
     locked_now: bool = False
     cache_hits: int = 0
     cache_misses: int = 0
+    # When each step's values were obtained (a cached step's: when it was cached), so a
+    # token knows how old its bearer is.
+    fetched: dict[str, float] = field(default_factory=dict)
 
 
 class Refusal(Exception):
@@ -144,7 +147,7 @@ class RuleEngine:
             self._run_steps(rule, scope, outcome)
             if rule.token is not None:
                 scope["token"] = (secrets.token_urlsafe(32) if dry_run
-                                  else self._issue_token(rule, scope))
+                                  else self._issue_token(rule, scope, outcome))
         except Refusal as refusal:
             # Attempts while locked out do not count: they would only stretch the lock.
             if refusal.reason == INVALID_CREDENTIALS and subject and not outcome.locked_out:
@@ -272,11 +275,15 @@ class RuleEngine:
             cached = self.remembered.get(remembering.key) if run.use_cache else None
             if cached is not None:
                 outcome.timings[f"{step.id}.cached"] = 0.0
+                # An entry of an earlier version does not say: take it as old as it can be.
+                outcome.fetched[step.id] = (self.remembered.fetched_at(remembering.key)
+                                            or time.time() - remembering.ttl)
                 outcome.cache_hits += 1
                 run.cached[step.id] = remembering.key
                 run.refresh_on |= remembering.refresh_on
                 return cached
             outcome.cache_misses += 1
+        outcome.fetched[step.id] = time.time()
         if step.directory is not None:
             extracted = self._read_directory(step, scope, outcome)
             if remembering is not None:
@@ -387,7 +394,7 @@ class RuleEngine:
                 return Refusal(error.refuse, f"step {step.id}: {detail}")
         return Refusal(UNAVAILABLE, f"step {step.id}: {detail}")
 
-    def _issue_token(self, rule: Rule, scope: dict[str, Any]) -> str:
+    def _issue_token(self, rule: Rule, scope: dict[str, Any], outcome: Outcome) -> str:
         spec = rule.token
         assert spec is not None
         bearer = spec.bearer.render(scope)
@@ -401,6 +408,8 @@ class RuleEngine:
             context=(str(spec.context.render(scope) or "") or None) if spec.context else None,
             operation=rule.operation,
             accounts=accounts if isinstance(accounts, list) else [],
+            bearer_expires_at=(outcome.fetched.get(spec.bearer_step() or "", time.time())
+                               + spec.bearer_ttl) if spec.bearer_ttl else 0.0,
         )
         return self.context.tokens.issue(grant, spec.issue, spec.ttl or self.context.token_ttl)
 

@@ -134,7 +134,18 @@ class TokenRule:
     context: Template | None = None
     accounts: Template | None = None
     ttl: float | None = None
+    # How long the upstream bearer lives from when the step that obtained it ran (a cached
+    # bearer is as old as its cache entry): what the token exchange tells as expires_in.
+    bearer_ttl: float | None = None
     line: int = 0
+
+    def bearer_step(self) -> str | None:
+        """The step whose values the bearer is made of (the first one it names)."""
+        for ref in self.bearer.references:
+            parts = ref.split(".")
+            if parts[0] == "steps" and len(parts) > 1:
+                return parts[1]
+        return None
 
 
 @dataclass(frozen=True)
@@ -494,8 +505,8 @@ class _Compiler:
         section = self.mapping(data, "token")
         if section is None:
             return None
-        self.unknown_keys(section, {"issue", "bearer", "subject", "context", "accounts", "ttl"},
-                          "token")
+        self.unknown_keys(section, {"issue", "bearer", "subject", "context", "accounts", "ttl",
+                                    "bearer_ttl"}, "token")
         issue = section.get("issue", OPAQUE)
         if issue not in TOKEN_KINDS:
             self.problem(section, "issue", f"token.issue must be one of {', '.join(TOKEN_KINDS)}")
@@ -514,6 +525,7 @@ class _Compiler:
             context=self.template(section, "context", section.get("context")),
             accounts=self.template(section, "accounts", section.get("accounts")),
             ttl=self.duration(section, "ttl"),
+            bearer_ttl=self.duration(section, "bearer_ttl"),
             line=section.line,
         )
 

@@ -28,7 +28,8 @@ class RememberedResults:
     def __init__(self, store: Store, state_key: bytes, near_entries: int = NEAR_ENTRIES) -> None:
         self._store = store
         self._state_key = state_key
-        self._near: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        # key -> (expires, values, when they were put: None for an entry of an earlier version)
+        self._near: OrderedDict[str, tuple[float, dict[str, Any], float | None]] = OrderedDict()
         self._near_entries = near_entries
         self._lock = threading.Lock()
 
@@ -60,23 +61,31 @@ class RememberedResults:
         if expires <= now:
             return None
         values: dict[str, Any] = document["values"]
-        self._remember(key, expires, values)
+        fetched = document.get("fetched")
+        self._remember(key, expires, values, float(fetched) if fetched is not None else None)
         return values
 
+    def fetched_at(self, key: str) -> float | None:
+        """When the values last got (or put) under `key` were obtained, if known."""
+        with self._lock:
+            entry = self._near.get(key)
+            return entry[2] if entry is not None else None
+
     def put(self, key: str, values: dict[str, Any], ttl: float) -> None:
-        expires = time.time() + ttl
-        document = json.dumps({"values": values, "expires": expires})
+        now = time.time()
+        document = json.dumps({"values": values, "expires": now + ttl, "fetched": now})
         self._store.set(key, seal(self._state_key, document), ttl)
-        self._remember(key, expires, values)
+        self._remember(key, now + ttl, values, now)
 
     def forget(self, key: str) -> None:
         with self._lock:
             self._near.pop(key, None)
         self._store.delete(key)
 
-    def _remember(self, key: str, expires: float, values: dict[str, Any]) -> None:
+    def _remember(self, key: str, expires: float, values: dict[str, Any],
+                  fetched: float | None) -> None:
         with self._lock:
-            self._near[key] = (expires, values)
+            self._near[key] = (expires, values, fetched)
             self._near.move_to_end(key)
             while len(self._near) > self._near_entries:
                 self._near.popitem(last=False)

@@ -60,7 +60,10 @@ class RedisStore:
 
     def ping(self) -> bool:
         try:
-            return bool(self._redis.ping())
+            # A read of a key under the prefix, not PING: a Redis still loading its data, or
+            # whose user may not read these keys, answers PING but not the bridge.
+            self._redis.get(self.prefix + "ping")
+            return True
         except redis.RedisError:
             return False
 

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bridge.errors import StoreError
@@ -160,10 +161,22 @@ class SqliteStore:
             self._execute("DELETE FROM records WHERE expires <= ?", (now,))
 
     def ping(self) -> bool:
+        # A fresh connection that reads for real: the thread's own one answers from its page
+        # cache, and `SELECT 1` reads no page at all, so neither notices a file overwritten,
+        # cut short or deleted under the running bridge (while its WAL still holds the data).
         try:
-            self._execute("SELECT 1").fetchone()
+            with open(self.path, "rb") as handle:
+                if handle.read(16) != b"SQLite format 3\x00":
+                    return False
+            conn = sqlite3.connect(Path(self.path).absolute().as_uri() + "?mode=rw", uri=True,
+                                   timeout=1.0)
+            try:
+                conn.execute("SELECT value FROM entries WHERE key = ?", ("ping",)).fetchone()
+                conn.execute("SELECT data FROM records LIMIT 1").fetchone()
+            finally:
+                conn.close()
             return True
-        except StoreError:
+        except (OSError, sqlite3.Error):
             return False
 
     def close(self) -> None:

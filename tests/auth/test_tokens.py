@@ -85,3 +85,25 @@ def test_a_legacy_token_can_be_attached_for_the_rest_of_the_tokens_life() -> Non
     assert not issuer.attach_legacy("unknown", "x")
     time.sleep(0.6)
     assert issuer.resolve(token) is None  # attaching did not extend the token's life
+
+
+def test_records_without_the_bearer_expiry_or_with_unknown_fields_still_resolve() -> None:
+    store = MemoryStore()
+    issuer = TokenIssuer(store)
+    # As an earlier version sealed it (no bearer_expires_at), and as a later one might.
+    for extra in ({}, {"added_later": 1}):
+        token = "t" * 43
+        record = {"subject": "jdoe@example.com", "bearer": "b", "issued_at": time.time(),
+                  "expires_at": time.time() + 60, **extra}
+        store.set("token:" + fingerprint(token, "authentication-token"),
+                  seal(token.encode(), json.dumps(record)), 60)
+        grant = issuer.resolve(token)
+        assert grant is not None and grant.bearer_expires_at == 0.0
+
+
+def test_the_bearer_expiry_is_kept_with_the_grant() -> None:
+    issuer = TokenIssuer(MemoryStore())
+    expires = time.time() + 3600
+    token = issuer.issue(Grant(subject="a", bearer="b", bearer_expires_at=expires), OPAQUE, 60)
+    grant = issuer.resolve(token)
+    assert grant is not None and grant.bearer_expires_at == expires

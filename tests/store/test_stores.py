@@ -160,3 +160,37 @@ def test_a_store_of_the_earlier_layout_is_upgraded_keeping_its_entries(tmp_path:
     again = SqliteStore(str(path))
     assert again.get("lockout:lock:x") == 1
     again.close()
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "cut short", "deleted"])
+def test_sqlite_ping_reads_the_file_for_real(tmp_path: Path, damage: str) -> None:
+    # The thread's own connection keeps answering from its cache (and the WAL) after this.
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(str(path))
+    store.set("token:x", "sealed", ttl=60)
+    assert store.ping()
+    if damage == "overwritten":
+        path.write_bytes(b"\xa5" * path.stat().st_size)
+    elif damage == "cut short":
+        path.write_text("garbage\n")
+    else:
+        path.unlink()
+    assert store.ping() is False
+    store.close()
+
+
+def test_redis_ping_reads_a_key() -> None:
+    # A Redis user allowed PING but no reads: PING alone would call the store ready.
+    raw = redis.Redis.from_url(REDIS_URL)
+    user = f"ping-only-{uuid.uuid4().hex[:8]}"
+    raw.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+ping"])
+    try:
+        limited = RedisStore(f"redis://{user}:pw@127.0.0.1:6379/0?prefix=test-{user}:")
+        assert limited.ping() is False
+        limited.close()
+        allowed = RedisStore(f"{REDIS_URL}?prefix=test-{user}:")
+        assert allowed.ping() is True
+        allowed.close()
+    finally:
+        raw.acl_deluser(user)
+        raw.close()
