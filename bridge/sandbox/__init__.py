@@ -18,7 +18,10 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
   "content_type"?: str} | "garbage" | "close", "paths": [substring, ...], "times": int}`
   (a new control replaces the previous one; `paths` defaults to every non-control path,
   `times` to every matching request), `POST /_sandbox/reset`, `GET /_sandbox/stats`,
-  `GET /_sandbox/healthz`.
+  `GET /_sandbox/healthz`;
+- the second vendor, Nmbrs (payroll), from its own seed: its legacy SOAP API at
+  `/soap/v3/<Service>.asmx`, its identity service at `/connect/…`, its REST API at `/api/…`, and
+  controls at `/_sandbox/nmbrs/…` (see `nmbrs`).
 """
 
 from .app import SandboxApp, make_app

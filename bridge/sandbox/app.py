@@ -11,6 +11,7 @@ from .controls import CONTROL_PREFIX, ControlService, disturb
 from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, not_found
 from .legacy import CALL_NAMES as LEGACY_CALLS
 from .legacy import LegacyService, Registry
+from .nmbrs import NmbrsSandbox, NmbrsSeed, load_nmbrs_seed
 from .rest import CALL_NAMES as REST_CALLS
 from .rest import RestService
 from .seed import Seed
@@ -30,18 +31,29 @@ class DropConnection(Exception):
 
 class SandboxApp:
     """The WSGI callable; `state` and the legacy side's `registry` are exposed so tests and
-    the demo can inspect and steer them."""
+    the demo can inspect and steer them. Nmbrs is served beside AssureSign, from its own seed
+    (the bundled one unless `nmbrs_seed` is given)."""
 
-    def __init__(self, seed: Seed, state: SandboxState | None = None) -> None:
+    def __init__(
+        self, seed: Seed, state: SandboxState | None = None, nmbrs_seed: NmbrsSeed | None = None
+    ) -> None:
         self.seed = seed
         self.state = state if state is not None else SandboxState()
         self.registry = Registry(seed)
+        self.nmbrs = NmbrsSandbox(nmbrs_seed or load_nmbrs_seed(None), self.state)
         self.service_routes: tuple[Route, ...] = (
-            RestService(seed, self.state).routes + LegacyService(seed, self.state, self.registry).routes
+            RestService(seed, self.state).routes
+            + LegacyService(seed, self.state, self.registry).routes
+            + self.nmbrs.routes
         )
-        self.control_routes = ControlService(
-            self.state, REST_CALLS + LEGACY_CALLS, also_reset=(self.registry.reset,)
-        ).routes
+        self.control_routes = (
+            ControlService(
+                self.state,
+                REST_CALLS + LEGACY_CALLS + self.nmbrs.call_names,
+                also_reset=(self.registry.reset, self.nmbrs.reset),
+            ).routes
+            + self.nmbrs.control_routes
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
@@ -113,7 +125,7 @@ def _read_request(environ: WSGIEnvironment, method: str, path: str) -> Request:
         length = 0
     # One byte past the limit is enough for the services to see a body is too large.
     body = environ["wsgi.input"].read(min(length, MAX_BODY + 1)) if length > 0 else b""
-    return Request(method, path, headers, body)
+    return Request(method, path, headers, body, str(environ.get("QUERY_STRING") or ""))
 
 
 def _status_line(status: int) -> str:

@@ -34,9 +34,16 @@ class Request:
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # The query string as sent (not decoded): Nmbrs' ?WSDL, paging and OAuth parameters.
+    query: str = ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @property
+    def base_url(self) -> str:
+        """This sandbox as the caller reached it (plain HTTP), for URLs handed back to it."""
+        return f"http://{self.header('host') or '127.0.0.1'}"
 
 
 @dataclass(frozen=True)
@@ -92,3 +99,33 @@ class Route:
     pattern: re.Pattern[str]
     method: str
     prepare: Callable[[Request], Call]
+
+
+Handler = Callable[[Request, re.Match[str]], Response]
+
+
+class Refused(Exception):
+    """Carries a finished refusal out of a route's handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def route(pattern: str, method: str, name: str, handler: Handler) -> Route:
+    """A route counted under `name` whose handler gets the request and the path's match, and
+    may answer by raising Refused."""
+    compiled = re.compile(pattern)
+
+    def prepare(request: Request) -> Call:
+        def run() -> Response:
+            match = compiled.fullmatch(request.path)
+            assert match is not None  # the app routed the request here by this pattern
+            try:
+                return handler(request, match)
+            except Refused as refusal:
+                return refusal.response
+
+        return Call(name, run)
+
+    return Route(compiled, method, prepare)

@@ -18,7 +18,7 @@ import datetime as dt
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from .exchange import (
     BAD_REQUEST,
@@ -28,12 +28,12 @@ from .exchange import (
     NOT_FOUND,
     NOT_FOUND_SUMMARY,
     UNAUTHORIZED,
-    Call,
+    Refused,
     Request,
     Response,
-    Route,
     json_response,
     rest_error,
+    route,
 )
 from .seed import ApiUser, Seed, User
 from .state import BEARER, SESSION, SSO, Grant, SandboxState
@@ -75,23 +75,12 @@ _NO_KEY = "-" * 32
 CALL_NAMES = ("apiUser", "credentials", "sso", "accounts")
 
 
-class _Refused(Exception):
-    """Carries the vendor-shaped refusal out of a handler."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _refuse(status: int, error_code: str, summary: str, details: list[str] | None = None) -> _Refused:
-    return _Refused(rest_error(status, error_code, summary, details))
+def _refuse(status: int, error_code: str, summary: str, details: list[str] | None = None) -> Refused:
+    return Refused(rest_error(status, error_code, summary, details))
 
 
 def _ok(result: Mapping[str, object]) -> Response:
     return json_response(200, {"messages": [], "result": result})
-
-
-Handler = Callable[[Request, re.Match[str]], Response]
 
 
 class RestService:
@@ -102,31 +91,14 @@ class RestService:
         self.state = state
         documentnow = rf"/api/documentnow/{_VERSION}"
         self.routes = (
-            self._route(rf"/api/{_VERSION}/authentication/apiUser", "POST", "apiUser", self.api_user),
-            self._route(
+            route(rf"/api/{_VERSION}/authentication/apiUser", "POST", "apiUser", self.api_user),
+            route(
                 rf"{documentnow}/authentication/credentials", "POST", "credentials", self.credentials
             ),
-            self._route(rf"{documentnow}/authentication/sso", "POST", "sso", self.sso),
+            route(rf"{documentnow}/authentication/sso", "POST", "sso", self.sso),
             # The path is matched decoded, so a user name may hold any character.
-            self._route(rf"{documentnow}/users/(?P<username>.+)/accounts", "GET", "accounts", self.accounts),
+            route(rf"{documentnow}/users/(?P<username>.+)/accounts", "GET", "accounts", self.accounts),
         )
-
-    @staticmethod
-    def _route(pattern: str, method: str, name: str, handler: Handler) -> Route:
-        compiled = re.compile(pattern)
-
-        def prepare(request: Request) -> Call:
-            def run() -> Response:
-                match = compiled.fullmatch(request.path)
-                assert match is not None  # the app routed the request here by this pattern
-                try:
-                    return handler(request, match)
-                except _Refused as refusal:
-                    return refusal.response
-
-            return Call(name, run)
-
-        return Route(compiled, method, prepare)
 
     # -- POST /api/v3.N/authentication/apiUser ------------------------------
 

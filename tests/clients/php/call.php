@@ -5,7 +5,9 @@
 //
 // The instruction: {"soap_version": "1.1" | "1.2", "operation": "AuthenticateUser",
 // "parameters": {...}} where parameters is the operation's wrapper element as SoapClient
-// takes it (child elements and attributes both as keys). Printed on stdout as JSON:
+// takes it (child elements and attributes both as keys), and optionally "headers":
+// [{"namespace", "name", "data": {...}}], SOAP headers sent as SoapHeader objects, the way
+// Nmbrs connectors send AuthHeaderWithDomain. Printed on stdout as JSON:
 // {"result": ...} or {"fault": {"faultcode", "faultstring"}} as SoapClient surfaces them, and
 // beside either the raw request and its HTTP headers as SoapClient sent them (Password="..."
 // redacted) and the raw answer.
@@ -30,6 +32,13 @@ $client = new SoapClient($argv[1], [
     'connection_timeout' => 10,
 ]);
 $parameters = $instruction['parameters'] ?? [];
+$headers = [];
+foreach ($instruction['headers'] ?? [] as $header) {
+    $headers[] = new SoapHeader($header['namespace'], $header['name'], $header['data']);
+}
+if ($headers) {
+    $client->__setSoapHeaders($headers);
+}
 try {
     $output = ['result' => $client->__soapCall($instruction['operation'], [$parameters])];
 } catch (SoapFault $fault) {
