@@ -54,7 +54,6 @@ from bridge.soap.envelope import (
 )
 from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
-from bridge.soap.xmlparse import XmlLimits
 from bridge.store import open_store
 from bridge.upstream.breaker import Breaker
 from bridge.upstream.legacy import LegacyClient
@@ -88,7 +87,7 @@ class BridgeApp:
         self.wsdl = WsdlDocument(config.wsdl)
         self.plans = PlanSource(config, self.service, build_plan(config, self.service))
         secrets = resolve_secrets(config)
-        self.limits = XmlLimits(max_bytes=config.max_body_bytes)
+        self.limits = config.xml_limits
         self.store = open_store(config.store, config.source)
         tokens = TokenIssuer(self.store)
         state_key = state_key or random.token_bytes(32)
@@ -422,5 +421,6 @@ def _clients(endpoints: Iterable[Endpoint]) -> dict[str, RestClient]:
 
 
 def _capped(endpoint: Endpoint, timeout: float) -> Endpoint:
-    return dataclasses.replace(endpoint, connect_timeout=min(endpoint.connect_timeout, timeout),
-                               read_timeout=min(endpoint.read_timeout, timeout))
+    connect, read = min(endpoint.connect_timeout, timeout), min(endpoint.read_timeout, timeout)
+    return dataclasses.replace(endpoint, connect_timeout=connect, read_timeout=read,
+                               deadline=min(endpoint.total_deadline, connect + read))

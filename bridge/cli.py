@@ -151,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge import logs
     from bridge.app import BridgeApp
     from bridge.check import config_warnings
-    from bridge.server import serve
+    from bridge.server import ReadLimits, serve
 
     if bool(args.certfile) != bool(args.keyfile):
         print("soap-bridge serve: --certfile and --keyfile go together", file=sys.stderr)
@@ -193,7 +193,9 @@ def _serve(args: argparse.Namespace) -> int:
         _print_banner(config, host, port, demo_user, tls=bool(args.certfile))
 
     serve(app, config.host, config.port, config.workers, args.threads, config.log_level,
-          ready, args.certfile, args.keyfile, listener=listener)
+          ready, args.certfile, args.keyfile,
+          ReadLimits(config.header_timeout, config.body_timeout, config.max_body_bytes),
+          listener=listener)
     return 0
 
 

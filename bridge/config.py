@@ -15,11 +15,13 @@ from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
+from bridge.soap.xmlparse import XmlLimits
 from bridge.upstream.breaker import BreakerSettings
 from bridge.upstream.rest import Endpoint
 from bridge.yamlfile import LocatedDict, line_of, load_yaml
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LEGACY_MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 def store_url_ok(url: str) -> bool:
@@ -125,6 +127,11 @@ class Config:
     token_ttl: float = 30 * 60
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     max_body_bytes: int = 1024 * 1024
+    # The shape limits of request XML; their max_bytes is max_body_bytes.
+    xml_limits: XmlLimits = field(default_factory=XmlLimits)
+    # How long a caller may take to send a request's headers, then its body (bridge/intake.py).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     credentials_file: str | None = None
     upstreams: dict[str, Endpoint] = field(default_factory=dict)
     secrets: dict[str, SecretRef] = field(default_factory=dict)
@@ -148,6 +155,10 @@ class Config:
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+
+# limits: keys that set XmlLimits, each a whole number ≥ 1.
+_XML_LIMITS = ("max_depth", "max_elements", "max_attributes", "max_attributes_per_element",
+               "max_attribute_length", "max_namespaces")
 
 _TOP_KEYS = {
     "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
@@ -204,7 +215,8 @@ class _Reader:
             self.problem(container, name, f"{label} needs a base_url")
             return None
         for key in spec:
-            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker"):
+            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker",
+                           "deadline", "max_answer_bytes"):
                 self.problem(spec, key, f"unknown upstream setting {key!r}")
         wrong = url_problem(spec["base_url"], "base_url")
         if spec["base_url"] != "sandbox" and wrong:
@@ -217,6 +229,11 @@ class _Reader:
             read_timeout=self.duration(spec, "read_timeout", 10.0),
             verify_tls=self.flag(spec, "verify_tls", True),
             breaker=self.breaker(spec),
+            deadline=self.duration(spec, "deadline", 0.0) or None,
+            # The legacy service passes whole documents through; a REST answer is small.
+            max_answer_bytes=self.integer(spec, "max_answer_bytes", (
+                LEGACY_MAX_ANSWER_BYTES if container.get("legacy") is spec
+                else Endpoint.max_answer_bytes), minimum=1024),
         )
 
     def breaker(self, spec: LocatedDict) -> BreakerSettings:
@@ -302,7 +319,8 @@ def load_config(path: str) -> Config:
                            (lockout, {"max_failures", "window", "duration", "max_duration",
                                       "permanent_after", "quick_login_check",
                                       "quick_login_wait"}),
-                           (limits, {"max_body_bytes"})):
+                           (limits, {"max_body_bytes", "header_timeout", "body_timeout",
+                                     *_XML_LIMITS})):
         for key in section:
             if key not in known:
                 reader.problem(section, key, f"unknown setting {key!r} (known: "
@@ -431,6 +449,7 @@ def load_config(path: str) -> Config:
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
     credentials = data.get("credentials_file")
     variables = reader.section(data, "vars")
+    max_body_bytes = reader.integer(limits, "max_body_bytes", 1024 * 1024, minimum=1024)
     config = Config(
         source=path,
         wsdl=wsdl,
@@ -453,7 +472,11 @@ def load_config(path: str) -> Config:
                                if lockout.get("quick_login_check") else 0.0),
             quick_login_wait=reader.duration(lockout, "quick_login_wait", 60.0),
         ),
-        max_body_bytes=reader.integer(limits, "max_body_bytes", 1024 * 1024, minimum=1024),
+        max_body_bytes=max_body_bytes,
+        xml_limits=XmlLimits(max_bytes=max_body_bytes, **{
+            key: reader.integer(limits, key, getattr(XmlLimits, key)) for key in _XML_LIMITS}),
+        header_timeout=reader.duration(limits, "header_timeout", Config.header_timeout),
+        body_timeout=reader.duration(limits, "body_timeout", Config.body_timeout),
         credentials_file=relative(str(credentials)) if credentials else None,
         upstreams=upstreams,
         secrets=secrets,

@@ -55,11 +55,15 @@ class SoapServerError(BridgeError, RuntimeError):
 class UpstreamError(BridgeError, ConnectionError):
     """An upstream call failed before it produced a usable answer."""
 
-    def __init__(self, upstream: str, kind: str, detail: str) -> None:
+    def __init__(self, upstream: str, kind: str, detail: str, limit: str | None = None) -> None:
         self.upstream = upstream
-        # "timeout" | "connect" | "protocol": what the error-mapping rules match on.
+        # "timeout" | "connect" | "protocol" | "too_large" | "open": what the error-mapping
+        # rules match on.
         self.kind = kind
         self.detail = detail
+        # The upstream setting that cut the call short ("deadline", "max_answer_bytes"), if
+        # one did: the metrics count by it, so a dripping upstream is told from a silent one.
+        self.limit = limit
         super().__init__(f"upstream {upstream!r} {kind}: {detail}")
 
 

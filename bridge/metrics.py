@@ -20,12 +20,15 @@ REQUEST_SECONDS = Histogram("soap_bridge_request_seconds", "Time to answer a SOA
                             ["operation"], buckets=_LATENCY_BUCKETS)
 UPSTREAM_CALLS = Counter("soap_bridge_upstream_calls",
                          "Calls to each upstream, by result (2xx, 4xx, 5xx, timeout, connect, "
-                         "protocol, open).", ["upstream", "result"])
+                         "protocol, open; deadline and max_answer_bytes when that limit of the "
+                         "upstream cut the call short).", ["upstream", "result"])
 UPSTREAM_SECONDS = Histogram("soap_bridge_upstream_seconds", "Time each upstream took to answer.",
                              ["upstream"], buckets=_LATENCY_BUCKETS)
 BEARER_CACHE = Counter("soap_bridge_step_cache", "Cached step results (bearer tokens) used or "
                        "fetched.", ["result"])
 LOCKOUTS = Counter("soap_bridge_lockouts", "Users locked out by the bridge after repeated failures.")
+READ_TIMEOUTS = Counter("soap_bridge_read_timeouts", "Requests not received in time and answered "
+                        "408, by the part that was late (headers, body).", ["phase"])
 
 _FLEET_HELP = {
     "compared": "Side-by-side comparisons recorded, by operation and outcome (whole fleet).",

@@ -1,4 +1,5 @@
-"""Run the bridge under gunicorn: several worker processes, one preloaded app."""
+"""Run the bridge under gunicorn: several worker processes, one preloaded app, requests read
+whole by each worker's event loop before a thread serves them (bridge/intake.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from bridge.intake import IntakeWorker, ReadLimits
+
 
 class GunicornServer(BaseApplication):
     """Gunicorn configured from our own options instead of its command line."""
 
     def __init__(self, app: Any, options: dict[str, Any],
-                 ready: Callable[[str, int], None] | None = None) -> None:
+                 ready: Callable[[str, int], None] | None = None,
+                 read_limits: ReadLimits | None = None) -> None:
         self._app = app
         self._options = options
         self._ready = ready
+        # Read by each IntakeWorker: gunicorn's own settings have no place for them.
+        self.read_limits = read_limits or ReadLimits()
         super().__init__()
 
     def load_config(self) -> None:
@@ -47,14 +53,15 @@ class GunicornServer(BaseApplication):
 def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level: str,
           ready: Callable[[str, int], None] | None = None,
           certfile: str | None = None, keyfile: str | None = None,
-          listener: int | None = None) -> None:
+          read_limits: ReadLimits | None = None, listener: int | None = None) -> None:
     """Block serving `app` until SIGINT/SIGTERM; in-flight requests drain first. `listener`:
     the descriptor of a socket already bound to host:port, on which gunicorn then listens."""
     options: dict[str, Any] = {
         "bind": f"fd://{listener}" if listener is not None
         else f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        # gthread, with slow clients kept off the threads.
+        "worker_class": IntakeWorker,
         "threads": threads,
         # The app is built before forking: config errors surface once, workers start fast.
         "preload_app": True,
@@ -73,4 +80,4 @@ def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level:
     }
     if certfile and keyfile:
         options.update(certfile=certfile, keyfile=keyfile)
-    GunicornServer(app, options, ready).run()
+    GunicornServer(app, options, ready, read_limits).run()

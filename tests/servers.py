@@ -36,8 +36,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeou
         try:
             if requests.get(url, timeout=0.5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or listening (bound early) with no worker yet
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server did not come up at {url}:\n{log.read_text()}")

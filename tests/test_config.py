@@ -174,3 +174,41 @@ def test_secret_and_credentials_files_others_can_read_are_refused(tmp_path: Path
     key.chmod(0o444)
     path.write_text(path.read_text() + "allow_readable_secret_files: true\n")
     assert resolve_secrets(load_config(str(path))) == {"api_key": "k"}
+
+
+def test_request_limits_and_read_deadlines(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("limits: {max_body_bytes: 2048, max_elements: 50, max_namespaces: 3, "
+                    "header_timeout: 2s, body_timeout: 500ms}\n")
+    config = load_config(str(path))
+    assert (config.xml_limits.max_bytes, config.xml_limits.max_elements,
+            config.xml_limits.max_namespaces) == (2048, 50, 3)
+    assert config.xml_limits.max_attributes_per_element == 128  # the default
+    assert (config.header_timeout, config.body_timeout) == (2, 0.5)
+    path.write_text("limits: {max_depth: 0, body_timeout: soon, max_atributes: 5}\n")
+    messages = _problems(path)
+    assert f"{path}:1: max_depth must be a whole number ≥ 1" in messages
+    assert any(m.startswith(f"{path}:1: body_timeout: 'soon' is not a duration") for m in messages)
+    assert any(m.startswith(f"{path}:1: unknown setting 'max_atributes' (known: body_timeout, "
+                            "header_timeout, max_attribute_length, max_attributes, ")
+               for m in messages)
+
+
+def test_upstream_deadline_and_answer_cap(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "upstreams:\n"
+        "  a: {base_url: 'https://a.example', connect_timeout: 2s, read_timeout: 5s}\n"
+        "  b: {base_url: 'https://b.example', deadline: 4s, max_answer_bytes: 4096}\n"
+        "legacy: {base_url: 'https://old.example'}\n")
+    config = load_config(str(path))
+    a, b, legacy = config.upstreams["a"], config.upstreams["b"], config.legacy
+    assert legacy is not None
+    assert (a.total_deadline, a.max_answer_bytes) == (7, 1024 * 1024)
+    assert (b.total_deadline, b.max_answer_bytes) == (4, 4096)
+    assert (legacy.total_deadline, legacy.max_answer_bytes) == (13, 64 * 1024 * 1024)
+    path.write_text("upstreams:\n  a: {base_url: 'https://a.example', deadline: 0, "
+                    "max_answer_bytes: 10}\n")
+    messages = _problems(path)
+    assert f"{path}:2: deadline must be positive" in messages
+    assert f"{path}:2: max_answer_bytes must be a whole number ≥ 1024" in messages

@@ -14,10 +14,11 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
   ListTemplates too; every other operation, and the `Submit`, `Envelopes` and
   `DownloadTemplate` `/mtom` endpoints, answer a Server fault saying they are not emulated;
 - test controls: `POST /_sandbox/control` with
-  `{"delay_ms": int, "fail": null | {"status": int, "body": json-or-string,
+  `{"delay_ms": int, "drip_ms": int, "fail": null | {"status": int, "body": json-or-string,
   "content_type"?: str} | "garbage" | "close", "paths": [substring, ...], "times": int}`
   (a new control replaces the previous one; `paths` defaults to every non-control path,
-  `times` to every matching request), `POST /_sandbox/reset`, `GET /_sandbox/stats`,
+  `times` to every matching request; `drip_ms` sends the answer 8 bytes at a time, that
+  far apart), `POST /_sandbox/reset`, `GET /_sandbox/stats`,
   `GET /_sandbox/healthz`;
 - the second vendor, Nmbrs (payroll), from its own seed: its legacy SOAP API at
   `/soap/v3/<Service>.asmx`, its identity service at `/connect/…`, its REST API at `/api/…`, and

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import http
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .controls import CONTROL_PREFIX, ControlService, disturb
-from .exchange import MAX_BODY, Call, Request, Response, Route, internal_error, not_found
+from .exchange import (
+    DRIP_BYTES,
+    MAX_BODY,
+    Call,
+    Request,
+    Response,
+    Route,
+    internal_error,
+    not_found,
+)
 from .legacy import CALL_NAMES as LEGACY_CALLS
 from .legacy import LegacyService, Registry
 from .nmbrs import NmbrsSandbox, NmbrsSeed, load_nmbrs_seed
@@ -72,7 +83,7 @@ class SandboxApp:
             headers.append(("Content-Type", response.content_type))
         headers.extend(response.extra_headers)
         start_response(_status_line(response.status), headers)
-        return [response.body]
+        return _dripping(response.body, response.drip_ms) if response.drip_ms else [response.body]
 
     def handle(self, request: Request) -> Response:
         """Answer one request (sans-IO: no WSGI involved)."""
@@ -88,7 +99,14 @@ class SandboxApp:
             disturbed = disturb(control)
             if disturbed is not None:
                 return disturbed
-        return routed.run() if isinstance(routed, Call) else routed
+        response = routed.run() if isinstance(routed, Call) else routed
+        return replace(response, drip_ms=control.drip_ms) if control and control.drip_ms else response
+
+
+def _dripping(body: bytes, drip_ms: int) -> Iterator[bytes]:
+    for start in range(0, len(body), DRIP_BYTES):
+        time.sleep(drip_ms / 1000)
+        yield body[start:start + DRIP_BYTES]
 
 
 def make_app(seed: Seed) -> SandboxApp:

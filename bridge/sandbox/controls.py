@@ -32,12 +32,13 @@ def parse_control(document: object) -> Control:
     """Validate a control request body; see the package docstring for its fields."""
     if not isinstance(document, dict):
         raise ControlError("the control must be a JSON object")
-    unknown = sorted(set(document) - {"delay_ms", "fail", "paths", "times"})
+    unknown = sorted(set(document) - {"delay_ms", "drip_ms", "fail", "paths", "times"})
     if unknown:
         raise ControlError(f"unknown field {unknown[0]!r}")
-    delay_ms = document.get("delay_ms", 0)
-    if not _whole(delay_ms) or not 0 <= delay_ms <= MAX_DELAY_MS:
-        raise ControlError(f"delay_ms must be a whole number from 0 to {MAX_DELAY_MS}")
+    delay_ms, drip_ms = document.get("delay_ms", 0), document.get("drip_ms", 0)
+    for name, value in (("delay_ms", delay_ms), ("drip_ms", drip_ms)):
+        if not _whole(value) or not 0 <= value <= MAX_DELAY_MS:
+            raise ControlError(f"{name} must be a whole number from 0 to {MAX_DELAY_MS}")
     paths = document.get("paths") or []
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
         raise ControlError("paths must be a list of non-empty strings")
@@ -49,6 +50,7 @@ def parse_control(document: object) -> Control:
         failure=_failure(document.get("fail")),
         paths=tuple(paths),
         times=times,
+        drip_ms=drip_ms,
     )
 
 

@@ -24,6 +24,8 @@ NOT_FOUND_SUMMARY = "The requested resource was not found."
 INTERNAL_ERROR_SUMMARY = "An Unknown Error Occurred. (Error code: SBX01)"
 # The largest request body read; the rest of a bigger one is never looked at.
 MAX_BODY = 1024 * 1024
+# A dripping answer (the drip_ms control) goes out this many bytes at a time.
+DRIP_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Response:
     content_type: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
+    # Send the body DRIP_BYTES at a time, this many milliseconds apart.
+    drip_ms: int = 0
 
 
 def json_response(status: int, document: object) -> Response:

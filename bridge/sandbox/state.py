@@ -44,6 +44,8 @@ class Control:
     failure: Failure | None = None
     paths: tuple[str, ...] = ()
     times: int | None = None
+    # The answer goes out a few bytes at a time, this far apart (a dripping upstream).
+    drip_ms: int = 0
 
     def matches(self, path: str) -> bool:
         return not self.paths or any(fragment in path for fragment in self.paths)

@@ -27,6 +27,14 @@ class Endpoint:
     read_timeout: float = 10.0
     verify_tls: bool = True
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    # The whole call, connecting included; None: connect_timeout + read_timeout.
+    deadline: float | None = None
+    max_answer_bytes: int = 1024 * 1024
+
+    @property
+    def total_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else (
+            self.connect_timeout + self.read_timeout)
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,8 @@ class RestClient:
         except UpstreamError as exc:
             self._record(False)
             # A timeout took its whole read_timeout: the metrics must show that, not 0.
-            self._observe(self.endpoint.name, exc.kind, time.perf_counter() - started)
+            self._observe(self.endpoint.name, exc.limit or exc.kind,
+                          time.perf_counter() - started)
             raise
         # 4xx answers are the upstream working as meant (a wrong password is not an outage).
         self._record(answer.status < 500)
@@ -115,7 +124,8 @@ class RestClient:
 
 def transport_for(endpoint: Endpoint) -> Transport:
     return Transport(endpoint.name, endpoint.base_url, endpoint.connect_timeout,
-                     endpoint.read_timeout, endpoint.verify_tls)
+                     endpoint.read_timeout, endpoint.verify_tls, endpoint.total_deadline,
+                     endpoint.max_answer_bytes)
 
 
 def _json_or_none(content: bytes) -> Any:

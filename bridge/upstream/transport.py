@@ -7,11 +7,16 @@ pool bookkeeping; measured on the bench machine, docs/performance.md). What the
 bridge needs of a client is small: keep-alive, two timeouts, TLS checking, no
 redirects, no proxies. A worker thread serves one request at a time, so a
 connection per thread and upstream is a pool without locks.
+
+`read_timeout` bounds each wait for bytes; an upstream that drips its answer a
+few bytes at a time never waits that long, so every call also has a deadline
+for the whole exchange and a cap on the answer's size.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import select
 import socket
@@ -19,7 +24,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import certifi
@@ -27,6 +32,9 @@ import certifi
 from bridge.errors import UpstreamError
 
 log = logging.getLogger("bridge.upstream")
+
+# An answer whose size is not announced is read in pieces this large.
+_PIECE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,8 @@ class Transport:
     """Sends requests to one upstream base URL over kept-alive connections."""
 
     def __init__(self, name: str, base_url: str, connect_timeout: float, read_timeout: float,
-                 verify_tls: bool = True) -> None:
+                 verify_tls: bool = True, deadline: float | None = None,
+                 max_answer_bytes: int = 1024 * 1024) -> None:
         self.name = name
         self.base_url = base_url
         parts = urlsplit(base_url)
@@ -54,6 +63,8 @@ class Transport:
         self._prefix = parts.path.rstrip("/")
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._deadline = deadline if deadline is not None else connect_timeout + read_timeout
+        self._max_answer_bytes = max_answer_bytes
         self._tls: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self._tls = ssl.create_default_context(cafile=certifi.where())
@@ -71,23 +82,51 @@ class Transport:
              headers: dict[str, str]) -> Answer:
         what = f"{method} {path}"
         started = time.perf_counter()
-        connection = self._connection()
+        deadline = time.monotonic() + self._deadline
+        connection = self._connection(deadline)
+        _timed(connection).deadline = deadline
+        response: http.client.HTTPResponse | None = None
         try:
             connection.request(method, self._prefix + path, body=body, headers=headers)
             response = connection.getresponse()
-            data = response.read()
+            data = self._read(response)
+        except _DeadlinePassed as exc:
+            self._drop(connection, response)
+            raise UpstreamError(self.name, "timeout", f"no whole answer from {what} within "
+                                f"the deadline of {self._deadline:g}s", "deadline") from exc
+        except _TooLarge as exc:
+            self._drop(connection, response)
+            raise UpstreamError(self.name, "too_large", f"{what} answered more than "
+                                f"{self._max_answer_bytes} bytes", "max_answer_bytes") from exc
         except TimeoutError as exc:
-            self._drop(connection)
+            self._drop(connection, response)
             raise UpstreamError(self.name, "timeout", f"no answer from {what} in time") from exc
         except (OSError, http.client.HTTPException) as exc:
             # The connection broke after the request went out (in part, at least): it may
             # have been acted on, so this is not the `connect` kind that is safe to repeat.
-            self._drop(connection)
+            self._drop(connection, response)
             raise UpstreamError(self.name, "protocol",
                                 f"{what}: connection dropped before an answer") from exc
         if response.will_close:
             self._drop(connection)
         return Answer(response.status, response.headers, data, time.perf_counter() - started)
+
+    def _read(self, response: http.client.HTTPResponse) -> bytes:
+        """The whole body, refused as soon as it is known to be over the cap."""
+        cap = self._max_answer_bytes
+        if response.length is not None:
+            if response.length > cap:
+                raise _TooLarge
+            return response.read()
+        # Chunked, or until the upstream closes: count as it comes.
+        pieces: list[bytes] = []
+        size = 0
+        while piece := response.read1(_PIECE):
+            size += len(piece)
+            if size > cap:
+                raise _TooLarge
+            pieces.append(piece)
+        return b"".join(pieces)
 
     def close(self) -> None:
         with self._all_lock:
@@ -95,25 +134,25 @@ class Transport:
         for connection in connections:
             connection.close()
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self, deadline: float) -> http.client.HTTPConnection:
         """This thread's open connection, checked for a peer that hung up while it idled."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is not None and connection.sock is not None and _hung_up(connection.sock):
             self._drop(connection)
             connection = None
         if connection is None or connection.sock is None:
-            connection = self._open()
+            connection = self._open(min(self._connect_timeout, deadline - time.monotonic()))
         return connection
 
-    def _open(self) -> http.client.HTTPConnection:
+    def _open(self, connect_timeout: float) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection
         if self._tls is not None:
             connection = http.client.HTTPSConnection(self._host, self._port,
-                                                     timeout=self._connect_timeout,
+                                                     timeout=connect_timeout,
                                                      context=self._tls)
         else:
             connection = http.client.HTTPConnection(self._host, self._port,
-                                                    timeout=self._connect_timeout)
+                                                    timeout=connect_timeout)
         try:
             connection.connect()
         except (OSError, ssl.SSLError) as exc:
@@ -122,20 +161,87 @@ class Transport:
             # never left, which is what makes a `connect` failure safe to repeat.
             raise UpstreamError(self.name, "connect", f"cannot reach {self.base_url}") from exc
         assert connection.sock is not None
-        connection.sock.settimeout(self._read_timeout)
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # http.client reads and writes through whatever is in .sock.
+        connection.sock = cast(socket.socket, _TimedSocket(connection.sock, self._read_timeout))
         self._local.connection = connection
         with self._all_lock:
             self._all.append(connection)
         return connection
 
-    def _drop(self, connection: http.client.HTTPConnection) -> None:
+    def _drop(self, connection: http.client.HTTPConnection,
+              response: http.client.HTTPResponse | None = None) -> None:
+        if response is not None:
+            response.close()  # an answer cut short still holds the socket open
         connection.close()
         if getattr(self._local, "connection", None) is connection:
             self._local.connection = None
         with self._all_lock:
             if connection in self._all:
                 self._all.remove(connection)
+
+
+class _DeadlinePassed(TimeoutError):
+    """The call's deadline passed while its answer was still coming."""
+
+
+class _TooLarge(Exception):
+    """The answer is larger than the upstream's max_answer_bytes."""
+
+
+class _TimedSocket:
+    """A connection's socket that gives each wait the read timeout or what is left of the
+    call's deadline, whichever is shorter; everything else goes to the socket itself."""
+
+    def __init__(self, sock: socket.socket, read_timeout: float) -> None:
+        self._sock = sock
+        self._read_timeout = read_timeout
+        self.deadline = float("inf")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def wait(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed
+        self._sock.settimeout(min(self._read_timeout, left))
+
+    def sendall(self, data: Any) -> None:
+        self.wait()
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        # http.client reads each answer through this, so every read comes by wait().
+        return io.BufferedReader(_Reader(self, self._sock.makefile("rb", buffering=0)))
+
+
+class _Reader(io.RawIOBase):
+    def __init__(self, timed: _TimedSocket, raw: Any) -> None:
+        self._timed = timed
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._timed.wait()
+        try:
+            count: int = self._raw.readinto(buffer)
+        except TimeoutError as exc:
+            if self._timed.deadline <= time.monotonic():
+                raise _DeadlinePassed from exc
+            raise
+        return count
+
+    def close(self) -> None:
+        # The socket's own reader: closing it lets a closed connection's socket go.
+        self._raw.close()
+        super().close()
+
+
+def _timed(connection: http.client.HTTPConnection) -> _TimedSocket:
+    return cast(_TimedSocket, connection.sock)
 
 
 def _hung_up(sock: socket.socket) -> bool:

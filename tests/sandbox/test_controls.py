@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from typing import Any
 
 import pytest
@@ -74,6 +76,21 @@ def test_delayed_requests_do_not_hold_up_each_other(sandbox: SandboxServer, http
 
     assert statuses == [404] * 5
     assert time.monotonic() - started < 1.5
+
+
+def test_drip_sends_the_answer_a_few_bytes_at_a_time(sandbox: SandboxServer) -> None:
+    requests.post(sandbox.url + "/_sandbox/control", json={"drip_ms": 30, "paths": ["apiUser"]},
+                  timeout=5).raise_for_status()
+    connection = HTTPConnection("127.0.0.1", int(sandbox.url.rsplit(":", 1)[1]), timeout=5)
+    connection.request("POST", API_USER, body=json.dumps(API_USER_BODY),
+                       headers={"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    pieces = list(iter(lambda: answer.read1(1024), b""))
+    connection.close()
+    assert answer.status == 200
+    # Undisturbed, the whole answer arrives with its headers; dripped, in pieces.
+    assert len(pieces) > 1 and max(map(len, pieces)) <= 8
+    assert b'"token"' in b"".join(pieces)
 
 
 def test_fail_answers_the_given_status_and_json_body(sandbox: SandboxServer, http: requests.Session) -> None:
@@ -217,6 +234,7 @@ def test_stats_count_each_endpoint(sandbox: SandboxServer, http: requests.Sessio
         b"[]",
         b'{"delay_ms": -1}',
         b'{"delay_ms": "100"}',
+        b'{"drip_ms": -5}',
         b'{"fail": "explode"}',
         b'{"fail": {"status": 99}}',
         b'{"fail": {"status": 503, "colour": "red"}}',

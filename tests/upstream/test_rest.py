@@ -87,3 +87,21 @@ def test_a_failed_call_is_observed_with_the_time_it_took(upstream: SandboxServer
     client.close()
     assert [(name, result) for name, result, _ in seen] == [("sandbox", "timeout")]
     assert seen[0][2] >= 0.3  # the whole read timeout, which is what an alert must see
+
+
+def test_the_upstream_limits_are_observed_by_name(upstream: SandboxServer) -> None:
+    requests.post(f"{upstream.url}/_sandbox/reset", timeout=5).raise_for_status()
+    seen: list[str] = []
+    client = RestClient(Endpoint("sandbox", upstream.url, connect_timeout=1, read_timeout=1,
+                                 deadline=0.3, max_answer_bytes=2048),
+                        observe=lambda name, result, seconds: seen.append(result))
+    path = "/api/documentnow/v3.7/users/jdoe%40example.com/accounts"
+    _control(upstream, drip_ms=50, times=1)  # 8 bytes every 50 ms: each read is quick
+    with pytest.raises(UpstreamError) as dripped:
+        client.call("GET", path)
+    _control(upstream, fail={"status": 200, "body": {"padding": "x" * 2048}}, times=1)
+    with pytest.raises(UpstreamError) as oversized:
+        client.call("GET", path)
+    client.close()
+    assert (dripped.value.kind, oversized.value.kind) == ("timeout", "too_large")
+    assert seen == ["deadline", "max_answer_bytes"]

@@ -33,6 +33,32 @@ class _Echo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer)
 
+    def do_GET(self) -> None:
+        # /size/N: N bytes with their length; /chunked/N: N bytes in chunks of 1000;
+        # /drip/N: N bytes with their length, one every 50 ms.
+        shape, size = self.path.strip("/").split("/")
+        body = b"x" * int(size)
+        self.send_response(200)
+        if shape == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 1000):
+                piece = body[start:start + 1000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", size)
+        self.end_headers()
+        if shape == "drip":
+            for byte in body:
+                time.sleep(0.05)
+                try:
+                    self.wfile.write(bytes([byte]))
+                except OSError:
+                    return  # the client gave up
+            return
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -133,4 +159,35 @@ def test_each_thread_keeps_a_connection_of_its_own(echo: _Server) -> None:
         thread.join()
     assert len(bodies) == 30 and all(b'"got": "' in body for body in bodies)
     assert len(echo.connections) == 3  # ten calls each, over one kept-alive connection each
+    transport.close()
+
+
+def test_an_answer_dripping_in_is_cut_at_the_deadline(echo: _Server) -> None:
+    # Each byte comes well within read_timeout: only the deadline of the whole call ends it.
+    transport = Transport("echo", echo.url, connect_timeout=1, read_timeout=2, deadline=0.3)
+    with pytest.raises(UpstreamError, match=r"within the deadline of 0\.3s") as caught:
+        transport.send("GET", "/drip/100", None, {})
+    assert (caught.value.kind, caught.value.limit) == ("timeout", "deadline")
+    # The cut connection is not used again.
+    assert transport.send("GET", "/size/10", None, {}).body == b"x" * 10
+    transport.close()
+
+
+def test_the_deadline_is_connect_and_read_timeout_unless_set(echo: _Server) -> None:
+    transport = Transport("echo", echo.url, connect_timeout=0.2, read_timeout=0.2)
+    with pytest.raises(UpstreamError) as caught:
+        transport.send("GET", "/drip/100", None, {})
+    assert (caught.value.kind, caught.value.limit) == ("timeout", "deadline")
+    transport.close()
+
+
+@pytest.mark.parametrize("shape", ["size", "chunked"])
+def test_answers_over_the_size_cap_are_refused(echo: _Server, shape: str) -> None:
+    transport = Transport("echo", echo.url, connect_timeout=1, read_timeout=2,
+                          max_answer_bytes=4000)
+    assert len(transport.send("GET", f"/{shape}/4000", None, {}).body) == 4000
+    with pytest.raises(UpstreamError, match="answered more than 4000 bytes") as caught:
+        transport.send("GET", f"/{shape}/4001", None, {})
+    assert (caught.value.kind, caught.value.limit) == ("too_large", "max_answer_bytes")
+    assert len(transport.send("GET", f"/{shape}/10", None, {}).body) == 10
     transport.close()
