@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bridge.auth.clients import TokenClients
-from bridge.auth.tokens import Grant, TokenIssuer
+from bridge.auth.tokens import TokenIssuer
 from bridge.directory import Directory
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN
@@ -123,7 +123,7 @@ class JsonApi:
             grant = self._tokens.resolve(credential)
             if grant is None:
                 return _unauthorised("the token is invalid or has expired")
-            if not _same_user(grant, username):
+            if not grant.belongs_to(username):
                 return JsonReply(403, {"error": "forbidden",
                                        "error_description": "the token was issued to another user"})
         found = self._directory.lookup(username)
@@ -154,10 +154,6 @@ def _bearer(authorization: str) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
-
-
-def _same_user(grant: Grant, username: str) -> bool:
-    return grant.subject.strip().casefold() == username.casefold()
 
 
 def _unauthorised(description: str) -> JsonReply:

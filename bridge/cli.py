@@ -419,6 +419,7 @@ def _unlock(args: argparse.Namespace) -> int:
 
 def _passwd(args: argparse.Namespace) -> int:
     from bridge.auth.passwords import LocalUser, hash_password, read_credentials, write_credentials
+    from bridge.identity import identity
 
     if args.client:
         return _client_secret(args)
@@ -431,7 +432,7 @@ def _passwd(args: argparse.Namespace) -> int:
             print(f"{config.source}: no credentials_file configured; give --file", file=sys.stderr)
             return 2
     users = read_credentials(path)
-    key = args.username.strip().lower()
+    key = identity(args.username)
     if args.delete:
         if users.pop(key, None) is None:
             print(f"{path}: no user {args.username}", file=sys.stderr)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import BridgeError, ConfigError, Problem
-from bridge.migrate.dispatch import directory_key
+from bridge.identity import identity
+from bridge.migrate.dispatch import directory_keys
 from bridge.rules.engine import RuleEngine
 from bridge.rules.model import LEARNED_NAMES, Rule
 from bridge.store.base import Store
@@ -86,7 +87,7 @@ class DirectoryFile:
     def entry(self, username: str) -> dict[str, Any] | None:
         with self._lock:
             self._reload()
-            return self._users.get(username.strip().casefold())
+            return self._users.get(identity(username))
 
     def _reload(self) -> None:
         try:
@@ -101,7 +102,7 @@ class DirectoryFile:
         users = data.get("users") if isinstance(data, LocatedDict) else None
         if not isinstance(users, LocatedDict):
             raise ConfigError([Problem(self.path, 1, "expected a 'users:' mapping")])
-        entries = {str(name).strip().casefold(): normalise_entry(entry)
+        entries = {identity(str(name)): normalise_entry(entry)
                    for name, entry in users.items()}
         self._users = {name: entry for name, entry in entries.items() if entry is not None}
         self._stamp = stamp
@@ -128,7 +129,8 @@ class LocalDirectory:
         if source == "file":
             return self._from_file(username)
         if source == "learned":
-            return normalise_entry(self._store.get(directory_key(username)))
+            learned = self._store.get_many(directory_keys(username))
+            return next((e for e in map(normalise_entry, learned) if e is not None), None)
         return None
 
     def _from_file(self, username: str) -> dict[str, Any] | None:

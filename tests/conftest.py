@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
+from bridge.store import MemoryStore, SqliteStore, Store
+from bridge.store.redis import RedisStore
 from tests.servers import Server, start_bridge, start_sandbox, write_config
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +60,22 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend: Store
+    if request.param == "memory":
+        backend = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SqliteStore(str(tmp_path / "state" / "s.sqlite3"))
+    else:
+        # The real Redis of this machine (.ci/ensure-tools starts it); a prefix of our own.
+        backend = RedisStore(f"{REDIS_URL}?prefix=test-{uuid.uuid4().hex}:")
+    yield backend
+    if isinstance(backend, RedisStore):
+        raw = redis.Redis.from_url(REDIS_URL)
+        for key in raw.scan_iter(match=backend.prefix + "*"):
+            raw.delete(key)
+        raw.close()
+    backend.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.directory import LocalDirectory, normalise_entry
-from bridge.migrate.dispatch import directory_key, learn_directory
+from bridge.migrate.dispatch import directory_keys, learn_directory
 from bridge.store import MemoryStore
 
 ACCOUNT = {"contextIdentifier": "11111111-2222-3333-4444-555555555555", "name": "Filed",
@@ -48,7 +48,7 @@ def test_learned_entries_keep_the_names_beside_the_accounts() -> None:
     assert directory.entry("mary@example.com") == {
         "accounts": [ACCOUNT], "firstName": "Mary", "lastName": "Multi"}
     assert directory.entry("old@example.com") == {"accounts": [ACCOUNT]}
-    assert store.get(directory_key("mary@example.com"))["username"] == "Mary@Example.com"
+    assert store.get(directory_keys("mary@example.com")[0])["username"] == "Mary@Example.com"
 
 
 @pytest.mark.parametrize(("sources", "first_name"), [

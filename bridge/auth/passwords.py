@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bridge.errors import ConfigError, Problem
+from bridge.identity import identity
 from bridge.yamlfile import LocatedDict, load_yaml
 
 STATUSES = ("active", "locked", "inactive", "expired_password")
@@ -61,10 +62,6 @@ def predominant_algorithm(hashes: Iterable[str]) -> str:
     return "bcrypt" if kinds.count("bcrypt") * 2 > len(kinds) else "argon2id"
 
 
-def _normalise(username: str) -> str:
-    return username.strip().lower()
-
-
 def read_credentials(path: str) -> dict[str, LocalUser]:
     """Parse the credentials file; problems name the file and line."""
     if not os.path.exists(path):
@@ -89,7 +86,7 @@ def read_credentials(path: str) -> dict[str, LocalUser]:
                         + ", ".join(STATUSES))
             )
             continue
-        users[_normalise(name)] = LocalUser(name, entry["hash"], status)
+        users[identity(name)] = LocalUser(name, entry["hash"], status)
     if problems:
         raise ConfigError(problems)
     return users
@@ -155,7 +152,7 @@ class CredentialsFile:
     def verify(self, username: str, password: str) -> Verdict:
         with self._lock:
             self._reload()
-            user = self._users.get(_normalise(username))
+            user = self._users.get(identity(username))
         if user is None:
             check_hash(self._dummy, password)
             return Verdict(False, "invalid_credentials")

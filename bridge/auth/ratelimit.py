@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from bridge.auth.seal import fingerprint
+from bridge.identity import identity
 from bridge.store.base import Store
 
 
@@ -40,7 +41,7 @@ class RateLimiter:
                 continue
             now = time.time()
             window = int(now // limit.window)
-            key = f"rate:{kind}:{window}:" + fingerprint(subject.strip().casefold(), "rate")
+            key = f"rate:{kind}:{window}:" + fingerprint(identity(subject), "rate")
             if self._store.incr(key, limit.window + 1) > limit.limit:
                 return (window + 1) * limit.window - now
         return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bridge.auth.seal import fingerprint, seal, unseal
+from bridge.identity import identity
 from bridge.store.base import Store
 
 OPAQUE = "opaque"
@@ -33,6 +34,10 @@ class Grant:
     # When the upstream bearer itself expires, as the rule's token.bearer_ttl tells; 0.0 when
     # unknown (a rule without it, or a token minted before the bridge recorded it).
     bearer_expires_at: float = 0.0
+
+    def belongs_to(self, username: str) -> bool:
+        """Whether the token was issued to this user: the same identity, however spelt."""
+        return identity(self.subject) == identity(username)
 
     def record(self) -> dict[str, Any]:
         # Shallow on purpose (dataclasses.asdict deep-copies the accounts: the login path's

@@ -15,6 +15,7 @@ from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.seal import fingerprint
 from bridge.auth.tokens import TokenIssuer
 from bridge.errors import SoapClientError, SoapServerError, UpstreamError
+from bridge.identity import folded, identity
 from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
 from bridge.migrate.records import Recorder
 from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY, Routing
@@ -340,7 +341,7 @@ class Dispatcher:
             "cohort": cohort,
             # Keyed, so a list of user names cannot be matched against the records.
             "user": hmac.new(self.engine.context.state_key,
-                             username.strip().casefold().encode(), "sha256").hexdigest()[:16],
+                             identity(username).encode(), "sha256").hexdigest()[:16],
             "outcome": "differ" if differences else "agree",
             "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest}
                             for d in differences],
@@ -373,17 +374,21 @@ def _passed(reply: SoapReply, mode: str, cohort: str | None = None) -> Handled:
     return Handled(reply, mode, cohort, reason=reason)
 
 
-def directory_key(username: str) -> str:
-    return "directory:" + fingerprint(username.strip().casefold(), "directory-user")
+def directory_keys(username: str) -> list[str]:
+    """Where the user's learned entry is: under their identity, and for a name whose key
+    was made differently before identity (strip, casefold), where it was (read second)."""
+    return ["directory:" + fingerprint(form, "directory-user")
+            for form in dict.fromkeys((identity(username), folded(username)))]
 
 
 def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]],
                     names: Mapping[str, str] | None = None) -> None:
     """Replace what was learned of the user: accounts, and the names the answer gave."""
-    store.set(directory_key(username),
-              {"username": username.strip(), "accounts": accounts, **(names or {}),
-               "learned_at": time.time()},
-              _DIRECTORY_TTL)
+    key, *before = directory_keys(username)
+    store.set(key, {"username": username.strip(), "accounts": accounts, **(names or {}),
+                    "learned_at": time.time()}, _DIRECTORY_TTL)
+    for old in before:
+        store.delete(old)  # upgraded: the entry lives under the identity from now on
 
 
 def _error_label(side: Side) -> str | None:

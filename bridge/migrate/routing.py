@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import Problem
+from bridge.identity import identity
 from bridge.yamlfile import LocatedDict, LocatedList, line_of
 
 LEGACY = "legacy"
@@ -22,17 +23,13 @@ NEEDS_LEGACY = frozenset({LEGACY, SHADOW, VERIFY, FALLBACK})
 NEEDS_RULE = frozenset({REST, SHADOW, VERIFY, FALLBACK})
 
 
-def normalise_user(username: str) -> str:
-    return username.strip().casefold()
-
-
 def bucket(username: str) -> float:
     """A user's stable place in 0 to 100: the same user always lands in the same spot.
 
     Only the user name goes into the hash, so raising a cohort from 10% to 20%
     keeps the first 10% in and never flips a user back and forth.
     """
-    digest = hashlib.sha256(b"soap-bridge/cohort\x00" + normalise_user(username).encode()).digest()
+    digest = hashlib.sha256(b"soap-bridge/cohort\x00" + identity(username).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 * 100
 
 
@@ -45,7 +42,7 @@ class Cohort:
     percent: float | None = None
 
     def includes(self, username: str) -> bool:
-        user = normalise_user(username)
+        user = identity(username)
         if user in self.users:
             return True
         if "@" in user and user.rsplit("@", 1)[1] in self.domains:
@@ -194,8 +191,8 @@ def _cohorts(value: Any, parent: Any, problem: Any, mode_of: Any) -> tuple[Cohor
         cohorts.append(Cohort(
             name=spec["name"],
             mode=mode_of(spec, "mode", REST),
-            users=frozenset(normalise_user(str(u)) for u in users),
-            domains=frozenset(str(d).strip().lstrip("@").casefold() for d in domains),
+            users=frozenset(identity(str(u)) for u in users),
+            domains=frozenset(identity(str(d)).lstrip("@") for d in domains),
             percent=float(percent) if percent is not None else None,
         ))
     return tuple(cohorts)

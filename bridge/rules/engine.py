@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -11,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.auth.lockout import Lockout
+from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import Grant, TokenIssuer
-from bridge.errors import UpstreamError
+from bridge.errors import StoreError, UpstreamError
+from bridge.identity import identity
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
 from bridge.rules.remembered import RememberedResults
 from bridge.rules.template import lookup, render_value
@@ -64,10 +66,55 @@ class Refusal(Exception):
 
 
 @dataclass
+class _Guard:
+    """The lockout's part in one run: the standing read at its start, and the hold on the
+    one password check the run may make, taken just before the verifier is asked (so a
+    remembered verification never needs one) and settled by the run's verdict."""
+
+    lockout: Lockout
+    subject: str
+    refusal: str
+    standing: Standing
+    outcome: Outcome
+    attempt: Attempt | None = None
+
+    def refuse(self, detail: str) -> Refusal:
+        self.outcome.locked_out = True
+        return Refusal(self.refusal, detail)
+
+    def hold(self) -> None:
+        if self.attempt is not None:
+            return
+        attempt = self.lockout.reserve(self.subject)
+        if attempt.refused:
+            raise self.refuse(_IN_FLIGHT if attempt.refused == IN_FLIGHT else _LOCKED)
+        self.attempt = attempt
+
+    def succeed(self) -> None:
+        attempt, self.attempt = self.attempt, None
+        if not self.lockout.record_success(self.subject, attempt, self.standing):
+            raise self.refuse(_LOCKED)
+
+    def fail(self) -> str:
+        attempt, self.attempt = self.attempt, None
+        return self.lockout.record_failure(self.subject, attempt)
+
+    def release(self) -> None:
+        attempt, self.attempt = self.attempt, None
+        if attempt is not None:
+            self.lockout.release(self.subject, attempt)
+
+
+_LOCKED = "locked out after repeated failures"
+_IN_FLIGHT = "locked out: the checks this lock cycle allows are all being made"
+
+
+@dataclass
 class _Run:
     """Per-run bookkeeping: cache entries this run relied on."""
 
     outcome: Outcome
+    guard: _Guard | None = None
     use_cache: bool = True
     cached: dict[str, str] = field(default_factory=dict)  # step id -> store key
     refresh_on: set[int] = field(default_factory=set)
@@ -120,8 +167,7 @@ class RuleEngine:
             "secrets": self.context.secrets,
             "vars": self.context.vars,
         }
-        subject: str | None = None
-        standing = None
+        guard: _Guard | None = None
         try:
             scope["input"], missing = self._inputs(rule, request)
             absent = _nothing_given(rule, scope["input"])
@@ -136,32 +182,45 @@ class RuleEngine:
                 return outcome
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
-                standing = self.context.lockout.standing(subject) if subject else None
-                if standing is not None and standing.locked:
-                    outcome.locked_out = True
-                    raise Refusal(rule.lockout.refusal, "locked out after repeated failures")
+                if identity(subject):
+                    lockout = self.context.lockout
+                    guard = _Guard(lockout, subject, rule.lockout.refusal,
+                                   lockout.standing(subject), outcome)
+                    if guard.standing.locked:
+                        raise guard.refuse(_LOCKED)
             # Only now, so that a blank password counts towards the lockout like a wrong one.
             if missing is not None:
                 raise missing
-            self._verify_locally(rule, scope)
-            self._run_steps(rule, scope, outcome)
+            self._verify_locally(rule, scope, guard)
+            self._run_steps(rule, scope, outcome, guard)
+            if guard is not None:
+                # Before the token: a success cannot happen while a lock stands.
+                guard.succeed()
             if rule.token is not None:
                 scope["token"] = (secrets.token_urlsafe(32) if dry_run
                                   else self._issue_token(rule, scope, outcome))
         except Refusal as refusal:
-            # Attempts while locked out do not count: they would only stretch the lock.
-            if refusal.reason == INVALID_CREDENTIALS and subject and not outcome.locked_out:
-                lock = self.context.lockout.record_failure(subject)
-                if lock:
-                    outcome.locked_now = True
-                    refusal.detail += f"; this failure locked the user ({lock})"
+            if guard is not None:
+                # Attempts while locked out do not count: they would only stretch the lock.
+                if refusal.reason == INVALID_CREDENTIALS and not outcome.locked_out:
+                    lock = guard.fail()
+                    if lock:
+                        outcome.locked_now = True
+                        refusal.detail += f"; this failure locked the user ({lock})"
+                else:
+                    guard.release()
             refused = self._refuse(rule, refusal, scope, outcome)
             if outcome.locked_out:
                 # The caller may see a plain failed login; the logs say what it really was.
                 refused.reason = "locked_out"
             return refused
-        if subject:
-            self.context.lockout.record_success(subject, standing)
+        except BaseException:
+            if guard is not None:
+                # The run broke (the store, most likely): give the check's place back if the
+                # store lets us; otherwise it comes back when the hold's lease ends.
+                with contextlib.suppress(StoreError):
+                    guard.release()
+            raise
         outcome.result = _prune(render_value(rule.result, scope)) or {}
         return outcome
 
@@ -218,7 +277,7 @@ class RuleEngine:
             values[entry.name] = value
         return values, missing
 
-    def _verify_locally(self, rule: Rule, scope: dict[str, Any]) -> None:
+    def _verify_locally(self, rule: Rule, scope: dict[str, Any], guard: _Guard | None) -> None:
         verify = rule.verify
         if verify is None or verify.strategy != "local":
             return
@@ -231,6 +290,8 @@ class RuleEngine:
         remembering = self._remembering(rule, None, scope)
         if remembering is not None and self.remembered.get(remembering.key) is not None:
             return
+        if guard is not None:
+            guard.hold()
         verdict = credentials.verify(username, password)
         if not verdict.ok:
             assert verdict.reason is not None
@@ -238,8 +299,9 @@ class RuleEngine:
         if remembering is not None:
             self.remembered.put(remembering.key, {}, remembering.ttl)
 
-    def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome) -> None:
-        run = _Run(outcome)
+    def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome,
+                   guard: _Guard | None = None) -> None:
+        run = _Run(outcome, guard)
         try:
             for step in rule.steps:
                 scope["steps"][step.id] = self._attempt(rule, step, scope, run)
@@ -251,7 +313,7 @@ class RuleEngine:
             for key in run.cached.values():
                 self.remembered.forget(key)
             first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
-            fresh = _Run(outcome, use_cache=False)
+            fresh = _Run(outcome, guard, use_cache=False)
             for step in rule.steps[first:]:
                 scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
 
@@ -293,6 +355,8 @@ class RuleEngine:
         path = str(step.path.render(scope))
         headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}
         body = render_value(step.json, scope) if step.json is not None else None
+        if run.guard is not None and _checks_password(rule, step):
+            run.guard.hold()
         started = time.perf_counter()
         try:
             reply = self._call(step, client, path, body, headers, outcome)
@@ -442,6 +506,14 @@ def _nothing_given(rule: Rule, inputs: Mapping[str, Any]) -> list[str]:
     if not required or any(inputs.get(entry.name) is not None for entry in required):
         return []
     return ["/".join(entry.path.split(".")[1:]) for entry in required]
+
+
+def _checks_password(rule: Rule, step: Step) -> bool:
+    """Whether calling `step` asks the verifier: the verify step; with no verify section
+    any upstream step may, so the first one holds the check."""
+    if rule.verify is None:
+        return True
+    return step.id == rule.verify.step
 
 
 def _describe(reply: Reply) -> str:

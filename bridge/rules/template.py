@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.identity import identity
+
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 _FILTER = re.compile(r"^([a-z_]+)\s*(?:\((.*)\))?$", re.S)
@@ -89,6 +91,8 @@ def _text(value: Any) -> str:
 # name -> (number of arguments, function)
 FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     "lower": (0, lambda v: None if v is None else str(v).lower()),
+    # The user's identity (bridge/identity.py): what every per-user key is made of.
+    "identity": (0, lambda v: None if v is None else identity(str(v))),
     "upper": (0, lambda v: None if v is None else str(v).upper()),
     "strip": (0, lambda v: None if v is None else str(v).strip()),
     "string": (0, _text),

@@ -2,8 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+
+class Entry(NamedTuple):
+    """A live value and when it expires, in the store's clock (seconds)."""
+
+    value: Any
+    expires: float
+
+
+# (entries of the keys, now, arguments) -> (writes, result): see Change.
+Apply = Callable[[Sequence[Entry | None], float, Sequence[Any]], tuple[dict[int, Entry | None], Any]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A read-modify-write of a few keys that every store runs as one atomic step.
+
+    It is written twice, once per language a store can run. `apply(entries, now, args)`
+    (memory: under its lock; SQLite: in one IMMEDIATE transaction) gets each key's live
+    `Entry` or None, and returns `writes` (key index -> new Entry, or None to delete;
+    indexes left out are left alone) and a JSON-able result. `lua` (Redis: one script) is
+    the body of `function(entries, now, args, writes)` doing the same with 1-based indexes,
+    entries as `{value=, expires=}` or false, and a write of false deleting. The same
+    tests run both (tests/store/test_stores.py and tests/auth/test_lockout.py).
+    """
+
+    name: str
+    apply: Apply
+    lua: str
 
 
 class Store(Protocol):
@@ -25,6 +55,10 @@ class Store(Protocol):
 
     def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         """Add to a counter; a new counter lives `ttl` seconds from its first count."""
+        ...
+
+    def update(self, keys: Sequence[str], change: Change, args: Sequence[Any]) -> Any:
+        """Run `change` on `keys` atomically (no other writer in between); its result."""
         ...
 
     def counters(self, prefix: str) -> dict[str, int]:

@@ -8,6 +8,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.store.base import Change, Entry
+
 
 class MemoryStore:
     """Dict-backed store; expired entries are dropped when touched."""
@@ -52,6 +54,18 @@ class MemoryStore:
             count = int(entry[0]) + amount
             self._data[key] = (count, entry[1])
             return count
+
+    def update(self, keys: Sequence[str], change: Change, args: Sequence[Any]) -> Any:
+        with self._lock:
+            now = self._clock()
+            entries = [None if (live := self._live(key)) is None else Entry(*live) for key in keys]
+            writes, result = change.apply(entries, now, args)
+            for index, entry in writes.items():
+                if entry is None:
+                    self._data.pop(keys[index], None)
+                else:
+                    self._data[keys[index]] = (entry.value, entry.expires)
+            return result
 
     def counters(self, prefix: str) -> dict[str, int]:
         with self._lock:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import redis
 
 from bridge.errors import StoreError
+from bridge.store.base import Change
 
 # INCRBY and the first expiry in one step, so a crash between them cannot leave a
 # counter that never expires (a lockout that never ends).
@@ -19,6 +20,36 @@ _INCR = """
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value
+"""
+# Around a Change's Lua body: read every key with its expiry, run the body, write what it
+# says; one script, so nothing else runs on the server in between. Times are the caller's
+# clock (ARGV[1]), as SQLite's are; expiry goes back to Redis as a time to live.
+_UPDATE = """
+local function change(entries, now, args, writes)
+%s
+end
+local now = tonumber(ARGV[1])
+local entries = {}
+for i, key in ipairs(KEYS) do
+  local raw = redis.call('GET', key)
+  if raw then
+    local ttl = redis.call('PTTL', key)
+    entries[i] = {value = cjson.decode(raw), expires = now + (ttl < 0 and 315360000000 or ttl) / 1000}
+  else
+    entries[i] = false
+  end
+end
+local writes = {}
+local result = change(entries, now, cjson.decode(ARGV[2]), writes)
+for i, entry in pairs(writes) do
+  if entry then
+    local ttl = math.max(1, math.floor((entry.expires - now) * 1000))
+    redis.call('SET', KEYS[i], cjson.encode(entry.value), 'PX', ttl)
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+return cjson.encode(result)
 """
 _DEFAULT_PREFIX = "soap-bridge:"
 
@@ -43,6 +74,7 @@ class RedisStore:
                 health_check_interval=10, decode_responses=True,
             )
             self._incr = self._redis.register_script(_INCR)
+            self._scripts: dict[str, Any] = {}
         except (ValueError, redis.RedisError) as exc:
             raise StoreError(f"Redis store {self._safe_url()}: {exc}") from exc
 
@@ -89,6 +121,17 @@ class RedisStore:
             return int(self._incr(keys=[self.prefix + key], args=[amount, _milliseconds(ttl)]))
         except redis.RedisError as exc:
             raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+
+    def update(self, keys: Sequence[str], change: Change, args: Sequence[Any]) -> Any:
+        script = self._scripts.get(change.name)
+        if script is None:
+            script = self._scripts[change.name] = self._redis.register_script(_UPDATE % change.lua)
+        try:
+            answer = script(keys=[self.prefix + key for key in keys],
+                            args=[repr(time.time()), json.dumps(list(args))])
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._safe_url()}: {type(exc).__name__}") from exc
+        return json.loads(answer)
 
     def counters(self, prefix: str) -> dict[str, int]:
         pattern = _glob_escape(self.prefix + prefix) + "*"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import StoreError
+from bridge.store.base import Change, Entry
 
 # A rowid table: entries are mostly sealed tokens of about a kilobyte, and SQLite's
 # WITHOUT ROWID layout suits small rows only (an insert cost twice as much).
@@ -30,6 +31,8 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS records_by_time ON records (stream, added)",
 )
+_UPSERT = ("INSERT INTO entries (key, value, expires) VALUES (?, ?, ?) "
+           "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires")
 
 
 class SqliteStore:
@@ -107,11 +110,7 @@ class SqliteStore:
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         now = time.time()
-        self._execute(
-            "INSERT INTO entries (key, value, expires) VALUES (?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
-            (key, json.dumps(value, separators=(",", ":")), now + ttl),
-        )
+        self._execute(_UPSERT, (key, json.dumps(value, separators=(",", ":")), now + ttl))
         self._maybe_purge(now)
 
     def delete(self, key: str) -> None:
@@ -129,6 +128,34 @@ class SqliteStore:
             (key, str(amount), now + ttl, now, amount, amount, now),
         ).fetchone()
         return int(row[0])
+
+    def update(self, keys: Sequence[str], change: Change, args: Sequence[Any]) -> Any:
+        # IMMEDIATE takes the write lock before the read, so no other process or thread
+        # writes between what `change` reads and what it writes.
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                marks = ",".join("?" * len(keys))
+                rows = conn.execute(
+                    f"SELECT key, value, expires FROM entries WHERE key IN ({marks}) "  # noqa: S608
+                    "AND expires > ?", (*keys, now)).fetchall()
+                found = {key: Entry(json.loads(value), expires) for key, value, expires in rows}
+                writes, result = change.apply([found.get(key) for key in keys], now, args)
+                for index, entry in writes.items():
+                    if entry is None:
+                        conn.execute("DELETE FROM entries WHERE key = ?", (keys[index],))
+                    else:
+                        conn.execute(_UPSERT, (keys[index], json.dumps(
+                            entry.value, separators=(",", ":")), entry.expires))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+        return result
 
     def counters(self, prefix: str) -> dict[str, int]:
         # Prefixes are ours (no wildcards in them), so a range scan on the key does it.

@@ -3,6 +3,7 @@ optional steps, and the names a legacy answer teaches."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,64 @@ def test_new_syntax_mistakes_name_file_and_line(tmp_path: Path, old: str, new: s
     found = [p for p in caught.value.problems if message in str(p)]
     assert found, caught.value.problems
     assert found[0].line is not None and abs(found[0].line - line) <= 1
+
+
+# -- the lockout's hold on the password check ---------------------------------------------
+
+GUARDED = RULE.replace(
+    "verify: {strategy: upstream-credentials, step: credentials}",
+    "verify: {strategy: upstream-credentials, step: credentials, cache: 2m}\n"
+    'lockout: {subject: "{{ input.username }}", refusal: invalid_credentials}')
+
+
+class _CountingStore(MemoryStore):
+    """Counts the lockout's atomic steps (every hold, failure and success is one)."""
+
+    updates = 0
+
+    def update(self, keys: Any, change: Any, args: Any) -> Any:
+        self.updates += 1
+        return super().update(keys, change, args)
+
+
+def _guarded(tmp_path: Path, sandbox: SandboxServer, base_url: str | None = None
+             ) -> tuple[Rule, RuleEngine, _CountingStore]:
+    path = tmp_path / "guarded.yaml"
+    path.write_text(GUARDED)
+    store = _CountingStore()
+    context = _engine(sandbox, {}).context
+    engine = RuleEngine(dataclasses.replace(
+        context, store=store, tokens=TokenIssuer(store),
+        lockout=Lockout(store, LockoutPolicy(max_failures=2, window=900, duration=900)),
+        upstreams={"esign": RestClient(Endpoint("esign", base_url or sandbox.url, 1.0, 1.0))}))
+    return compile_rule(str(path)), engine, store
+
+
+def test_a_checked_login_holds_its_check_and_a_remembered_one_writes_no_lockout_state(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    rule, engine, store = _guarded(tmp_path, sandbox)
+    assert engine.run(rule, REQUEST).result is not None
+    assert store.updates == 2  # the hold before the check, the success after it
+    assert engine.run(rule, REQUEST).result is not None  # remembered: never checked
+    assert store.updates == 2
+
+
+def test_a_locked_user_is_refused_even_when_remembered(sandbox: SandboxServer,
+                                                       tmp_path: Path) -> None:
+    rule, engine, _ = _guarded(tmp_path, sandbox)
+    assert engine.run(rule, REQUEST).result is not None
+    for _ in range(2):
+        engine.context.lockout.record_failure("JDOE@example.com")
+    outcome = engine.run(rule, REQUEST)
+    assert (outcome.reason, outcome.detail) == ("locked_out", "locked out after repeated failures")
+    assert outcome.upstream_calls == 0
+
+
+def test_an_upstream_outage_gives_the_check_back_uncounted(sandbox: SandboxServer,
+                                                           tmp_path: Path) -> None:
+    rule, engine, _ = _guarded(tmp_path, sandbox, base_url="http://127.0.0.1:9")
+    for _ in range(3):  # more than max_failures: none was a verdict
+        assert engine.run(rule, REQUEST).reason == "unavailable"
+    lockout = engine.context.lockout
+    assert not lockout.standing("jdoe@example.com").failing
+    assert not lockout.reserve("jdoe@example.com").refused  # no hold left behind

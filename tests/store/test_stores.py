@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from bridge.errors import ConfigError, StoreError
 from bridge.store import MemoryStore, SqliteStore, Store, open_store
+from bridge.store.base import Change, Entry
 from bridge.store.redis import RedisStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store
-    if request.param == "memory":
-        backend = MemoryStore()
-    elif request.param == "sqlite":
-        backend = SqliteStore(str(tmp_path / "state" / "s.sqlite3"))
-    else:
-        # The real Redis of this machine (.ci/ensure-tools starts it); a prefix of our own.
-        backend = RedisStore(f"{REDIS_URL}?prefix=test-{uuid.uuid4().hex}:")
-    yield backend
-    if isinstance(backend, RedisStore):
-        raw = redis.Redis.from_url(REDIS_URL)
-        for key in raw.scan_iter(match=backend.prefix + "*"):
-            raw.delete(key)
-        raw.close()
-    backend.close()
 
 
 def test_values_round_trip_as_json(store: Store) -> None:
@@ -64,24 +48,28 @@ def test_counters_count_within_their_window(store: Store) -> None:
     assert store.incr("c", ttl=0.3) == 1
 
 
-def _count(path: str, times: int) -> None:
+def _count(path: str, times: int, how: str) -> None:
     store = SqliteStore(path)
     for _ in range(times):
-        store.incr("shared", ttl=60)
+        if how == "incr":
+            store.incr("shared", ttl=60)
+        else:
+            store.update(["shared"], _ADD_ONE, [])
     store.close()
 
 
-def test_sqlite_counters_add_up_across_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["incr", "update"])
+def test_sqlite_counts_add_up_across_processes(tmp_path: Path, how: str) -> None:
     path = str(tmp_path / "shared.sqlite3")
     SqliteStore(path).close()
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_count, args=(path, 100)) for _ in range(3)]
+    workers = [context.Process(target=_count, args=(path, 100, how)) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    assert SqliteStore(path).incr("shared", ttl=60) == 301
+    assert SqliteStore(path).get("shared") == 300
 
 
 def test_open_store_urls(tmp_path: Path) -> None:
@@ -136,6 +124,59 @@ def test_several_values_in_one_read(store: Store) -> None:
     time.sleep(0.2)
     assert store.get_many(["c", "missing", "a", "gone"]) == ["three", None, {"x": 1}, None]
     assert store.get_many([]) == []
+
+
+def _swap(entries: Sequence[Entry | None], now: float, args: Sequence[Any]
+          ) -> tuple[dict[int, Entry | None], Any]:
+    # keys: [a, b, c]: a gets args[0] for args[1] seconds, b goes, c stays; says what it saw.
+    seen = [None if entry is None else entry.value for entry in entries]
+    return {0: Entry(args[0], now + args[1]), 1: None}, seen
+
+
+_SWAP = Change("test-swap", _swap, """
+local seen = {}
+for i = 1, 3 do seen[i] = entries[i] and entries[i].value or 'none' end
+writes[1] = {value = args[1], expires = now + args[2]}
+writes[2] = false
+return seen
+""")
+
+
+def _add_one(entries: Sequence[Entry | None], now: float, args: Sequence[Any]
+           ) -> tuple[dict[int, Entry | None], Any]:
+    # Read, add one, write back: only an atomic update loses no count.
+    count = (entries[0].value if entries[0] is not None else 0) + 1
+    return {0: Entry(count, now + 60)}, count
+
+
+_ADD_ONE = Change("test-add-one", _add_one, """
+local count = (entries[1] and entries[1].value or 0) + 1
+writes[1] = {value = count, expires = now + 60}
+return count
+""")
+
+
+def test_an_update_reads_writes_and_deletes_in_one_step(store: Store) -> None:
+    store.set("b", {"x": 1}, ttl=60)
+    store.set("c", "kept", ttl=60)
+    seen = store.update(["a", "b", "c"], _SWAP, [{"n": [1, 2]}, 0.3])
+    assert [None if value == "none" else value for value in seen] == [None, {"x": 1}, "kept"]
+    assert store.get_many(["a", "b", "c"]) == [{"n": [1, 2]}, None, "kept"]
+    time.sleep(0.4)
+    assert store.get_many(["a", "c"]) == [None, "kept"]  # the expiry the update gave
+
+
+def test_updates_from_many_threads_lose_no_count(store: Store) -> None:
+    def count() -> None:
+        for _ in range(25):
+            store.update(["n"], _ADD_ONE, [])
+
+    threads = [threading.Thread(target=count) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get("n") == 200
 
 
 def test_a_store_of_the_earlier_layout_is_upgraded_keeping_its_entries(tmp_path: Path) -> None:
