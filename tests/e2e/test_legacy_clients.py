@@ -13,11 +13,11 @@ from lxml import etree
 from suds import WebFault
 from suds.client import Client as SudsClient
 
-from tests.servers import AUTH_ACTION, REPO, USERS_NS, USERS_PATH, WSDL_PATH, Server
+from tests.contract import VECTORS
+from tests.servers import AUTH_ACTION, USERS_NS, USERS_PATH, WSDL_PATH, Server
 from tests.soapxml import SOAP11, SOAP12
 from tests.soapxml import auth_result as _result
 
-VECTORS = REPO.parent / "shared" / "contract" / "vectors"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43,}$")  # ≥ 256 bits of URL-safe base64
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import requests
 import yaml
 
+from tests.contract import VECTORS
 from tests.servers import REPO, Server, post_login, sandbox_control
 from tests.soapxml import fault11
 
-VECTORS = REPO.parent / "shared" / "contract" / "vectors"
 RULE = REPO / "mappings" / "assuresign" / "authenticate-user.yaml"
 
 

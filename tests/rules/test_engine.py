@@ -19,7 +19,8 @@ from bridge.sandbox import SandboxServer, load_seed, start_in_thread
 from bridge.store import MemoryStore
 from bridge.upstream.rest import Endpoint, RestClient
 
-DEMO_KEY = "CmvTSL9FJsXeTVl0BhggaWjmB47ydAoU"
+# The demo API user's key lives in the sandbox seed alone.
+DEMO_KEY = next(api.key for api in load_seed(None).api_users if api.username == "bridge-demo")
 REQUEST = {"body": {"Request": {"UserName": "jdoe@example.com", "Password": "Password"}}, "header": {}}
 
 # A rule with just what these tests need: the credentials check mapped by summary, the

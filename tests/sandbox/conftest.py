@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 
 from bridge.sandbox import SandboxServer, load_seed, start_in_thread
+from tests.contract import VECTORS
 
-# The contract's sample messages live outside the repository.
-# The contract's vectors live in shared/, beside the checkout (as in CI).
-VECTORS = Path(os.environ.get(
-    "SOAP_BRIDGE_VECTORS",
-    Path(__file__).resolve().parents[3] / "shared" / "contract" / "vectors"))
-DEMO_KEY = "CmvTSL9FJsXeTVl0BhggaWjmB47ydAoU"
+# The API users' keys are demo credentials: they live in the sandbox seed alone.
+_SEED = load_seed(None)
+API_KEYS = {api.username: api.key for api in _SEED.api_users}
+DEMO_KEY = API_KEYS["bridge-demo"]
 EXAMPLE_INC = "821ae27f-027c-4f21-a2e5-1667fc9b650a"
 USERS_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text"
-API_KEYS = {
-    "bridge-demo": DEMO_KEY,
-    "scope-user": "UDrn7g96dCZKJfyxeRp8iNtL4JYLnhda",
-    "scope-env": "aBkQ2bCNgQtyJV33JEslqL9Za9fXdEbJ",
-    "scope-other-env": "ou1NvIE36vQ9UH3kvsHBExWTXISujr/v",
-    "expired-api": "2ZHi3UAN2JC8dyAc50CiN0QZ4T65YY5c",
-    "revoked-api": "f0/WgiiQXgUHeh7n6YEtSrG+5RPzDzok",
-}
 
 
 @dataclass

@@ -19,9 +19,9 @@ import pytest
 import requests
 from lxml import etree
 
+from tests.contract import DOCUMENTNOW_FACTS as FACTS
 from tests.servers import REPO, WSDL_PATH, Server
 
-FACTS = REPO.parent / "shared" / "contract" / "documentnow-v2" / "types.json"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 XS = "http://www.w3.org/2001/XMLSchema"
