@@ -22,9 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench wsdl
 	$(BIN)/mypy
 
+# Four processes on two cores: the end-to-end tests mostly wait on real servers. Tests of one
+# module stay in one process (--dist loadscope), so module fixtures start their servers once.
 test: lint
 	.ci/ensure-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4 --dist loadscope
 
 # Not part of the test suite: the performance benchmark (docs/performance.md), with
 # Spyne for its peer and Debian's wrk for the load.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -75,7 +74,7 @@ def _own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
                                 str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                                 "no", "--dir", str(workdir)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: a loaded CI machine starts it slowly
     while time.monotonic() < deadline:
         try:
             if redis.Redis(port=port).ping():
@@ -83,6 +82,7 @@ def _own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
         except redis.ConnectionError:
             time.sleep(0.05)
     process.kill()
+    process.wait()
     raise RuntimeError("redis-server did not start")
 
 
@@ -144,9 +144,12 @@ def test_readyz_follows_the_store_and_upstreams(sandbox: Server, tmp_path: Path)
 
 
 def test_metrics_add_up_the_workers_of_an_instance(sandbox: Server, tmp_path: Path) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("soap-bridge-metrics-*"))
-    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=2)
-    made = set(Path(tempfile.gettempdir()).glob("soap-bridge-metrics-*")) - before
+    # A temporary folder of the bridge's own: other tests (or test processes) start bridges too.
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=2,
+                          env={"TMPDIR": str(own_tmp)})
+    made = set(own_tmp.glob("soap-bridge-metrics-*"))
     assert len(made) == 1  # the workers' shared metrics folder
     try:
         for _ in range(6):
