@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.config import Config
@@ -18,9 +18,10 @@ from bridge.rules.model import (
     display_path,
     rule_files,
 )
-from bridge.rules.template import references_in
-from bridge.soap.service import Field, Operation, SoapService
-from bridge.yamlfile import LocatedDict, line_of
+from bridge.rules.template import Each, Template, reference_lines, references_in
+from bridge.soap.service import SoapService
+from bridge.soap.shapes import Field, Operation, walk
+from bridge.yamlfile import line_of
 
 # Literal values under names like these are credentials written into a rule.
 _SECRET_NAME = re.compile(r"(pass(word)?|key|secret|token)$", re.I)
@@ -51,7 +52,7 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
         if rule.operation in rules:
             other = rules[rule.operation]
             problems.append(
-                Problem(rule.file, line_of(rule.raw, "operation"),
+                Problem(rule.file, rule.line_of("operation"),
                         f"operation {rule.operation} already has a rule in {other.file}")
             )
         elif not found:
@@ -106,6 +107,10 @@ def _check_routing(config: Config, service: SoapService, rules: dict[str, Rule])
 
 
 class _RuleChecker:
+    """One compiled rule against the config and the WSDL. Every problem is put at the line
+    the compiled object it is about keeps (rules.model keeps each section's and key's line,
+    rules.template each template's), so nothing here reads the YAML again."""
+
     def __init__(self, rule: Rule, config: Config, service: SoapService) -> None:
         self.rule = rule
         self.config = config
@@ -117,74 +122,69 @@ class _RuleChecker:
 
     def run(self) -> list[Problem]:
         rule = self.rule
+        inputs = {entry.name for entry in rule.inputs}
         if rule.lookup is not None:
-            self.lookup()
+            self.lookup(inputs)
             return self.problems
         try:
             compare = CompareRules.from_yaml(rule.compare)
         except ValueError as exc:
-            self.problem(line_of(rule.raw, "compare"), f"compare: {exc}")
+            self.problem(rule.line_of("compare"), f"compare: {exc}")
             compare = CompareRules()
         operation = self.service.operations.get(rule.operation)
         if operation is None:
             known = ", ".join(sorted(self.service.operations))
-            self.problem(line_of(rule.raw, "operation"),
+            self.problem(rule.line_of("operation"),
                          f"operation {rule.operation!r} is not in the WSDL (known: {known})")
             return self.problems
         for path in sorted({*compare.format_only, *compare.sets, *compare.case_insensitive,
                             *compare.ignore, *compare.secret}):
-            if _walk(operation.output, path.split(".")) is None:
-                self.problem(_line_mentioning(rule.raw, path, rule.line) or line_of(
-                    rule.raw, "compare"), f"compare: {path} is not a field of "
-                    f"{operation.name}'s answer in the WSDL")
+            if walk(operation.output, path.split(".")) is None:
+                self.problem(_compare_line(rule, path), f"compare: {path} is not a field of "
+                             f"{operation.name}'s answer in the WSDL")
         self.inputs(operation)
-        self.verification()
-        self.steps()
+        self.verification(inputs)
+        self.steps(inputs)
         self.bearer_life()
         self.reasons()
-        self.results(operation)
+        self.results(operation, inputs)
         return self.problems
 
-    def lookup(self) -> None:
+    def lookup(self, inputs: set[str]) -> None:
         """A lookup rule: input `username` from body.username, a result of `accounts`."""
         rule = self.rule
         if [(e.name, e.path) for e in rule.inputs] != [("username", "body.username")]:
-            self.problem(line_of(rule.raw, "input") or rule.line,
+            self.problem(rule.line_of("input"),
                          "a lookup rule takes exactly one input: username: body.username")
         for key in ("verify", "token", "refusals", "lockout"):
-            if key in rule.raw:
-                self.problem(line_of(rule.raw, key), f"{key} does not apply to a lookup rule: "
+            if key in rule.key_lines:
+                self.problem(rule.line_of(key), f"{key} does not apply to a lookup rule: "
                              "the JSON API has authenticated the caller already")
-        self.steps()
-        result = rule.raw.get("result")
-        mapping = result.get("accounts") if isinstance(result, dict) else None
-        if not isinstance(mapping, dict) or "each" not in mapping or not isinstance(
-                mapping.get("map"), dict):
-            self.problem(line_of(rule.raw, "result"),
+        self.steps(inputs)
+        accounts = rule.result.get("accounts") if isinstance(rule.result, dict) else None
+        if not isinstance(accounts, Each) or not isinstance(accounts.body, dict):
+            self.problem(rule.line_of("result"),
                          "a lookup result is accounts: {each: …, as: …, map: {contextIdentifier, "
                          "name, isPrimary}}")
             return
-        missing = {"contextIdentifier", "name", "isPrimary"} - set(mapping["map"])
-        extra = set(mapping["map"]) - {"contextIdentifier", "name", "isPrimary"}
-        if missing or extra:
-            self.problem(line_of(mapping, "map"), "the accounts map has exactly contextIdentifier, "
+        if set(accounts.body) != {"contextIdentifier", "name", "isPrimary"}:
+            self.problem(accounts.line, "the accounts map has exactly contextIdentifier, "
                          "name and isPrimary")
-        self.references(references_in(rule.result), line_of(rule.raw, "result") or rule.line,
-                        {"username"}, getattr(self, "_earlier", {}), {"input", "steps", "vars"})
+        self.references(reference_lines(rule.result), rule.line_of("result"), {"username"},
+                        _extracts(rule), {"input", "steps", "vars"})
 
     # -- request side -------------------------------------------------------
 
     def inputs(self, operation: Operation) -> None:
         for entry in self.rule.inputs:
             parts = entry.path.split(".")
-            if parts[0] == "body" and _walk(operation.input, parts[1:]) is None:
-                self.problem(entry.line,
+            if parts[0] == "body" and walk(operation.input, parts[1:]) is None:
+                self.problem(entry.path_line,
                              f"input {entry.name!r}: {entry.path} is not a field of "
                              f"{operation.name} in the WSDL")
 
-    def verification(self) -> None:
+    def verification(self, inputs: set[str]) -> None:
         rule, verify = self.rule, self.rule.verify
-        names = {entry.name for entry in rule.inputs}
         if rule.local:
             return  # answers by itself: no upstream, no token (the compiler saw to it)
         if verify is None:
@@ -193,16 +193,16 @@ class _RuleChecker:
                          "(local, upstream-credentials or api-key)")
             return
         for role, name in (("username", verify.username), ("password", verify.password)):
-            if name not in names:
-                self.problem(verify.line, f"verify.{role}: no input named {name!r}")
+            if name not in inputs:
+                self.problem(verify.line_of(role), f"verify.{role}: no input named {name!r}")
         if verify.strategy == "local" and not self.config.credentials_file:
-            self.problem(verify.line,
+            self.problem(verify.line_of("strategy"),
                          f"verify.strategy local needs credentials_file in {self.config.source}")
         if verify.step is None:
             return
         step = rule.step(verify.step)
         if step is None:
-            self.problem(verify.line, f"verify.step: no step named {verify.step!r}")
+            self.problem(verify.line_of("step"), f"verify.step: no step named {verify.step!r}")
             return
         if step.directory is not None:
             self.problem(step.line, f"step {step.id!r} reads the directory, so it cannot verify "
@@ -214,59 +214,51 @@ class _RuleChecker:
                          f"step {step.id!r} verifies the caller but never sends "
                          f"input.{verify.password} upstream")
         if step.cache is not None:
-            self.problem(step.line,
+            self.problem(step.line_of("cache"),
                          f"step {step.id!r} verifies the caller, so it must not be cached: "
                          "verify.cache remembers a verification under the credentials' HMAC")
         if step.optional:
-            self.problem(step.line,
+            self.problem(step.line_of("optional"),
                          f"step {step.id!r} verifies the caller, so it cannot be optional")
         if step.retry is not None and (step.retry.statuses or step.retry.kinds - {"connect"}):
             # Only a request that never arrived is safe to repeat: any other retry of a
             # password check could count one wrong password twice upstream.
-            self.problem(step.line, f"step {step.id!r} verifies the caller, so it may retry "
-                         "only on connect (the request never arrived)")
+            self.problem(step.line_of("retry"), f"step {step.id!r} verifies the caller, so it "
+                         "may retry only on connect (the request never arrived)")
 
-    def steps(self) -> None:
-        inputs = {entry.name for entry in self.rule.inputs}
+    def steps(self, inputs: set[str]) -> None:
+        """Each step's upstream and references (to earlier steps only), then the lockout's
+        and the token's references."""
+        secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
         earlier: dict[str, set[str]] = {}
-        raw_steps = self.rule.raw.get("steps") or []
-        for index, step in enumerate(self.rule.steps):
+        for step in self.rule.steps:
             if step.directory is None and step.upstream not in self.config.upstreams:
                 known = ", ".join(sorted(self.config.upstreams)) or "none configured"
-                self.problem(step.line, f"step {step.id!r}: unknown upstream {step.upstream!r} "
-                             f"(known: {known})")
-            refs = (references_in(step.json) | references_in(step.headers)
-                    | set(step.path.references)
-                    | (set(step.cache.key.references) if step.cache else set())
-                    | (set(step.directory.references) if step.directory else set()))
+                self.problem(step.line_of("upstream"), f"step {step.id!r}: unknown upstream "
+                             f"{step.upstream!r} (known: {known})")
+            refs = reference_lines([step.json, step.headers, step.path,
+                                    step.cache.key if step.cache else None, step.directory])
             self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
                                                                               "secrets", "vars"})
-            secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
             for ref in step.path.references:
                 if ref.startswith("secrets.") or ref in secret_inputs:
                     # Paths end up in logs and proxies' access logs; bodies and headers do not.
-                    self.problem(_line_mentioning(self.rule.raw, ref, step.line) or step.line,
+                    self.problem(step.path.line or step.line,
                                  f"step {step.id!r}: {{{{ {ref} }}}} must not be put in the path; "
                                  "send secrets in the body or a header")
-            raw = raw_steps[index] if index < len(raw_steps) else None
-            if isinstance(raw, LocatedDict):
-                self.inline_secrets(raw.get("json"), raw, "json", f"step {step.id!r}")
-                self.inline_secrets(raw.get("headers"), raw, "headers", f"step {step.id!r}")
+            self.inline_secrets(step.json, f"step {step.id!r}")
+            self.inline_secrets(step.headers, f"step {step.id!r}")
             earlier[step.id] = {extract.name for extract in step.extract}
         lockout = self.rule.lockout
         if lockout is not None:
             # A misspelt subject renders empty, and an empty subject is never locked.
-            self.references(lockout.subject.references, lockout.line, inputs, {},
+            self.references(reference_lines(lockout.subject), lockout.line, inputs, {},
                             allowed_roots={"input"})
         token = self.rule.token
         if token is not None:
-            refs = set(token.bearer.references) | set(token.subject.references)
-            for extra in (token.context, token.accounts):
-                if extra is not None:
-                    refs |= set(extra.references)
+            refs = reference_lines([token.bearer, token.subject, token.context, token.accounts])
             self.references(refs, token.line, inputs, earlier,
                             allowed_roots={"input", "steps", "vars"})
-        self._earlier = earlier
 
     def bearer_life(self) -> None:
         """A token must not outlive its bearer: a bearer reused from the cache for up to its
@@ -280,23 +272,20 @@ class _RuleChecker:
             reused.append(rule.verify.cache or 0.0)
         life = token.ttl or self.config.token_ttl
         if max(reused, default=0.0) + life > token.bearer_ttl:
-            self.problem(line_of(rule.raw.get("token"), "bearer_ttl") or token.line,
+            self.problem(token.line_of("bearer_ttl"),
                          f"token.bearer_ttl ({token.bearer_ttl:g}s) is shorter than the bearer's "
                          f"reuse ({max(reused, default=0.0):g}s) plus the token's life "
                          f"({life:g}s): a token could outlive its bearer")
 
-    def references(self, refs: Iterable[str], line: int, inputs: set[str],
-                   steps: dict[str, set[str]], allowed_roots: set[str],
-                   local_names: Iterable[str] = ()) -> None:
-        local = set(local_names)
+    def references(self, refs: Mapping[str, int], line: int, inputs: set[str],
+                   steps: Mapping[str, set[str]], allowed_roots: set[str]) -> None:
+        """Each reference at the line of the first template that makes it (`line` where the
+        templates came from no file)."""
         for ref in sorted(refs):
             parts = ref.split(".")
             root = parts[0]
             name = repr(parts[1]) if len(parts) > 1 else "(none)"
-            # Each reference is looked for from the section's line, not from the last one found.
-            at = _line_mentioning(self.rule.raw, ref, line) or line
-            if root in local:
-                continue
+            at = refs[ref] or line
             if root not in allowed_roots:
                 self.problem(at, f"{{{{ {ref} }}}}: {root} is not available here "
                              f"(use {', '.join(sorted(allowed_roots))})")
@@ -313,15 +302,18 @@ class _RuleChecker:
                 self.problem(at, f"{{{{ {ref} }}}}: no vars entry {name} in "
                              f"{self.config.source}")
 
-    def inline_secrets(self, value: Any, parent: Any, name: str, where: str) -> None:
-        """Literal values under secret-sounding keys (raw YAML, for exact lines)."""
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if (_SECRET_NAME.search(str(key)) and not isinstance(item, dict | list)
-                        and "{{" not in str(item) and item not in (None, "")):
-                    self.problem(line_of(value, key), f"{where}: {key} is written inline; secret "
-                                 "values come from {{ secrets.<name> }} or the request")
-                self.inline_secrets(item, value, key, where)
+    def inline_secrets(self, value: Any, where: str) -> None:
+        """Literal values under secret-sounding keys, in a step's json or headers."""
+        if isinstance(value, Each):
+            value = value.body
+        if not isinstance(value, dict):
+            return
+        for key, item in value.items():
+            if _SECRET_NAME.search(str(key)) and _literal(item):
+                line = item.line if isinstance(item, Template) else line_of(value, key)
+                self.problem(line, f"{where}: {key} is written inline; secret values come from "
+                             "{{ secrets.<name> }} or the request")
+            self.inline_secrets(item, where)
 
     # -- answer side --------------------------------------------------------
 
@@ -331,10 +323,10 @@ class _RuleChecker:
         needed: dict[str, int] = ({} if rule.local else
                                   {UNAVAILABLE: rule.line, INVALID_CREDENTIALS: rule.line})
         if rule.lockout is not None:
-            needed.setdefault(rule.lockout.refusal, rule.lockout.line)
+            needed.setdefault(rule.lockout.refusal, rule.lockout.line_of("refusal"))
         if rule.verify is not None and rule.verify.strategy == "local":
             for status in ("locked", "inactive", "expired_password"):
-                needed.setdefault(status, rule.verify.line)
+                needed.setdefault(status, rule.verify.line_of("strategy"))
         for entry in rule.inputs:
             if entry.required:
                 needed.setdefault(entry.missing, entry.line)
@@ -350,41 +342,36 @@ class _RuleChecker:
             self.problem(rule.line, "refusals.result is needed: some reasons answer with a "
                          "refusal rather than a fault")
 
-    def results(self, operation: Operation) -> None:
+    def results(self, operation: Operation, inputs: set[str]) -> None:
         rule = self.rule
-        inputs = {entry.name for entry in rule.inputs}
-        earlier = getattr(self, "_earlier", {})
         roots = {"input", "steps", "vars"} | ({"token"} if rule.token else set())
-        raw_result = rule.raw.get("result")
-        self.references(references_in(rule.result), line_of(rule.raw, "result") or rule.line,
-                        inputs, earlier, roots)
-        self.shape(raw_result, operation.output, "result", line_of(rule.raw, "result"))
-        refusals = rule.raw.get("refusals")
-        if isinstance(refusals, LocatedDict) and "result" in refusals:
-            self.references(references_in(rule.refusal), refusals.line_of("result"), inputs,
-                            {}, {"input", "refusal", "vars"})
-            self.shape(refusals["result"], operation.output, "refusals.result",
-                       refusals.line_of("result"))
-        if rule.legacy_token is not None and _walk(operation.output,
-                                                   rule.legacy_token.answer.split(".")) is None:
-            self.problem(line_of(rule.raw, "legacy_token"),
-                         f"legacy_token.answer: {rule.legacy_token.answer} is not a field of "
+        self.references(reference_lines(rule.result), rule.line_of("result"), inputs,
+                        _extracts(rule), roots)
+        self.shape(rule.result, operation.output, "result", rule.line_of("result"))
+        if rule.refusal_line:
+            self.references(reference_lines(rule.refusal), rule.refusal_line, inputs, {},
+                            {"input", "refusal", "vars"})
+            self.shape(rule.refusal, operation.output, "refusals.result", rule.refusal_line)
+        legacy_token = rule.legacy_token
+        if legacy_token is not None and walk(operation.output,
+                                             legacy_token.answer.split(".")) is None:
+            self.problem(legacy_token.line,
+                         f"legacy_token.answer: {legacy_token.answer} is not a field of "
                          f"{operation.name}'s answer in the WSDL")
         if rule.learn_accounts is not None:
-            self.references(references_in(rule.learn_accounts),
-                            line_of(rule.raw, "learn_accounts") or rule.line, inputs, {},
-                            {"input", "answer"})
+            self.references(reference_lines(rule.learn_accounts), rule.line_of("learn_accounts"),
+                            inputs, {}, {"input", "answer"})
         if rule.learn_names is not None:
-            line = line_of(rule.raw, "learn_names") or rule.line
-            self.references(references_in(rule.learn_names), line, inputs, {}, {"input", "answer"})
+            line = rule.line_of("learn_names")
+            self.references(reference_lines(rule.learn_names), line, inputs, {},
+                            {"input", "answer"})
             if rule.learn_accounts is None:
                 # The directory keeps a user's names beside their accounts, learned together.
                 self.problem(line, "learn_names needs learn_accounts: names are learned with "
                              "the accounts of the same answer")
         for reason in rule.reasons.values():
-            refs = set(reason.message.references) | (set(reason.url.references)
-                                                     if reason.url else set())
-            self.references(refs, reason.line, inputs, {}, {"input", "vars"})
+            self.references(reference_lines([reason.message, reason.url]), reason.line, inputs,
+                            {}, {"input", "vars"})
 
     def shape(self, value: Any, shape: Field, where: str, line: int | None) -> None:
         """Every key a result template writes must exist in the WSDL, required ones present."""
@@ -394,14 +381,14 @@ class _RuleChecker:
             for index, item in enumerate(value):
                 self.shape(item, shape, f"{where}[{index}]", line_of(value, index))
             return
+        if isinstance(value, Each):
+            if not shape.multiple:
+                self.problem(line, f"{where}: {shape.name} is not a list in the WSDL")
+            self.shape(value.body, shape, where, value.line)
+            return
         if not isinstance(value, dict):
             if shape.children and value is not None:
                 self.problem(line, f"{where}: {shape.name} has fields; give a mapping")
-            return
-        if "each" in value and "map" in value:
-            if not shape.multiple:
-                self.problem(line, f"{where}: {shape.name} is not a list in the WSDL")
-            self.shape(value["map"], shape, where, line_of(value, "map"))
             return
         for key, item in value.items():
             child = shape.child(key)
@@ -418,36 +405,33 @@ class _RuleChecker:
                 continue
             if child.children:
                 self.shape(item, child, f"{where}.{key}", key_line)
-            elif isinstance(item, dict) and "each" not in item:
+            elif isinstance(item, dict):
                 self.problem(key_line, f"{where}: {key} is a plain value in the WSDL")
         for child in shape.children:
             if child.required and child.kind == "attribute" and child.name not in value:
                 self.problem(line, f"{where}: {shape.name} needs {child.name} (required in the WSDL)")
 
 
-def _line_mentioning(raw: Any, needle: str, near: int) -> int | None:
-    """The line of the first string at or after `near` that mentions `needle`."""
-    best: int | None = None
-    stack: list[Any] = [raw]
-    while stack:
-        node = stack.pop()
-        items: Iterable[tuple[Any, Any]] = ()
-        if isinstance(node, LocatedDict):
-            items = ((node.line_of(k), v) for k, v in node.items())
-        elif isinstance(node, list):
-            items = ((line_of(node, i), v) for i, v in enumerate(node))
-        for line, value in items:
-            if isinstance(value, str) and needle in value and line is not None and line >= near:
-                best = line if best is None else min(best, line)
-            elif isinstance(value, dict | list):
-                stack.append(value)
-    return best
+def _literal(value: Any) -> bool:
+    """A value written as it is: no template reading anything, not a container, not empty."""
+    if isinstance(value, Template):
+        return value.is_constant and value.source != ""
+    return not isinstance(value, dict | list | Each) and value not in (None, "")
 
 
-def _walk(shape: Field, parts: list[str]) -> Field | None:
-    current: Field | None = shape
-    for part in parts:
-        if current is None:
-            return None
-        current = current.child(part)
-    return current
+def _extracts(rule: Rule) -> dict[str, set[str]]:
+    """What each step extracts, by step id: what the token and the result may refer to."""
+    return {step.id: {extract.name for extract in step.extract} for step in rule.steps}
+
+
+def _compare_line(rule: Rule, path: str) -> int:
+    """Where the compare section names `path`. Rule.compare is that section as written (what
+    bridge.migrate reads) and CompareRules keeps no lines, so the section itself is looked
+    at: the key (format_only, sets) or list item naming the path, else `compare:`."""
+    found = []
+    for value in rule.compare.values() if isinstance(rule.compare, dict) else ():
+        if isinstance(value, dict) and path in value:
+            found.append(line_of(value, path))
+        elif isinstance(value, list) and path in value:
+            found.append(line_of(value, value.index(path)))
+    return min((line for line in found if line), default=rule.line_of("compare"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,18 @@ INVALID_CREDENTIALS = "invalid_credentials"
 UNAVAILABLE = "unavailable"
 
 
+class _KeyLines:
+    """A section's place in its file: its own line and each of its keys' lines, so that a
+    problem found after compiling (check's) points at the very key it is about."""
+
+    line: int
+    key_lines: Mapping[str, int]
+
+    def line_of(self, key: str) -> int:
+        """The line of `key`, or of the section where the key is not written."""
+        return self.key_lines.get(key, self.line)
+
+
 @dataclass(frozen=True)
 class InputField:
     name: str
@@ -33,6 +46,7 @@ class InputField:
     required: bool = False
     missing: str = INVALID_CREDENTIALS
     line: int = 0
+    path_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(_KeyLines):
     id: str
     upstream: str
     method: str
@@ -106,10 +120,11 @@ class Step:
     # A directory step reads the bridge's account directory for the user this template
     # names instead of calling an upstream (upstream, method and path are then unused).
     directory: Template | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class Verify:
+class Verify(_KeyLines):
     strategy: str
     step: str | None
     username: str
@@ -117,17 +132,19 @@ class Verify:
     # Remember a successful verification this long, keyed by an HMAC of the credentials.
     cache: float | None = None
     line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class LockoutRule:
+class LockoutRule(_KeyLines):
     subject: Template
     refusal: str
     line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class TokenRule:
+class TokenRule(_KeyLines):
     issue: str
     bearer: Template
     subject: Template
@@ -138,6 +155,7 @@ class TokenRule:
     # bearer is as old as its cache entry): what the token exchange tells as expires_in.
     bearer_ttl: float | None = None
     line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def bearer_step(self) -> str | None:
         """The step whose values the bearer is made of (the first one it names)."""
@@ -164,10 +182,11 @@ class Reason:
 class LegacyToken:
     answer: str
     requests: str
+    line: int = 0  # of `answer`, the part that names a field of the answer
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(_KeyLines):
     operation: str
     file: str
     line: int
@@ -194,7 +213,9 @@ class Rule:
     # Answered by the bridge itself in every mode (e.g. Ping): routing, rate limits and the
     # side path do not apply, so monitoring sees the bridge whether or not legacy is there.
     local: bool = False
-    raw: LocatedDict = field(repr=False, compare=False, default_factory=LocatedDict)
+    # Where the top-level keys are written, and refusals.result (0: not written).
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    refusal_line: int = 0
 
     def step(self, step_id: str) -> Step | None:
         for step in self.steps:
@@ -228,16 +249,19 @@ class _Compiler:
         if value is None:
             return None
         try:
-            return Template(str(value))
+            return Template(str(value), line_of(container, key) or 0)
         except TemplateError as exc:
             self.problem(container, key, f"{key}: {exc}")
             return None
 
     def compiled(self, container: Any, key: str, value: Any) -> Any:
         try:
-            return compile_value(value)
+            return compile_value(value, line_of(container, key) or 0)
         except TemplateError as exc:
-            self.problems.append(Problem(self.file, *_locate_template_error(container, key, exc)))
+            # At the very value that failed, not just the section holding it.
+            name = key if exc.name is None else exc.name
+            self.problems.append(Problem(self.file, exc.line or line_of(container, key),
+                                         f"{name}: {exc}"))
             return None
 
     def duration(self, container: Any, key: str) -> float | None:
@@ -274,7 +298,7 @@ class _Compiler:
         for name, spec in section.items():
             line = section.line_of(name)
             if isinstance(spec, str):
-                fields.append(InputField(name, spec, line=line))
+                fields.append(InputField(name, spec, line=line, path_line=line))
                 continue
             if not isinstance(spec, LocatedDict) or not isinstance(spec.get("path"), str):
                 self.problem(section, name, f"input {name!r} needs a path (e.g. body.Request.Field)")
@@ -288,12 +312,13 @@ class _Compiler:
                     required=bool(spec.get("required", False)),
                     missing=str(spec.get("missing", INVALID_CREDENTIALS)),
                     line=line,
+                    path_line=spec.line_of("path"),
                 )
             )
         for entry in fields:
             if not entry.path.startswith(("body.", "header.")):
                 self.problems.append(
-                    Problem(self.file, entry.line,
+                    Problem(self.file, entry.path_line,
                             f"input {entry.name!r}: path must start with body. or header.")
                 )
         return tuple(fields)
@@ -327,6 +352,7 @@ class _Compiler:
             password=str(section.get("password", "password")),
             cache=cache,
             line=section.line,
+            key_lines=section.key_lines,
         )
 
     def lockout(self, data: LocatedDict) -> LockoutRule | None:
@@ -338,7 +364,8 @@ class _Compiler:
         if subject is None:
             self.problem(section, "subject", "lockout needs a subject, e.g. '{{ input.username }}'")
             return None
-        return LockoutRule(subject, str(section.get("refusal", "locked")), section.line)
+        return LockoutRule(subject, str(section.get("refusal", "locked")), section.line,
+                           section.key_lines)
 
     def steps(self, data: LocatedDict) -> tuple[Step, ...]:
         section = data.get("steps")
@@ -429,6 +456,7 @@ class _Compiler:
             retry=self.retry(spec),
             line=spec.line,
             directory=directory,
+            key_lines=spec.key_lines,
         )
 
     def retry(self, spec: LocatedDict) -> Retry | None:
@@ -498,8 +526,11 @@ class _Compiler:
         if section is None:
             return None
         self.unknown_keys(section, set(LEARNED_NAMES), "learn_names")
-        return self.compiled(data, "learn_names", {key: value for key, value in section.items()
-                                                   if key in LEARNED_NAMES})
+        known = copy.copy(section)  # a LocatedDict still, so the names keep their lines
+        for key in section:
+            if key not in LEARNED_NAMES:
+                del known[key]
+        return self.compiled(data, "learn_names", known)
 
     def token(self, data: LocatedDict) -> TokenRule | None:
         section = self.mapping(data, "token")
@@ -527,6 +558,7 @@ class _Compiler:
             ttl=self.duration(section, "ttl"),
             bearer_ttl=self.duration(section, "bearer_ttl"),
             line=section.line,
+            key_lines=section.key_lines,
         )
 
     def reasons(self, data: LocatedDict) -> tuple[Any, dict[str, Reason]]:
@@ -565,23 +597,6 @@ def _empty() -> LocatedDict:
     return empty
 
 
-def _locate_template_error(container: Any, key: str, error: TemplateError) -> tuple[int | None, str]:
-    """Point at the very string that failed to compile, not just the section holding it."""
-    stack: list[tuple[Any, str | int, Any]] = [(container, key, container.get(key))]
-    while stack:
-        parent, name, value = stack.pop()
-        if isinstance(value, str):
-            try:
-                Template(value)
-            except TemplateError as exc:
-                return line_of(parent, name), f"{name}: {exc}"
-        elif isinstance(value, dict):
-            stack.extend((value, k, v) for k, v in reversed(list(value.items())))
-        elif isinstance(value, list):
-            stack.extend((value, i, v) for i, v in reversed(list(enumerate(value))))
-    return line_of(container, key), f"{key}: {error}"
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -610,6 +625,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
     if result is None and "result" not in data:
         compiler.problem(data, "operation", "a rule needs result: the answer to build")
     refusal, reasons = compiler.reasons(data)
+    refusals = data.get("refusals")
     compare = data.get("compare") or {}
     if not isinstance(compare, dict):
         compiler.problem(data, "compare", "compare must be a mapping")
@@ -626,7 +642,8 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
             compiler.problem(data, "legacy_token", "legacy_token takes answer: <path in the "
                              "answer> and requests: <attribute name>")
         else:
-            legacy_token = LegacyToken(token_section["answer"], token_section["requests"])
+            legacy_token = LegacyToken(token_section["answer"], token_section["requests"],
+                                       token_section.line_of("answer"))
     local = data.get("local", False)
     if not isinstance(local, bool):
         compiler.problem(data, "local", "local must be true or false")
@@ -654,7 +671,8 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         lookup=str(lookup) if lookup is not None else None,
         legacy_token=legacy_token,
         local=local,
-        raw=data,
+        key_lines=data.key_lines,
+        refusal_line=refusals.key_lines.get("result", 0) if isinstance(refusals, LocatedDict) else 0,
     )
     if compiler.problems:
         raise ConfigError(compiler.problems)

@@ -7,6 +7,7 @@ value (a list stays a list, a boolean a boolean); anything mixed is text.
 
 from __future__ import annotations
 
+import copy
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.identity import identity
+from bridge.yamlfile import line_of
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -23,7 +25,16 @@ _MISSING = object()
 
 
 class TemplateError(ValueError):
-    """A template that cannot be compiled; the message says what is wrong."""
+    """A template that cannot be compiled; the message says what is wrong.
+
+    From compile_value: `name`, the key (or list index) of the value that failed inside the
+    compiled value, and `line`, where it is written (0: not known).
+    """
+
+    def __init__(self, message: str, line: int = 0, name: str | int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.name = name
 
 
 def _literal(text: str) -> Any:
@@ -147,10 +158,14 @@ def _compile_expression(source: str) -> _Expression:
 
 
 class Template:
-    """A compiled string template; `render(scope)` evaluates it against plain data."""
+    """A compiled string template; `render(scope)` evaluates it against plain data.
 
-    def __init__(self, source: str) -> None:
+    `line`: where the template is written in its rule file (0: not from a file).
+    """
+
+    def __init__(self, source: str, line: int = 0) -> None:
         self.source = source
+        self.line = line
         pieces: list[str | _Expression] = []
         position = 0
         for match in _TAG.finditer(source):
@@ -181,20 +196,54 @@ class Template:
         )
 
 
-def compile_value(value: Any) -> Any:
-    """Compile every string inside nested dicts/lists; other scalars stay as they are."""
+def compile_value(value: Any, line: int = 0) -> Any:
+    """Compile every string inside nested dicts/lists; other scalars stay as they are.
+
+    Positions stay: `line` is where `value` is written, and containers from the YAML
+    loader (bridge.yamlfile) give their items' own lines to the templates made of them and
+    keep them (`line_of`) in the compiled containers, for file:line problems. The first
+    value that fails raises TemplateError with its key and line.
+    """
     if isinstance(value, str):
-        return Template(value)
+        return Template(value, line)
     if isinstance(value, Mapping):
         if "each" in value:
             if set(value) - {"each", "as", "map"} or not isinstance(value.get("map"), Mapping):
                 raise TemplateError("a list mapping takes exactly each, as and map")
-            return Each(Template(str(value["each"])), str(value.get("as", "item")),
-                        compile_value(value["map"]))
-        return {key: compile_value(item) for key, item in value.items()}
+            map_line = line_of(value, "map") or line
+            return Each(_item(value, "each", str(value["each"]), line),
+                        str(value.get("as", "item")), _item(value, "map", value["map"], line),
+                        map_line)
+        compiled = _positioned(value, {})
+        for key, item in value.items():
+            compiled[key] = _item(value, key, item, line)
+        return compiled
     if isinstance(value, list):
-        return [compile_value(item) for item in value]
+        items = _positioned(value, [])
+        items.extend(_item(value, index, item, line) for index, item in enumerate(value))
+        return items
     return value
+
+
+def _item(container: Any, key: str | int, value: Any, line: int) -> Any:
+    """`container[key]` compiled; its key and line on the TemplateError it may raise."""
+    at = line_of(container, key) or line
+    try:
+        return compile_value(value, at)
+    except TemplateError as exc:
+        if exc.name is not None:
+            raise
+        raise TemplateError(str(exc), at, key) from exc
+
+
+def _positioned(source: Any, empty: Any) -> Any:
+    """An empty container of `source`'s kind keeping the positions the loader gave it (a
+    shallow copy, emptied); `empty` for any other container."""
+    if type(source) is type(empty) or not isinstance(source, type(empty)):
+        return empty
+    positioned = copy.copy(source)
+    positioned.clear()
+    return positioned
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
@@ -211,26 +260,45 @@ def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
 
 def references_in(value: Any) -> set[str]:
     """Every path read by any template inside a compiled value."""
+    return set(reference_lines(value))
+
+
+def reference_lines(value: Any) -> dict[str, int]:
+    """Every path read by any template inside a compiled value, with the first line that
+    reads it (0 where the templates came from no file)."""
+    found: dict[str, int] = {}
     if isinstance(value, Template):
-        return set(value.references)
-    if isinstance(value, Each):
-        inner = {ref for ref in references_in(value.body)
-                 if ref != value.name and not ref.startswith(value.name + ".")}
-        return set(value.source.references) | inner
-    if isinstance(value, dict):
-        return set().union(*(references_in(item) for item in value.values()))
-    if isinstance(value, list):
-        return set().union(*(references_in(item) for item in value))
-    return set()
+        for ref in value.references:
+            _earliest(found, ref, value.line)
+    elif isinstance(value, Each):
+        found = reference_lines(value.source)
+        for ref, line in reference_lines(value.body).items():
+            if ref != value.name and not ref.startswith(value.name + "."):
+                _earliest(found, ref, line)
+    elif isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            for ref, line in reference_lines(item).items():
+                _earliest(found, ref, line)
+    return found
+
+
+def _earliest(found: dict[str, int], ref: str, line: int) -> None:
+    known = found.get(ref)
+    if not known or 0 < line < known:
+        found[ref] = line
 
 
 class Each:
-    """A list built from a list: `{each: "{{ path }}", as: item, map: {...}}` in a result."""
+    """A list built from a list: `{each: "{{ path }}", as: item, map: {...}}` in a result.
 
-    def __init__(self, source: Template, name: str, body: Any) -> None:
+    `line`: where its `map` is written (0: not from a file).
+    """
+
+    def __init__(self, source: Template, name: str, body: Any, line: int = 0) -> None:
         self.source = source
         self.name = name
         self.body = body
+        self.line = line
 
     def render(self, scope: Mapping[str, Any]) -> list[Any]:
         items = self.source.render(scope)

@@ -5,18 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
-from zeep.xsd.elements.attribute import Attribute
-from zeep.xsd.elements.element import Element
-from zeep.xsd.elements.indicators import Sequence
-from zeep.xsd.types.builtins import Boolean, Integer, Long, String
-from zeep.xsd.types.complex import ComplexType
-from zeep.xsd.types.simple import AnySimpleType
 
-if TYPE_CHECKING:
-    from bridge.soap.service import Field
+from bridge.soap.shapes import Content, Particle, SimpleType
 
 Read = Callable[[str], Any]
 
@@ -62,37 +55,17 @@ def _read_integer(text: str) -> int:
         raise _Unreadable from exc
 
 
-@dataclass(frozen=True)
-class _Reading:
-    """A simple type the reader knows: zeep's class for it and the parse it was proved against."""
-
-    zeep_type: Any  # a zeep class; zeep has no type hints
-    pythonvalues: tuple[Any, ...]
-    read: Read
-
-
-# The types writer.py writes. Every other simple type (dateTime, decimal, normalizedString,
-# lists, unions, …) is read by zeep.
-_INTEGER_READING = _Reading(Integer, (Integer.pythonvalue, Long.pythonvalue), _read_integer)
-_READINGS = {
-    "string": _Reading(String, (String.pythonvalue,), _read_string),
-    "boolean": _Reading(Boolean, (Boolean.pythonvalue,), _read_boolean),
-    "int": _INTEGER_READING, "integer": _INTEGER_READING, "long": _INTEGER_READING,
-    "short": _INTEGER_READING,
+# The types writer.py writes, each read from its XSD lexical form where zeep reads it as the
+# built-in does (SimpleType.reads_as_builtin). Every other simple type (dateTime, decimal,
+# normalizedString, lists, unions, …) is read by zeep.
+_READS: dict[str, Read] = {
+    "string": _read_string, "boolean": _read_boolean,
+    "int": _read_integer, "integer": _read_integer, "long": _read_integer, "short": _read_integer,
 }
 
 
-def _simple(type_name: str, xsd_type: Any) -> Read | None:
-    reading = _READINGS.get(type_name)
-    if reading is None or not isinstance(xsd_type, reading.zeep_type):
-        return None
-    klass: Any = type(xsd_type)
-    # A restriction (Guid, Severity) is zeep's base class under another name, and zeep does
-    # not check its facets when reading; one that parsed differently is a type not proved.
-    if (klass.pythonvalue not in reading.pythonvalues
-            or klass.parse_xmlelement is not AnySimpleType.parse_xmlelement):
-        return None
-    return reading.read
+def _simple(simple: SimpleType) -> Read | None:
+    return _READS.get(simple.name) if simple.reads_as_builtin else None
 
 
 def _is_space(text: str | None) -> bool:
@@ -232,82 +205,40 @@ class _Empty:
         return None
 
 
-def _compile_complex(shape: Field, xsd_type: Any,
+def _compile_complex(content: Content | None,
                      allow_none: bool) -> _Complex | _SimpleContent | _Empty | None:
-    """The plan for one complex type, or None where its content model is not a plain one."""
-    if (not isinstance(xsd_type, ComplexType)
-            or type(xsd_type).parse_xmlelement is not ComplexType.parse_xmlelement
-            or xsd_type._array_type is not None):
+    """The plan for one complex type, or None where only zeep may read it."""
+    if content is None or content.own_parse:
         return None
-    if not xsd_type.attributes and not xsd_type.elements:
-        return None if shape.children else _Empty()
-    names = [field.name for field in shape.children]
-    if len(set(names)) != len(names):
-        return None
-    used: list[str] = []
-    attributes: list[_Attribute] = []
-    for key, attribute in xsd_type.attributes:
-        field = shape.child(key)
-        # A default is filled in when the attribute is absent; a key that is not the
-        # attribute's name (zeep's attr__X when an element has the name) is not the shape's.
-        if (type(attribute) is not Attribute or field is None or field.kind != "attribute"
-                or attribute.default is not None or attribute.qname.localname != key):
-            return None
-        used.append(key)
-        attributes.append(_Attribute(attribute.qname.text, key, field.required,
-                                     _simple(field.type_name, attribute.type)))
-    node: _Complex | _SimpleContent
-    nested = xsd_type.elements_nested
-    content = next((field for field in shape.children if field.kind == "text"), None)
-    if content is not None:
-        if len(nested) != 1 or type(nested[0][1]) is not Element:
-            return None
-        holder = nested[0][1]
-        used.append(content.name)
-        if isinstance(holder.type, AnySimpleType):
-            node = _SimpleContent(content.name, _simple(content.type_name, holder.type),
-                                  tuple(attributes))
-        elif (isinstance(holder.type, ComplexType) and not holder.type.elements
-              and holder.max_occurs == 1):
-            # zeep's stand-in for an extension of a complex type without elements: it reads
-            # no element at all, so none may occur.
-            node = _Complex(tuple(attributes), (), allow_none)
-        else:
-            return None
-    elif len(nested) == 1 and type(nested[0][1]) is Sequence:
-        sequence = nested[0][1]
-        if sequence.min_occurs != 1 or sequence.max_occurs != 1:
-            return None
-        children: list[_Child] = []
-        for key, element in sequence.elements_nested:
-            field = shape.child(key)
-            if type(element) is not Element or field is None or field.kind != "element":
-                return None
-            used.append(key)
-            children.append(_compile_child(field, element))
-        node = _Complex(tuple(attributes), tuple(children), allow_none)
-    elif not nested:
-        node = _Complex(tuple(attributes), (), allow_none)
-    else:
-        return None  # choice, all, groups, any: zeep's own rules decide what is read
-    if sorted(used) != sorted(names):
-        return None
-    return node
+    if content.empty:
+        return _Empty()
+    attributes = tuple(_Attribute(use.qname, use.field.name, use.field.required, _simple(use.type))
+                       for use in content.attributes)
+    text = content.text
+    if text is None:
+        return _Complex(attributes, tuple(_compile_child(member) for member in content.elements),
+                        allow_none)
+    if text.type is not None:
+        return _SimpleContent(text.field.name, _simple(text.type), attributes)
+    if text.extension:
+        # zeep's stand-in for an extension of a complex type without elements: it reads
+        # no element at all, so none may occur.
+        return _Complex(attributes, (), allow_none)
+    return None
 
 
-def _compile_child(shape: Field, element: Any) -> _Child:
+def _compile_child(member: Particle) -> _Child:
     node: _Complex | _SimpleContent | _Empty | _SimpleElement | None = None
     # An element default would be filled in for a missing element: zeep reads those.
-    if element.default is None:
-        if isinstance(element.type, ComplexType):
-            node = _compile_complex(shape, element.type, allow_none=True)
-        else:
-            read = _simple(shape.type_name, element.type)
+    if not member.has_default:
+        if isinstance(member.type, SimpleType):
+            read = _simple(member.type)
             if read is not None:
                 node = _SimpleElement(read)
-    max_occurs = None if element.max_occurs == "unbounded" else int(element.max_occurs)
-    return _Child(shape.name, element.qname.text, int(element.min_occurs), max_occurs,
-                  shape.multiple, node)
+        else:
+            node = _compile_complex(member.type, allow_none=True)
+    return _Child(member.field.name, member.tag, member.min_occurs, member.max_occurs,
+                  member.field.multiple, node)
 
 
 class RequestReader:
@@ -327,9 +258,10 @@ class RequestReader:
         return {} if value is None else value
 
 
-def compile_request(shape: Field, element: Any) -> RequestReader | None:
-    """A reader for the request element `element` of shape `shape`, or None if zeep reads them all."""
-    if type(element) is not Element or element.default is not None:
+def compile_request(request: Particle | None) -> RequestReader | None:
+    """A reader for an operation's request element (`Operation.request`), or None if zeep
+    reads them all."""
+    if request is None or request.has_default or not isinstance(request.type, Content):
         return None
-    root = _compile_complex(shape, element.type, allow_none=False)
-    return None if root is None else RequestReader(element.qname.text, root)
+    root = _compile_complex(request.type, allow_none=False)
+    return None if root is None else RequestReader(request.tag, root)

@@ -1,8 +1,9 @@
 """The WSDL as the one source of truth: find operations, turn XML into plain data and back.
 
-zeep reads the WSDL once at start-up. Requests are read and answers written by
-plans compiled from it then (`reader`, `writer`), with zeep itself as the path for
-anything those were not proved to handle exactly as zeep does. The rest of the
+zeep reads the WSDL once at start-up, and `xsd` turns what it compiled into plain
+shapes and content models (`shapes`). Requests are read and answers written by plans
+compiled from those (`reader`, `writer`), with zeep itself as the path for anything
+those were not proved to handle exactly as zeep does. The rest of the
 bridge only ever sees dicts shaped like the XML (attributes and child elements by
 local name, repeated elements as lists, simple content under ``_value``).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,56 +22,15 @@ from zeep.helpers import serialize_object
 from zeep.settings import Settings
 from zeep.transports import Transport
 from zeep.wsdl import Document
-from zeep.xsd.elements.indicators import Choice
 
 from bridge.errors import ConfigError, Problem, SoapClientError
+from bridge.soap import xsd
 from bridge.soap.envelope import Envelope, write_envelope
 from bridge.soap.reader import RequestReader, compile_request
+from bridge.soap.shapes import TEXT, Field, Operation, coerce_simple
 from bridge.soap.writer import AnswerWriter, compile_answer
 
-TEXT = "_value"
 _NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-_ZEEP_TEXT = "_value_1"
-
-
-@dataclass(frozen=True)
-class Field:
-    """The shape of one element or attribute, read from the schema."""
-
-    name: str
-    kind: str  # "element" | "attribute" | "text"
-    multiple: bool = False
-    required: bool = False
-    type_name: str = ""
-    children: tuple[Field, ...] = ()
-    # The element's named complex type when it differs from the element's name: what the
-    # vendor's articles name the child (AuthenticateUserRequest for Request). Read as it.
-    type_alias: str = ""
-    # A member of a repeating choice (see _shape): readable, but not writable by rules.
-    repeating_choice: bool = False
-
-    def child(self, name: str) -> Field | None:
-        for candidate in self.children:
-            if candidate.name == name:
-                return candidate
-        return None
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One WSDL operation with where it is served and the shapes it exchanges."""
-
-    name: str
-    service: str
-    port: str
-    action: str
-    endpoint_path: str
-    input_qname: str
-    output_qname: str
-    input: Field
-    output: Field
-    _input_element: Any = field(repr=False, compare=False, default=None)
-    _output_element: Any = field(repr=False, compare=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -85,57 +45,6 @@ class Port:
     # Operations whose input element's local name is unique at this port: a client built
     # from a WSDL whose namespace we could only infer still finds its operation.
     by_local_name: Mapping[str, Operation] = field(default_factory=dict)
-
-
-def _shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset()) -> Field:
-    xsd_type = element.type
-    children: list[Field] = []
-    # A type that contains itself is shaped once: its inner occurrences are left opaque.
-    recursive = id(xsd_type) in seen
-    inner = seen | {id(xsd_type)}
-    for name, child in getattr(xsd_type, "elements", []) if not recursive else ():
-        if isinstance(child, Choice):
-            # A choice's members are each optional, and repeat when the choice does. zeep
-            # takes a repeating choice as a list of one-member dicts under a key of its own,
-            # not as the members: such members are marked, and check refuses rules that
-            # write them (they can still be read and compared).
-            repeats = child.max_occurs == "unbounded" or int(child.max_occurs) > 1
-            for _, member in child.elements:
-                shaped = _shape(member, seen=inner)
-                children.append(replace(shaped, required=False, multiple=shaped.multiple or repeats,
-                                        repeating_choice=repeats))
-        elif name == _ZEEP_TEXT:
-            children.append(Field(TEXT, "text", type_name=_type_name(child.type)))
-        else:
-            children.append(_shape(child, seen=inner))
-    for name, attribute in getattr(xsd_type, "attributes", []):
-        children.append(
-            Field(
-                name,
-                "attribute",
-                required=bool(getattr(attribute, "required", False)),
-                type_name=_type_name(attribute.type),
-            )
-        )
-    type_alias = getattr(xsd_type, "name", None) or ""
-    return Field(
-        name=element.name,
-        kind=kind,
-        multiple=bool(getattr(element, "accepts_multiple", False)),
-        required=not getattr(element, "is_optional", True),
-        type_name=_type_name(xsd_type) if not children else "",
-        children=tuple(children),
-        type_alias=type_alias if children and type_alias != element.name else "",
-    )
-
-
-def _type_name(xsd_type: Any) -> str:
-    # Restrictions (Guid, Severity) report their base's Python behaviour through
-    # the class name zeep gives the built-in type they derive from.
-    for klass in type(xsd_type).__mro__:
-        if klass.__module__.startswith("zeep.xsd.types.builtins"):
-            return klass.__name__.lower()
-    return type(xsd_type).__name__.lower()
 
 
 class SoapService:
@@ -159,10 +68,10 @@ class SoapService:
         self._readers: dict[str, RequestReader] = {}
         self._writers: dict[str, AnswerWriter] = {}
         for name, operation in self.operations.items():
-            reader = compile_request(operation.input, operation._input_element)
+            reader = compile_request(operation.request)
             if reader is not None:
                 self._readers[name] = reader
-            writer = compile_answer(operation.output, operation._output_element, coerce_simple)
+            writer = compile_answer(operation.answer)
             if writer is not None:
                 self._writers[name] = writer
 
@@ -192,6 +101,7 @@ class SoapService:
                 raise ConfigError([Problem(self.wsdl_path, None,
                                            f"operation {name} is defined twice, differently")])
             return known
+        input_shape, output_shape = xsd.shape(input_element), xsd.shape(output_element)
         operation = Operation(
             name=name,
             service=service,
@@ -200,8 +110,10 @@ class SoapService:
             endpoint_path=path,
             input_qname=input_element.qname.text,
             output_qname=output_element.qname.text,
-            input=_shape(input_element),
-            output=_shape(output_element),
+            input=input_shape,
+            output=output_shape,
+            request=xsd.root(input_shape, input_element),
+            answer=xsd.root(output_shape, output_element),
             _input_element=input_element,
             _output_element=output_element,
         )
@@ -443,7 +355,7 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if item is None:
                 continue
-            out[TEXT if key == _ZEEP_TEXT else key] = _plain(item)
+            out[TEXT if key == xsd.ZEEP_TEXT else key] = _plain(item)
         return out
     if isinstance(value, list):
         return [_plain(item) for item in value]
@@ -457,7 +369,7 @@ def _to_zeep(value: Mapping[str, Any], shape: Field) -> dict[str, Any]:
         if child is None or item is None:
             # check() refuses unknown fields at load time; None means "leave out".
             continue
-        name = _ZEEP_TEXT if child.kind == "text" else key
+        name = xsd.ZEEP_TEXT if child.kind == "text" else key
         if child.children:
             items = item if isinstance(item, list) else [item]
             converted = [_to_zeep(entry, child) for entry in items if isinstance(entry, Mapping)]
@@ -467,27 +379,3 @@ def _to_zeep(value: Mapping[str, Any], shape: Field) -> dict[str, Any]:
         else:
             out[name] = coerce_simple(item, child.type_name)
     return out
-
-
-_TRUE = {"true", "1"}
-_FALSE = {"false", "0"}
-
-
-def coerce_simple(value: Any, type_name: str) -> Any:
-    """Templates yield strings; the schema says when a string means a boolean or number."""
-    if type_name == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE or text in ("", "none"):
-            return False
-        raise ValueError(f"{value!r} is not a boolean")
-    if type_name in ("int", "integer", "long", "short") and isinstance(value, str):
-        return int(value)
-    if type_name == "string" and not isinstance(value, str):
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-    return value

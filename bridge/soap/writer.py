@@ -5,23 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
-from zeep.xsd.elements.attribute import Attribute
-from zeep.xsd.elements.element import Element
-from zeep.xsd.elements.indicators import Sequence
-from zeep.xsd.types.builtins import Boolean, Integer, String
-from zeep.xsd.types.complex import ComplexType
-from zeep.xsd.types.simple import AnySimpleType
 
 from bridge.soap import ns
 from bridge.soap.envelope import SOAP11, SOAP12, write_envelope
+from bridge.soap.shapes import Content, Particle, SimpleType, coerce_simple
 
-if TYPE_CHECKING:
-    from bridge.soap.service import Field
-
-Coerce = Callable[[Any, str], Any]
 
 class _Unwritable(Exception):
     """Input only the zeep path may judge: the writer gives up and the caller falls back."""
@@ -75,21 +66,21 @@ def _spell_integer(value: Any) -> str:
 
 @dataclass(frozen=True)
 class _Spelling:
-    """A simple type the writer knows: the Python types it takes and zeep's class for it."""
+    """A simple type the writer knows: the Python types it takes and how it spells them."""
 
     accepts: tuple[type, ...]
-    zeep_type: Any  # a zeep class; zeep has no type hints
     spell: Callable[[Any], str]
 
 
-# Only the types whose zeep spelling is plainly the one above; every other simple type
-# (dateTime, decimal, anyURI, lists, unions, …) is written by zeep. Accepted input types are
-# the ones coerce_simple turns into exactly the value zeep spells; others (floats, None in a
-# list, subclasses) go to zeep too.
-_INTEGER = _Spelling((int, str), Integer, _spell_integer)
+# Only the types whose zeep spelling is plainly the one above, where zeep writes them as the
+# built-in does (SimpleType.writes_as_builtin); every other simple type (dateTime, decimal,
+# anyURI, lists, unions, …) is written by zeep. Accepted input types are the ones
+# coerce_simple turns into exactly the value zeep spells; others (floats, None in a list,
+# subclasses) go to zeep too.
+_INTEGER = _Spelling((int, str), _spell_integer)
 _SPELLINGS = {
-    "string": _Spelling((str, bool, int), String, _spell_string),
-    "boolean": _Spelling((bool, str), Boolean, _spell_boolean),
+    "string": _Spelling((str, bool, int), _spell_string),
+    "boolean": _Spelling((bool, str), _spell_boolean),
     "int": _INTEGER, "integer": _INTEGER, "long": _INTEGER, "short": _INTEGER,
 }
 
@@ -101,30 +92,22 @@ class _Simple:
     type_name: str
     accepts: tuple[type, ...]
     spell: Callable[[Any], str]
-    coerce: Coerce
 
     def text(self, value: Any) -> str:
         if type(value) not in self.accepts:
             raise _Unwritable
         try:
-            return self.spell(self.coerce(value, self.type_name))
+            return self.spell(coerce_simple(value, self.type_name))
         except (ValueError, TypeError) as exc:
             # The zeep path raises the same way; let it, so the error is its own.
             raise _Unwritable from exc
 
 
-def _simple(type_name: str, xsd_type: Any, coerce: Coerce) -> _Simple | None:
-    spelling = _SPELLINGS.get(type_name)
-    if spelling is None or not isinstance(xsd_type, spelling.zeep_type):
+def _simple(simple: SimpleType | None) -> _Simple | None:
+    spelling = _SPELLINGS.get(simple.name) if simple is not None else None
+    if simple is None or spelling is None or not simple.writes_as_builtin:
         return None
-    klass: Any = type(xsd_type)
-    # A restriction (Guid, Severity) is zeep's base class under another name; one that
-    # rendered or validated differently would be a type we have not proved.
-    if (klass.xmlvalue is not spelling.zeep_type.xmlvalue
-            or klass.render is not AnySimpleType.render
-            or klass.validate is not AnySimpleType.validate):
-        return None
-    return _Simple(type_name, spelling.accepts, spelling.spell, coerce)
+    return _Simple(simple.name, spelling.accepts, spelling.spell)
 
 
 @dataclass(frozen=True)
@@ -235,72 +218,45 @@ class _Complex:
             out.append(self.close)
 
 
-def _compile_complex(shape: Field, xsd_type: Any, name: str, namespace: str, coerce: Coerce,
+def _compile_complex(content: Content | SimpleType | None, name: str, namespace: str,
                      declaration: str = "") -> _Complex | None:
-    """The plan for one complex type, or None where its content model is not a plain one."""
-    if not isinstance(xsd_type, ComplexType):
+    """The plan for one complex type, or None where only zeep may write it."""
+    if not isinstance(content, Content):
         return None
-    names = [field.name for field in shape.children]
-    if len(set(names)) != len(names):
-        return None  # _to_zeep would pick the first of two same-named fields
-    used: list[str] = []
     attributes: list[_Attribute] = []
-    for key, attribute in xsd_type.attributes:
-        field = shape.child(key)
-        qname = etree.QName(attribute.qname)
-        # A default is written even when the value is absent; a qualified attribute
-        # needs a prefix. Neither is worth a plan of its own.
-        if (type(attribute) is not Attribute or field is None or field.kind != "attribute"
-                or attribute.default is not None or qname.namespace is not None
-                or qname.localname != key):
+    for use in content.attributes:
+        # A qualified attribute needs a prefix: not worth a plan of its own.
+        if etree.QName(use.qname).namespace is not None:
             return None
-        used.append(key)
-        attributes.append(_Attribute(key, field.required, f' {key}="',
-                                     _simple(field.type_name, attribute.type, coerce)))
+        key = use.field.name
+        attributes.append(_Attribute(key, use.field.required, f' {key}="', _simple(use.type)))
+    keys = [use.field.name for use in content.attributes]
     text_key: str | None = None
     text: _Simple | None = None
-    children: list[_Child] = []
-    nested = xsd_type.elements_nested
-    content = next((field for field in shape.children if field.kind == "text"), None)
-    if content is not None:
-        # Simple content: zeep holds it as one bare element, and the shape as a text field.
-        if len(nested) != 1 or type(nested[0][1]) is not Element:
-            return None
-        used.append(content.name)
-        text_key = content.name
-        text = _simple(content.type_name, nested[0][1].type, coerce)
-    elif len(nested) == 1 and type(nested[0][1]) is Sequence:
-        sequence = nested[0][1]
-        if sequence.min_occurs != 1 or sequence.max_occurs != 1:
-            return None
-        for key, element in sequence.elements_nested:
-            field = shape.child(key)
-            if type(element) is not Element or field is None or field.kind != "element":
-                return None
-            used.append(key)
-            children.append(_compile_child(field, element, namespace, coerce))
-    elif nested:
-        return None  # choice, all, groups, any: zeep's own rules decide what is written
-    if sorted(used) != sorted(names):
-        return None
-    return _Complex(f"<{name}{declaration}", f"</{name}>", frozenset(names), tuple(attributes),
-                    tuple(children), text_key, text)
+    if content.text is not None:
+        text_key = content.text.field.name
+        text = _simple(content.text.type)
+        keys.append(text_key)
+    children = tuple(_compile_child(member, namespace) for member in content.elements)
+    keys.extend(child.key for child in children)
+    return _Complex(f"<{name}{declaration}", f"</{name}>", frozenset(keys), tuple(attributes),
+                    children, text_key, text)
 
 
-def _compile_child(shape: Field, element: Any, namespace: str, coerce: Coerce) -> _Child:
-    qname = etree.QName(element.qname)
+def _compile_child(member: Particle, namespace: str) -> _Child:
+    shape = member.field
+    qname = etree.QName(member.tag)
     node: _Complex | _SimpleElement | None = None
     # Another namespace (or none) would need a prefix or an undeclaration, and a default is
     # written even when the value is absent: zeep writes those elements, when present.
-    if qname.namespace == namespace and qname.localname == shape.name and element.default is None:
+    if qname.namespace == namespace and qname.localname == shape.name and not member.has_default:
         if shape.children:
-            node = _compile_complex(shape, element.type, shape.name, namespace, coerce)
-        else:
-            simple = _simple(shape.type_name, element.type, coerce)
+            node = _compile_complex(member.type, shape.name, namespace)
+        elif isinstance(member.type, SimpleType):
+            simple = _simple(member.type)
             if simple is not None:
                 node = _SimpleElement(f"<{shape.name}>", f"</{shape.name}>", simple)
-    max_occurs = None if element.max_occurs == "unbounded" else int(element.max_occurs)
-    return _Child(shape.name, int(element.min_occurs), max_occurs, shape.multiple, node)
+    return _Child(shape.name, member.min_occurs, member.max_occurs, shape.multiple, node)
 
 
 def _frame(version: str) -> tuple[str, str]:
@@ -332,13 +288,12 @@ class AnswerWriter:
         return "".join(out).encode("utf-8")
 
 
-def compile_answer(shape: Field, element: Any, coerce: Coerce) -> AnswerWriter | None:
-    """A writer for the answer element `element` of shape `shape`, or None if zeep writes them all.
-
-    `coerce` is the zeep path's own coercion (service.coerce_simple), so both turn a
-    template's strings into booleans and numbers the same way.
-    """
-    qname = etree.QName(element.qname)
+def compile_answer(answer: Particle | None) -> AnswerWriter | None:
+    """A writer for an operation's answer element (`Operation.answer`), or None if zeep
+    writes them all."""
+    if answer is None:
+        return None
+    qname = etree.QName(answer.tag)
     namespace = qname.namespace
     # The zeep path puts the answer in a default namespace: an answer without a namespace
     # stays as zeep wrote it, and one in an envelope namespace gets the envelope's prefix.
@@ -348,5 +303,5 @@ def compile_answer(shape: Field, element: Any, coerce: Coerce) -> AnswerWriter |
         declaration = f' xmlns="{_attribute_value(namespace)}"'
     except _Unwritable:
         return None
-    root = _compile_complex(shape, element.type, qname.localname, namespace, coerce, declaration)
+    root = _compile_complex(answer.type, qname.localname, namespace, declaration)
     return None if root is None else AnswerWriter(root)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bridge.rules.template import Template, TemplateError, compile_value, references_in, render_value
+from bridge.rules.template import (
+    Each,
+    Template,
+    TemplateError,
+    compile_value,
+    reference_lines,
+    references_in,
+    render_value,
+)
+from bridge.yamlfile import LocatedDict, load_yaml
 
 SCOPE = {
     "input": {"username": " Jo@Example.COM "},
@@ -66,3 +77,42 @@ def test_each_builds_lists_and_its_references_exclude_the_loop_name() -> None:
 def test_each_takes_exactly_its_keys() -> None:
     with pytest.raises(TemplateError, match="exactly each, as and map"):
         compile_value({"each": "{{ x }}", "map": {}, "extra": 1})
+
+
+LOCATED = """\
+result:
+  Name: "{{ input.username }}"
+  Accounts:
+    each: "{{ steps.c.accounts }}"
+    as: account
+    map:
+      Id: "{{ account.id }}"
+      Owner: "{{ input.username }}"
+  Notes:
+    - "{{ vars.note }}"
+"""
+
+
+def test_compiled_values_keep_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_text(LOCATED, encoding="utf-8")
+    data = load_yaml(str(path))
+    compiled = compile_value(data["result"], data.line_of("result"))
+    # The containers keep the loader's positions, and render as before.
+    assert isinstance(compiled, LocatedDict) and compiled.line_of("Accounts") == 3
+    accounts = compiled["Accounts"]
+    assert isinstance(accounts, Each) and (accounts.line, accounts.source.line) == (6, 4)
+    assert render_value(compiled, {"input": {"username": "jo"}, "steps": {}, "vars": {}}) == {
+        "Name": "jo", "Accounts": [], "Notes": [None]}
+    # Each reference at the first line that makes it; the loop's own name is no reference.
+    assert reference_lines(compiled) == {"input.username": 2, "steps.c.accounts": 4,
+                                         "vars.note": 10}
+
+
+def test_a_failing_value_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_text(LOCATED.replace("{{ vars.note }}", "{{ vars.note | shout }}"), encoding="utf-8")
+    data = load_yaml(str(path))
+    with pytest.raises(TemplateError, match="unknown filter 'shout'") as caught:
+        compile_value(data["result"], data.line_of("result"))
+    assert (caught.value.name, caught.value.line) == (0, 10)

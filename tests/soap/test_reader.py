@@ -20,7 +20,8 @@ from zeep.xsd.types.complex import ComplexType
 from bridge.soap import ns
 from bridge.soap.envelope import SOAP11, SOAP12, Envelope, read_envelope
 from bridge.soap.reader import RequestReader, compile_request
-from bridge.soap.service import TEXT, Field, Operation, SoapService, _plain
+from bridge.soap.service import SoapService, _plain
+from bridge.soap.shapes import TEXT, Field, Operation
 from bridge.soap.xmlparse import XmlLimits
 from tests.soap.wsdls import (
     DOCUMENTNOW,
@@ -243,7 +244,7 @@ def _zeep(service: SoapService) -> SoapService:
 
 
 def _reader(operation: Operation) -> RequestReader:
-    reader = compile_request(operation.input, operation._input_element)
+    reader = compile_request(operation.request)
     assert reader is not None, operation.name
     return reader
 
@@ -997,7 +998,7 @@ def test_operations_only_zeep_reads(services: dict[str, SoapService]) -> None:
     """A choice at the top, or an attribute default, gets no reader at all."""
     for name in ("Chosen", "Defaulted"):
         operation = services["Generic"].operations[name]
-        assert compile_request(operation.input, operation._input_element) is None
+        assert compile_request(operation.request) is None
         assert name not in services["Generic"]._readers
 
 

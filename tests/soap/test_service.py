@@ -10,7 +10,8 @@ from lxml import etree
 
 from bridge.errors import ConfigError, SoapClientError
 from bridge.soap.envelope import Envelope, read_envelope
-from bridge.soap.service import SoapService, coerce_simple
+from bridge.soap.service import SoapService
+from bridge.soap.shapes import coerce_simple
 from bridge.soap.xmlparse import XmlLimits
 
 REPO = Path(__file__).resolve().parents[2]

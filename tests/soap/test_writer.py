@@ -18,7 +18,8 @@ from lxml import etree
 from zeep.xsd.types.complex import ComplexType
 
 from bridge.soap.envelope import SOAP11, SOAP12, write_envelope
-from bridge.soap.service import TEXT, Field, Operation, SoapService, coerce_simple
+from bridge.soap.service import SoapService
+from bridge.soap.shapes import TEXT, Field, Operation
 from bridge.soap.writer import AnswerWriter, compile_answer
 from tests.soap.wsdls import (
     DOCUMENTNOW,
@@ -164,7 +165,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SoapService]
 
 
 def _writer(operation: Operation) -> AnswerWriter:
-    writer = compile_answer(operation.output, operation._output_element, coerce_simple)
+    writer = compile_answer(operation.answer)
     assert writer is not None, operation.name
     return writer
 
@@ -646,7 +647,7 @@ def test_answers_only_zeep_writes(services: dict[str, SoapService], name: str) -
     """A choice at the top, or an attribute default, gets no writer at all: zeep writes them."""
     service = services["Generic"]
     operation = service.operations[name]
-    assert compile_answer(operation.output, operation._output_element, coerce_simple) is None
+    assert compile_answer(operation.answer) is None
     for result in ({}, {"A": "x"}, {"Mode": "m"}):
         for version in VERSIONS:
             answer, zeep = _answer_and_zeep(service, operation, result, version)

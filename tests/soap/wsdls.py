@@ -16,7 +16,7 @@ from zeep.xsd.elements.element import Element
 from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
 from zeep.xsd.types.complex import ComplexType
 
-from bridge.soap.service import Field
+from bridge.soap.shapes import Field
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
