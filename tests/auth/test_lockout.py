@@ -95,14 +95,15 @@ def test_a_quick_lock_never_shortens_a_longer_one(store: Store) -> None:
 
 def test_waiting_out_a_lock_is_not_a_quiet_window(store: Store) -> None:
     # window == duration (the defaults' shape): the second lock must still be longer.
-    lockout = Lockout(store, LockoutPolicy(max_failures=1, window=0.1, duration=0.1,
-                                           max_duration=1))
+    # Margins of 0.2 s or more on each side: a loaded CI machine must not decide the outcome.
+    lockout = Lockout(store, LockoutPolicy(max_failures=1, window=0.5, duration=0.5,
+                                           max_duration=5))
     assert lockout.record_failure("a") == "temporary"
-    time.sleep(0.15)  # the first lock (0.1 s) is over, its quiet window is not
+    time.sleep(0.7)  # the first lock (0.5 s) is over, its quiet window is not
     assert not lockout.standing("a").locked
     assert lockout.record_failure("a") == "temporary"
-    time.sleep(0.15)
-    assert lockout.standing("a").locked  # two wait increments: 0.2 s
+    time.sleep(0.7)
+    assert lockout.standing("a").locked  # two wait increments: 1.0 s
 
 
 def test_standing_read_at_login_start_decides_whether_success_clears(store: Store) -> None:
