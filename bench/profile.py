@@ -167,8 +167,9 @@ def profile_bridge(config_path: Path, state_key: str, env: dict[str, str],
     with _env({**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}):
         from bridge.app import BridgeApp
         from bridge.config import load_config
+        from bridge.wiring import wire
 
-        app = BridgeApp(load_config(str(config_path)), state_key.encode())
+        app = BridgeApp(wire(load_config(str(config_path)), state_key.encode()))
         try:
             _run(app, logins)  # warm: every user once, so caches hold what the rule allows
             chosen = [logins[i % len(logins)] for i in range(count)]
@@ -178,7 +179,7 @@ def profile_bridge(config_path: Path, state_key: str, env: dict[str, str],
             profiler = cProfile.Profile()
             profiler.runcall(_run, app, chosen)
         finally:
-            app.store.close()
+            app.wiring.store.close()
     stats: dict[Func, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     per_request = 1e6 / count
     parts = {part: seconds * per_request for part, seconds in attribute(stats).items()}

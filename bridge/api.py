@@ -1,18 +1,23 @@
-"""The JSON endpoints beside SOAP: token exchange (RFC 8693) and account-context lookup."""
+"""The JSON endpoints beside SOAP: token exchange (RFC 8693) and account-context lookup,
+with their rate limit, authorisation and errors."""
 
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bridge.auth.clients import TokenClients
+from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
 from bridge.directory import Directory
+from bridge.errors import RateLimited
+from bridge.wsgi import JSON, Response, answering, json_response, read_body
+
+log = logging.getLogger("bridge.app")
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
@@ -20,26 +25,17 @@ _FORM = "application/x-www-form-urlencoded"
 _MAX_FORM = 16 * 1024
 # RFC 8693 §2.1: the parameters that may name several targets; every other one comes once.
 _TARGETS = ("resource", "audience")
-
-
-@dataclass(frozen=True)
-class JsonReply:
-    status: int
-    body: dict[str, Any]
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
-def _oauth_error(error: str, description: str) -> JsonReply:
-    return JsonReply(400, {"error": error, "error_description": description}, _NO_STORE)
+def _oauth_error(error: str, description: str) -> Response:
+    return json_response(400, {"error": error, "error_description": description}, _NO_STORE)
 
 
-def _invalid_client(description: str) -> JsonReply:
+def _invalid_client(description: str) -> Response:
     # RFC 6749 §5.2: 401, and the scheme the client is to authenticate with.
-    return JsonReply(401, {"error": "invalid_client", "error_description": description},
-                     (("WWW-Authenticate", 'Basic realm="soap-bridge"'), *_NO_STORE))
+    return json_response(401, {"error": "invalid_client", "error_description": description},
+                         (("WWW-Authenticate", 'Basic realm="soap-bridge"'), *_NO_STORE))
 
 
 class JsonApi:
@@ -47,15 +43,47 @@ class JsonApi:
 
     def __init__(self, tokens: TokenIssuer, directory: Directory,
                  operator_keys: Sequence[str], clients: TokenClients | None = None,
-                 targets: Mapping[str, str] | None = None) -> None:
+                 targets: Mapping[str, str] | None = None,
+                 rate_limiter: RateLimiter | None = None,
+                 client: Callable[[dict[str, Any]], str | None] | None = None) -> None:
         self._tokens = tokens
         self._directory = directory
         self._operator_keys = [key.encode() for key in operator_keys if key]
         self._clients = clients or TokenClients({})
         # Where the bearer is good: the upstreams' names and base URLs.
         self._targets = dict(targets or {})
+        self._rate_limiter = rate_limiter
+        # The caller's address, past trusted proxies (proxies.TrustedProxies.client).
+        self._client = client or (lambda environ: environ.get("REMOTE_ADDR"))
 
-    def exchange(self, content_type: str, body: bytes, authorization: str = "") -> JsonReply:
+    def __call__(self, environ: dict[str, Any], method: str, path: str) -> Response:
+        """`/v1/token` or `/v1/accounts/…`: the answer, an error as its JSON error."""
+        started = time.perf_counter()
+        response, _ = answering(JSON, lambda: self._route(environ, method, path))
+        # Never the user name in the log: account lookups are about people.
+        log.info("api request", extra={"endpoint": path.split("/")[2], "status": response.status,
+                                       "ms": round((time.perf_counter() - started) * 1000, 2)})
+        return response
+
+    def _route(self, environ: dict[str, Any], method: str, path: str) -> Response:
+        # Per address only: the user in an account lookup's path is not the caller, and
+        # unauthenticated lookups must not use up that user's own sign-in allowance.
+        if self._rate_limiter is not None:
+            wait = self._rate_limiter.over(self._client(environ), None)
+            if wait is not None:
+                raise RateLimited(wait)
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if path == "/v1/token":
+            if method != "POST":
+                return json_response(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
+            return self.exchange(environ.get("CONTENT_TYPE", ""),
+                                 read_body(environ, _MAX_FORM), authorization)
+        if method not in ("GET", "HEAD"):
+            return json_response(405, {"error": "method_not_allowed"}, (("Allow", "GET"),))
+        # PATH_INFO arrives percent-decoded already (PEP 3333).
+        return self.accounts(path[len("/v1/accounts/"):], authorization)
+
+    def exchange(self, content_type: str, body: bytes, authorization: str = "") -> Response:
         """POST /v1/token: trade an AuthenticationToken for the upstream bearer it stands for."""
         if content_type.split(";")[0].strip().lower() != _FORM:
             return _oauth_error("invalid_request", f"the body must be {_FORM}")
@@ -72,9 +100,9 @@ class JsonApi:
                                        or self._clients.authenticate(authorization) is None):
             return _invalid_client("authenticate the client with HTTP Basic (RFC 6749 §2.3.1)")
         if fields.get("grant_type") != TOKEN_EXCHANGE:
-            return JsonReply(400, {"error": "unsupported_grant_type",
-                                   "error_description": f"grant_type must be {TOKEN_EXCHANGE}"},
-                             _NO_STORE)
+            return json_response(400, {"error": "unsupported_grant_type",
+                                       "error_description": f"grant_type must be {TOKEN_EXCHANGE}"},
+                                 _NO_STORE)
         if not fields.get("subject_token"):
             return _oauth_error("invalid_request", "subject_token is required")
         if fields.get("subject_token_type") != ACCESS_TOKEN:
@@ -99,7 +127,7 @@ class JsonApi:
         expires_at = grant.bearer_expires_at or grant.expires_at
         if expires_at <= time.time():
             return _oauth_error("invalid_grant", "the bearer behind the subject_token has expired")
-        return JsonReply(200, {
+        return json_response(200, {
             "access_token": grant.bearer,
             "issued_token_type": ACCESS_TOKEN,
             "token_type": "Bearer",
@@ -111,11 +139,11 @@ class JsonApi:
         return any((kind == "audience" and value == name) or _within(value, base_url)
                    for name, base_url in self._targets.items())
 
-    def accounts(self, username: str, authorization: str) -> JsonReply:
+    def accounts(self, username: str, authorization: str) -> Response:
         """GET /v1/accounts/{username}: that user's account contexts, for them or an operator."""
         username = username.strip()
         if not username or "/" in username:
-            return JsonReply(404, {"error": "not_found", "error_description": "no such user"})
+            return json_response(404, {"error": "not_found", "error_description": "no such user"})
         credential = _bearer(authorization)
         if credential is None:
             return _unauthorised("send Authorization: Bearer <AuthenticationToken>")
@@ -124,13 +152,14 @@ class JsonApi:
             if grant is None:
                 return _unauthorised("the token is invalid or has expired")
             if not grant.belongs_to(username):
-                return JsonReply(403, {"error": "forbidden",
-                                       "error_description": "the token was issued to another user"})
+                return json_response(403, {"error": "forbidden",
+                                           "error_description": "the token was issued to another "
+                                           "user"})
         found = self._directory.lookup(username)
         if found is None:
-            return JsonReply(404, {"error": "not_found",
-                                   "error_description": "no source knows this user's accounts"})
-        return JsonReply(200, found.as_json(), (("Cache-Control", "no-store"),))
+            return json_response(404, {"error": "not_found",
+                                       "error_description": "no source knows this user's accounts"})
+        return json_response(200, found.as_json(), (("Cache-Control", "no-store"),))
 
     def _is_operator(self, credential: str) -> bool:
         given = credential.encode()
@@ -156,11 +185,7 @@ def _bearer(authorization: str) -> str | None:
     return value.strip()
 
 
-def _unauthorised(description: str) -> JsonReply:
-    return JsonReply(401, {"error": "unauthorized", "error_description": description},
-                     (("WWW-Authenticate", 'Bearer realm="soap-bridge"'),))
-
-
-def encode(reply: JsonReply) -> bytes:
-    return json.dumps(reply.body, separators=(",", ":")).encode()
+def _unauthorised(description: str) -> Response:
+    return json_response(401, {"error": "unauthorized", "error_description": description},
+                         (("WWW-Authenticate", 'Bearer realm="soap-bridge"'),))
 

@@ -152,6 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge.app import BridgeApp
     from bridge.check import config_warnings
     from bridge.server import ReadLimits, serve
+    from bridge.wiring import wire
 
     if bool(args.certfile) != bool(args.keyfile):
         print("soap-bridge serve: --certfile and --keyfile go together", file=sys.stderr)
@@ -184,9 +185,9 @@ def _serve(args: argparse.Namespace) -> int:
     loaded, demo_user = config, None
     if config.sandbox is not None:
         config, demo_user = _start_demo_sandbox(config)
-    app = BridgeApp(config, _state_key())
+    app = BridgeApp(wire(config, _state_key()))
     # Printed, not logged: they must show at --log-level error too.
-    for warning in config_warnings(loaded, app.plans.current().rules):
+    for warning in config_warnings(loaded, app.wiring.plans.current().rules):
         print(f"soap-bridge serve: warning: {warning}", file=sys.stderr, flush=True)
 
     def ready(host: str, port: int) -> None:
@@ -381,12 +382,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    from bridge.app import BridgeApp
+    from bridge.wiring import wire_directory
 
     config = load_config(args.config or demo_config_path())
     if config.sandbox is not None:
         config, _ = _start_demo_sandbox(config, quiet=True)
-    found = BridgeApp(config, _state_key()).directory.lookup(args.username)
+    found = wire_directory(config, _state_key()).lookup(args.username)
     if found is None:
         print(f"No source knows the accounts of {args.username} "
               f"(looked in: {', '.join(config.directory.sources)}).", file=sys.stderr)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.auth.seal import fingerprint
 from bridge.errors import BridgeError, ConfigError, Problem
-from bridge.identity import identity
-from bridge.migrate.dispatch import directory_keys
+from bridge.identity import folded, identity
 from bridge.rules.engine import RuleEngine
 from bridge.rules.model import LEARNED_NAMES, Rule
 from bridge.store.base import Store
@@ -23,6 +24,7 @@ log = logging.getLogger("bridge.directory")
 ACCOUNTS_LOOKUP = "lookup:accounts"
 # The sources the bridge keeps itself; `rest` asks the vendor, which has no names.
 OWN_SOURCES = ("file", "learned")
+_LEARNED_TTL = 10 * 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,23 @@ def normalise_entry(entry: Any) -> dict[str, Any] | None:
         if value is not None and str(value).strip():
             found[name] = str(value).strip()
     return found if found["accounts"] or len(found) > 1 else None
+
+
+def directory_keys(username: str) -> list[str]:
+    """Where the user's learned entry is: under their identity, and for a name whose key
+    was made differently before identity (strip, casefold), where it was (read second)."""
+    return ["directory:" + fingerprint(form, "directory-user")
+            for form in dict.fromkeys((identity(username), folded(username)))]
+
+
+def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]],
+                    names: Mapping[str, str] | None = None) -> None:
+    """Replace what was learned of the user: accounts, and the names the answer gave."""
+    key, *before = directory_keys(username)
+    store.set(key, {"username": username.strip(), "accounts": accounts, **(names or {}),
+                    "learned_at": time.time()}, _LEARNED_TTL)
+    for old in before:
+        store.delete(old)  # upgraded: the entry lives under the identity from now on
 
 
 class DirectoryFile:

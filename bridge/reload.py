@@ -1,4 +1,5 @@
-"""Rules, routing and comparison rules: built from the files, rebuilt when they change."""
+"""The plan in force (rules, routing, comparison rules): built from the files, rebuilt when
+they change."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import time
 from bridge.check import load_rules
 from bridge.config import Config, load_config
 from bridge.errors import ConfigError
-from bridge.migrate.compare import CompareRules
-from bridge.migrate.dispatch import Plan
+from bridge.migrate.plan import Plan
 from bridge.rules.model import rule_files
 from bridge.soap.service import SoapService
 
@@ -25,11 +25,8 @@ RELOADABLE = ("mappings", "routing")
 
 def build_plan(config: Config, service: SoapService) -> Plan:
     """Compile rules and comparison rules for a configuration; ConfigError lists all problems."""
-    rules = load_rules(config, service)  # validates the compare sections too
-    compare = {name: CompareRules.from_yaml(rule.compare) for name, rule in rules.items()}
-    token_fields = frozenset(rule.legacy_token.requests for rule in rules.values()
-                             if rule.legacy_token is not None)
-    return Plan(rules=rules, routing=config.routing, compare=compare, token_fields=token_fields)
+    # load_rules validates the compare sections too.
+    return Plan.of(load_rules(config, service), config.routing)
 
 
 class PlanSource:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.directory import LocalDirectory, normalise_entry
-from bridge.migrate.dispatch import directory_keys, learn_directory
+from bridge.directory import LocalDirectory, directory_keys, learn_directory, normalise_entry
 from bridge.store import MemoryStore
 
 ACCOUNT = {"contextIdentifier": "11111111-2222-3333-4444-555555555555", "name": "Filed",

@@ -13,9 +13,8 @@ from bridge.auth.passwords import CredentialsFile, LocalUser, hash_password, wri
 from bridge.auth.ratelimit import Limit, RateLimiter, RateLimits
 from bridge.auth.seal import fingerprint
 from bridge.auth.tokens import Grant
-from bridge.directory import LocalDirectory
+from bridge.directory import LocalDirectory, learn_directory
 from bridge.identity import identity
-from bridge.migrate.dispatch import learn_directory
 from bridge.migrate.routing import Cohort, bucket
 from bridge.rules.template import Template
 from bridge.store import MemoryStore, SqliteStore

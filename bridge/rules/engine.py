@@ -15,7 +15,7 @@ from typing import Any
 from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import Grant, TokenIssuer
-from bridge.errors import StoreError, UpstreamError
+from bridge.errors import Fault, StoreError, UpstreamError
 from bridge.identity import identity
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
 from bridge.rules.remembered import RememberedResults
@@ -26,20 +26,12 @@ from bridge.upstream.rest import Reply, RestClient
 log = logging.getLogger("bridge.rules")
 
 
-@dataclass(frozen=True)
-class FaultSpec:
-    """A SOAP Fault in plain terms; the soap layer writes it."""
-
-    code: str
-    message: str
-
-
 @dataclass
 class Outcome:
     """What an operation produced: a result to serialise, or a fault; and why, for logs."""
 
     result: dict[str, Any] | None = None
-    fault: FaultSpec | None = None
+    fault: Fault | None = None
     reason: str = "ok"
     detail: str = ""
     upstream_calls: int = 0
@@ -177,8 +169,8 @@ class RuleEngine:
                 # people hunting a password that is right.
                 outcome.reason = "client_error"
                 outcome.detail = f"request carries none of {', '.join(absent)}"
-                outcome.fault = FaultSpec("Client", f"The {rule.operation} request carries none of "
-                                          f"{' and '.join(absent)}.")
+                outcome.fault = Fault("Client", f"The {rule.operation} request carries none of "
+                                      f"{' and '.join(absent)}.")
                 return outcome
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
@@ -484,11 +476,11 @@ class RuleEngine:
         outcome.detail = refusal.detail
         reason = rule.reasons.get(refusal.reason) or rule.reasons.get(UNAVAILABLE)
         if reason is None:
-            outcome.fault = FaultSpec("Server", "The request could not be completed.")
+            outcome.fault = Fault("Server", "The request could not be completed.")
             return outcome
         message = str(reason.message.render(scope) or "")
         if reason.fault is not None:
-            outcome.fault = FaultSpec(reason.fault, message)
+            outcome.fault = Fault(reason.fault, message)
             return outcome
         scope["refusal"] = {
             "reason": refusal.reason,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from bridge.errors import SoapClientError
+from bridge.errors import Fault, SoapClientError
 from bridge.soap import ns
 from bridge.soap.xmlparse import XmlLimits, parse_xml
 
@@ -131,39 +131,35 @@ def write_envelope(version: str, payload: etree._Element) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class Fault:
-    """A SOAP Fault in version-neutral terms: code is 'Client' or 'Server'."""
+def fault_status(fault: Fault, version: str) -> int:
+    """The HTTP status of a Fault: every fault is a 500 in SOAP 1.1's HTTP binding; SOAP 1.2
+    answers Sender faults with 400."""
+    if version == SOAP12 and fault.code == "Client":
+        return 400
+    return 500
 
-    code: str
-    message: str
 
-    def http_status(self, version: str) -> int:
-        # SOAP 1.1 HTTP binding: every fault is a 500. SOAP 1.2: Sender faults are 400.
-        if version == SOAP12 and self.code == "Client":
-            return 400
-        return 500
-
-    def to_bytes(self, version: str) -> bytes:
-        env_ns = _ENV_NS[version]
-        envelope = etree.Element(f"{{{env_ns}}}Envelope", nsmap={"s": env_ns})
-        body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
-        fault = etree.SubElement(body, f"{{{env_ns}}}Fault")
-        xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
-        if version == SOAP11:
-            etree.SubElement(fault, "faultcode").text = f"s:{self.code}"
-            string = etree.SubElement(fault, "faultstring")
-            string.set(xml_lang, "en-US")
-            string.text = self.message
-        else:
-            code = etree.SubElement(fault, f"{{{env_ns}}}Code")
-            value = etree.SubElement(code, f"{{{env_ns}}}Value")
-            value.text = f"s:{_FAULT_CODE_12.get(self.code, self.code)}"
-            reason = etree.SubElement(fault, f"{{{env_ns}}}Reason")
-            text = etree.SubElement(reason, f"{{{env_ns}}}Text")
-            text.set(xml_lang, "en")
-            text.text = self.message
-        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+def write_fault(fault: Fault, version: str) -> bytes:
+    """A Fault in an Envelope/Body of the caller's SOAP version."""
+    env_ns = _ENV_NS[version]
+    envelope = etree.Element(f"{{{env_ns}}}Envelope", nsmap={"s": env_ns})
+    body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
+    node = etree.SubElement(body, f"{{{env_ns}}}Fault")
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    if version == SOAP11:
+        etree.SubElement(node, "faultcode").text = f"s:{fault.code}"
+        string = etree.SubElement(node, "faultstring")
+        string.set(xml_lang, "en-US")
+        string.text = fault.message
+    else:
+        code = etree.SubElement(node, f"{{{env_ns}}}Code")
+        value = etree.SubElement(code, f"{{{env_ns}}}Value")
+        value.text = f"s:{_FAULT_CODE_12.get(fault.code, fault.code)}"
+        reason = etree.SubElement(node, f"{{{env_ns}}}Reason")
+        text = etree.SubElement(reason, f"{{{env_ns}}}Text")
+        text.set(xml_lang, "en")
+        text.text = fault.message
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
 def read_answer(data: bytes, limits: XmlLimits) -> etree._Element | Fault:

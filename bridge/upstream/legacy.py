@@ -11,11 +11,14 @@ FORWARDED_HEADERS = ("Content-Type", "SOAPAction", "X-Request-ID")
 
 
 @dataclass(frozen=True)
-class LegacyReply:
+class SoapReply:
+    """A SOAP answer on its way back to the caller: the legacy service's, passed on as it
+    came, or one the bridge wrote; `elapsed` is how long the legacy service took."""
+
     status: int
     content_type: str
     body: bytes
-    elapsed: float
+    elapsed: float = 0.0
 
 
 class LegacyClient:
@@ -25,10 +28,10 @@ class LegacyClient:
         self.endpoint = endpoint
         self._transport = transport_for(endpoint)
 
-    def forward(self, path: str, body: bytes, headers: dict[str, str]) -> LegacyReply:
+    def forward(self, path: str, body: bytes, headers: dict[str, str]) -> SoapReply:
         sent = {name: value for name, value in headers.items() if name in FORWARDED_HEADERS}
         answer = self._transport.send("POST", path, body, sent)
-        return LegacyReply(
+        return SoapReply(
             status=answer.status,
             content_type=answer.headers.get("Content-Type", "text/xml; charset=utf-8"),
             body=answer.body,

@@ -1,0 +1,199 @@
+"""The jobs beside a request, on the side path's threads: the shadow dry run, verify's legacy
+call, the comparison and its record, noise sampling, account learning and the legacy login."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridge.auth.seal import keyed_fingerprint
+from bridge.auth.tokens import TokenIssuer
+from bridge.directory import learn_directory
+from bridge.errors import Fault, SoapClientError, UpstreamError
+from bridge.identity import identity
+from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
+from bridge.migrate.exchange import Exchange
+from bridge.migrate.plan import Plan
+from bridge.migrate.records import Recorder
+from bridge.migrate.routing import SHADOW, VERIFY
+from bridge.migrate.sidecalls import SideCalls
+from bridge.rules.engine import Outcome, RuleEngine
+from bridge.rules.model import UNAVAILABLE, Rule
+from bridge.rules.template import lookup
+from bridge.soap.envelope import read_answer
+from bridge.soap.service import SoapService
+from bridge.soap.xmlparse import XmlLimits
+from bridge.store.base import Store
+from bridge.upstream.legacy import LegacyClient, SoapReply
+
+log = logging.getLogger("bridge.migrate")
+
+_NOISE_TTL = 400 * 86400
+
+
+@dataclass
+class SideJobs:
+    """Queues each job on `SideCalls` and returns at once: the caller never waits for one.
+
+    The side path has its own engine and legacy client (their own connections, timeouts
+    capped at `side_calls.timeout`)."""
+
+    service: SoapService
+    engine: RuleEngine
+    legacy: LegacyClient | None
+    side_calls: SideCalls
+    recorder: Recorder
+    store: Store
+    tokens: TokenIssuer
+    limits: XmlLimits
+    state_key: bytes  # keys the user's fingerprint in comparison records
+    noise_sample: float = 0.0
+
+    # -- what the dispatcher asks for -------------------------------------------
+
+    def learn(self, rule: Rule, exchange: Exchange, reply: SoapReply) -> None:
+        """Learn the user's accounts and names from a legacy answer (legacy mode)."""
+        self._submit(exchange, lambda: self._learn(rule, exchange, reply))
+
+    def shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
+               cohort: str | None) -> None:
+        """Run the rule dry beside the legacy answer the caller got, and compare."""
+        self._submit(exchange, lambda: self._shadow(plan, rule, exchange, reply, cohort))
+
+    def verify(self, plan: Plan, rule: Rule, exchange: Exchange, outcome: Outcome,
+               cohort: str | None) -> None:
+        """Ask the legacy service beside the REST answer the caller got, and compare."""
+        self._submit(exchange, lambda: self._verify(plan, rule, exchange, outcome, cohort))
+
+    def legacy_login(self, rule: Rule, exchange: Exchange, outcome: Outcome) -> None:
+        """Log in at the legacy service too, so operations passed through to it accept the
+        token the bridge just issued."""
+        self._submit(exchange, lambda: self._legacy_login(rule, exchange, outcome))
+
+    def _submit(self, exchange: Exchange, job: Callable[[], None]) -> None:
+        # The side thread works for this request: its logs and upstream calls carry its id.
+        context = contextvars.copy_context()
+        operation = exchange.operation.name
+        if not self.side_calls.submit(operation, lambda: context.run(job)):
+            log.info("comparison dropped: side queue full", extra={"operation": operation})
+
+    # -- the jobs (threads of SideCalls) ----------------------------------------
+
+    def _shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
+                cohort: str | None) -> None:
+        legacy = self._legacy_side(exchange, reply)
+        self._learn_from(rule, exchange, legacy)
+        started = time.perf_counter()
+        outcome = self.engine.run(rule, exchange.request, dry_run=True)
+        rest = self._rest_side(exchange, outcome, (time.perf_counter() - started) * 1000)
+        self._compare(plan, rule, exchange, legacy, rest, outcome, SHADOW, cohort)
+
+    def _verify(self, plan: Plan, rule: Rule, exchange: Exchange, outcome: Outcome,
+                cohort: str | None) -> None:
+        rest = self._rest_side(exchange, outcome, sum(outcome.timings.values()) * 1000)
+        legacy = self._call_legacy_side(exchange)
+        self._learn_from(rule, exchange, legacy)
+        self._attach_legacy_token(rule, outcome, legacy)
+        self._compare(plan, rule, exchange, legacy, rest, outcome, VERIFY, cohort)
+
+    def _legacy_login(self, rule: Rule, exchange: Exchange, outcome: Outcome) -> None:
+        legacy = self._call_legacy_side(exchange)
+        self._learn_from(rule, exchange, legacy)
+        self._attach_legacy_token(rule, outcome, legacy)
+
+    def _learn(self, rule: Rule, exchange: Exchange, reply: SoapReply) -> None:
+        if rule.learn_accounts is not None:
+            self._learn_from(rule, exchange, self._legacy_side(exchange, reply))
+
+    # -- their parts --------------------------------------------------------------
+
+    def _attach_legacy_token(self, rule: Rule, outcome: Outcome, legacy: Side) -> None:
+        if rule.legacy_token is None or legacy.kind != "result" or outcome.result is None:
+            return
+        ours = lookup(outcome.result, rule.legacy_token.answer)
+        theirs = lookup(legacy.data, rule.legacy_token.answer)
+        if ours and theirs:
+            self.tokens.attach_legacy(str(ours), str(theirs))
+
+    def _call_legacy_side(self, exchange: Exchange) -> Side:
+        assert self.legacy is not None
+        try:
+            reply = self.legacy.forward(exchange.path, exchange.body, dict(exchange.headers))
+        except UpstreamError as exc:
+            return Side("error", {"reason": exc.kind if exc.kind == "timeout" else "unavailable"})
+        return self._legacy_side(exchange, reply)
+
+    def _legacy_side(self, exchange: Exchange, reply: SoapReply) -> Side:
+        elapsed = reply.elapsed * 1000
+        try:
+            payload = read_answer(reply.body, self.limits)
+        except SoapClientError:
+            return Side("error", {"reason": f"unreadable answer (HTTP {reply.status})"}, elapsed)
+        if isinstance(payload, Fault):
+            return Side("fault", {"code": payload.code, "message": payload.message}, elapsed)
+        try:
+            data = self.service.parse_response(exchange.operation, payload)
+        except SoapClientError:
+            return Side("error", {"reason": "answer does not match the WSDL"}, elapsed)
+        return Side("result", data, elapsed)
+
+    def _rest_side(self, exchange: Exchange, outcome: Outcome, elapsed_ms: float) -> Side:
+        if outcome.fault is not None:
+            return Side("fault", {"code": outcome.fault.code, "message": outcome.fault.message},
+                        elapsed_ms)
+        # Through the WSDL and back, so both sides are typed and shaped the same way.
+        payload = self.service.encode(exchange.operation, outcome.result or {})
+        return Side("result", self.service.parse_response(exchange.operation, payload), elapsed_ms)
+
+    def _compare(self, plan: Plan, rule: Rule, exchange: Exchange, legacy: Side, rest: Side,
+                 outcome: Outcome, mode: str, cohort: str | None) -> None:
+        name = exchange.operation.name
+        rules = plan.compare.get(name) or CompareRules()
+        noise_key = f"migrate:noise:{name}"
+        noise = frozenset(self.store.get(noise_key) or [])
+        if (self.noise_sample and outcome.reason == "ok" and legacy.kind == "result"
+                and random.random() < self.noise_sample):  # noqa: S311 - sampling, not security
+            again = self._call_legacy_side(exchange)
+            learned = differing_paths(legacy, again, rules)
+            if learned - noise:
+                noise = noise | learned
+                self.store.set(noise_key, sorted(noise), _NOISE_TTL)
+        differences = compare(legacy, rest, rules, noise)
+        username = RuleEngine.username(rule, exchange.request) or ""
+        self.recorder.comparison({
+            "ts": time.time(),
+            "operation": name,
+            "mode": mode,
+            "cohort": cohort,
+            # Keyed, so a list of user names cannot be matched against the records.
+            "user": keyed_fingerprint(self.state_key, identity(username), "comparison-user")[:16],
+            "outcome": "differ" if differences else "agree",
+            "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest}
+                            for d in differences],
+            "legacy_ms": round(legacy.elapsed_ms, 2) if legacy.kind != "error" else None,
+            "rest_ms": round(rest.elapsed_ms, 2),
+            "legacy_error": _error_label(legacy),
+            "rest_error": _error_label(rest) or (outcome.reason if outcome.reason == UNAVAILABLE
+                                                 else None),
+        })
+
+    def _learn_from(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
+        if legacy.kind != "result" or rule.learn_accounts is None:
+            return
+        accounts = self.engine.learned_accounts(rule, exchange.request, legacy.data)
+        names = self.engine.learned_names(rule, exchange.request, legacy.data)
+        username = RuleEngine.username(rule, exchange.request)
+        if accounts and username:
+            learn_directory(self.store, username, accounts, names)
+
+
+def _error_label(side: Side) -> str | None:
+    if side.kind == "fault":
+        return f"fault: {side.data.get('code')}"
+    if side.kind == "error":
+        return str(side.data.get("reason"))
+    return None
