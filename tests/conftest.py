@@ -12,6 +12,7 @@ import pytest
 import redis
 import requests
 
+from bridge.sandbox import SandboxServer, load_seed, start_in_thread
 from bridge.store import MemoryStore, SqliteStore, Store
 from bridge.store.redis import RedisStore
 from tests.servers import Server, start_bridge, start_sandbox, write_config
@@ -32,6 +33,13 @@ def bridge(sandbox: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server = start_bridge(workdir, write_config(workdir, sandbox.url), workers=2)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox_thread() -> Iterator[SandboxServer]:
+    """The sandbox in a thread of this process, for a bridge built in-process (tests/inprocess.py)."""
+    with start_in_thread(load_seed(None)) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,18 @@ WSDL_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc"
 USERS_PATH = WSDL_PATH + "/Users/text"
 USERS_NS = "https://www.assuresign.net/Services/DocumentNOW/Users"
 AUTH_ACTION = USERS_NS + "/IUserService/AuthenticateUser"
+# An operation without a rule in the shipped mappings: passed to the legacy service, if any.
+TEMPLATES_PATH = WSDL_PATH + "/ListTemplates/text"
+TEMPLATES_ACTION = (
+    '"https://www.assuresign.net/Services/DocumentNOW/ListTemplates/IListTemplatesService/ListTemplates"'
+)
+LIST_TEMPLATES = (
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    b'<ListTemplates xmlns="https://www.assuresign.net/Services/DocumentNOW/ListTemplates">'
+    b'<TemplateListQuery ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a"'
+    b' UserName="jdoe@example.com"/>'
+    b"</ListTemplates></soap:Body></soap:Envelope>"
+)
 
 
 def free_port() -> int:

@@ -37,3 +37,12 @@ def fault11(body: bytes) -> tuple[str, str]:
     assert fault is not None, body
     assert b"Traceback" not in body
     return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+
+
+def fault12(body: bytes) -> tuple[str, str]:
+    """(Code/Value, Reason/Text) of a SOAP 1.2 Fault."""
+    fault = etree.fromstring(body).find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
+    assert fault is not None, body
+    assert b"Traceback" not in body
+    return (fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or "",
+            fault.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or "")

@@ -8,18 +8,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import Server, sandbox_calls, start_bridge, write_config
-
-TEMPLATES_PATH = "/Services/DocumentNOW/v2/DocumentNOW.svc/ListTemplates/text"
-TEMPLATES_ACTION = (
-    '"https://www.assuresign.net/Services/DocumentNOW/ListTemplates/IListTemplatesService/ListTemplates"'
-)
-LIST_TEMPLATES = (
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    b'<ListTemplates xmlns="https://www.assuresign.net/Services/DocumentNOW/ListTemplates">'
-    b'<TemplateListQuery ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a"'
-    b' UserName="jdoe@example.com"/>'
-    b"</ListTemplates></soap:Body></soap:Envelope>"
+from tests.servers import (
+    LIST_TEMPLATES,
+    TEMPLATES_ACTION,
+    TEMPLATES_PATH,
+    Server,
+    sandbox_calls,
+    start_bridge,
+    write_config,
 )
 
 
