@@ -8,7 +8,7 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.errors import ConfigError, Problem
-from bridge.migrate.compare import CompareRules
+from bridge.migrate.compare import read_compare
 from bridge.migrate.routing import NEEDS_RULE
 from bridge.rules.model import (
     INVALID_CREDENTIALS,
@@ -126,11 +126,8 @@ class _RuleChecker:
         if rule.lookup is not None:
             self.lookup(inputs)
             return self.problems
-        try:
-            compare = CompareRules.from_yaml(rule.compare)
-        except ValueError as exc:
-            self.problem(rule.line_of("compare"), f"compare: {exc}")
-            compare = CompareRules()
+        compare, problems = read_compare(rule.compare, rule.file)
+        self.problems.extend(problems)
         operation = self.service.operations.get(rule.operation)
         if operation is None:
             known = ", ".join(sorted(self.service.operations))

@@ -405,12 +405,12 @@ def _accounts(args: argparse.Namespace) -> int:
 
 
 def _unlock(args: argparse.Namespace) -> int:
-    from bridge.auth.lockout import Lockout, LockoutPolicy
+    from bridge.auth.lockout import Lockout
     from bridge.store import open_store
 
     config = load_config(args.config or demo_config_path())
     store = open_store(config.store, config.source)
-    Lockout(store, LockoutPolicy(**dataclasses.asdict(config.lockout))).unlock(args.username)
+    Lockout(store, config.lockout).unlock(args.username)
     print(f"{args.username}: unlocked (failure count cleared)")
     return 0
 

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.ratelimit import Limit, RateLimits
-from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
+from bridge.schema import Kind, Reader, duration, duration_or_off, flag, share, text, whole
 from bridge.soap.xmlparse import XmlLimits
 from bridge.upstream.breaker import BreakerSettings
 from bridge.upstream.rest import Endpoint
-from bridge.yamlfile import LocatedDict, line_of, load_yaml
+from bridge.yamlfile import LocatedDict, load_yaml
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LEGACY_MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -70,17 +71,6 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class LockoutSettings:
-    max_failures: int = 5
-    window: float = 15 * 60
-    duration: float = 15 * 60
-    max_duration: float = 60 * 60
-    permanent_after: int = 0
-    quick_login_check: float = 0.0
-    quick_login_wait: float = 60.0
-
-
-@dataclass(frozen=True)
 class SandboxSettings:
     """Demo mode: run the bundled sandbox in-process and aim `sandbox` upstreams at it."""
 
@@ -102,13 +92,14 @@ class SideCallSettings:
 
 # directory.file naming the directory file that comes with the sandbox seed (demo mode).
 SANDBOX_DIRECTORY = "sandbox"
+DIRECTORY_SOURCES = ("rest", "file", "learned")
 
 
 @dataclass(frozen=True)
 class DirectorySettings:
     """Where account contexts are looked up, in order: rest, file, learned."""
 
-    sources: tuple[str, ...] = ("rest", "file", "learned")
+    sources: tuple[str, ...] = DIRECTORY_SOURCES
     file: str | None = None
 
 
@@ -125,8 +116,8 @@ class Config:
     workers: int = 2
     log_level: str = "info"
     token_ttl: float = 30 * 60
-    lockout: LockoutSettings = field(default_factory=LockoutSettings)
-    max_body_bytes: int = 1024 * 1024
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    max_body_bytes: int = XmlLimits.max_bytes
     # The shape limits of request XML; their max_bytes is max_body_bytes.
     xml_limits: XmlLimits = field(default_factory=XmlLimits)
     # How long a caller may take to send a request's headers, then its body (bridge/intake.py).
@@ -156,127 +147,66 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-# limits: keys that set XmlLimits, each a whole number ≥ 1.
-_XML_LIMITS = ("max_depth", "max_elements", "max_attributes", "max_attributes_per_element",
-               "max_attribute_length", "max_namespaces")
-
-_TOP_KEYS = {
-    "wsdl", "wsdl_path", "mappings", "store", "public_url", "listen", "workers", "log_level",
-    "tokens", "lockout", "limits", "credentials_file", "upstreams", "secrets", "vars", "sandbox",
-    "legacy", "routing", "side_calls", "directory", "operator_keys", "rate_limits",
-    "trusted_proxies", "token_exchange", "allow_readable_secret_files",
-}
+# How each key of a section is read (bridge/schema.py). The defaults are the dataclasses'
+# (Config, LockoutPolicy, XmlLimits, SideCallSettings, SandboxSettings, Endpoint,
+# BreakerSettings): a key left out, or wrong, is simply not passed.
+_LISTEN: dict[str, Kind] = {"host": text, "port": whole(0, 65535)}
+_LOCKOUT: dict[str, Kind] = {
+    "max_failures": whole(), "window": duration, "duration": duration,
+    "max_duration": duration, "permanent_after": whole(0), "quick_login_check": duration_or_off,
+    "quick_login_wait": duration}
+_LIMITS: dict[str, Kind] = {
+    "max_body_bytes": whole(1024), "header_timeout": duration, "body_timeout": duration}
+# limits: keys that set XmlLimits (its max_bytes is max_body_bytes).
+_XML_LIMITS: dict[str, Kind] = dict.fromkeys((
+    "max_depth", "max_elements", "max_attributes", "max_attributes_per_element",
+    "max_attribute_length", "max_namespaces"), whole())
+_SIDE_CALLS: dict[str, Kind] = {
+    "queue": whole(), "workers": whole(), "timeout": duration, "noise_sample": share,
+    "retain": duration}
+_ENDPOINT: dict[str, Kind] = {
+    "connect_timeout": duration, "read_timeout": duration, "verify_tls": flag,
+    "deadline": duration, "max_answer_bytes": whole(1024)}
+_BREAKER: dict[str, Kind] = {"failures": whole(), "open_for": duration}
+_LIMIT: dict[str, Kind] = {"limit": whole(), "window": duration}
+# Top-level keys read below, each in its own way.
+_SECTIONS = ("wsdl", "mappings", "listen", "tokens", "lockout", "limits", "upstreams", "secrets",
+             "vars", "sandbox", "legacy", "routing", "side_calls", "directory", "operator_keys",
+             "rate_limits", "trusted_proxies", "token_exchange")
 # An argon2id or bcrypt hash, as `soap-bridge passwd --client` makes it.
 _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
-DIRECTORY_SOURCES = ("rest", "file", "learned")
 
 
-class _Reader:
-    """Collects every problem instead of stopping at the first."""
+def _log_level(key: str, value: Any) -> str:
+    level = str(value).lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
 
-    def problem(self, container: Any, key: str | int, message: str) -> None:
-        self.problems.append(Problem(self.source, line_of(container, key), message))
+def _store(key: str, value: Any) -> str:
+    url = str(value)
+    if not store_url_ok(url):
+        raise ValueError("store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB, not "
+                         f"{url.split('://')[0]}://…")
+    return url
 
-    def section(self, data: LocatedDict, key: str) -> LocatedDict:
-        value = data.get(key)
-        if value is None:
-            empty = LocatedDict()
-            empty.key_lines = {}
-            empty.line = data.line_of(key)
-            return empty
-        if not isinstance(value, dict):
-            self.problem(data, key, f"{key} must be a mapping")
-            empty = LocatedDict()
-            empty.key_lines = {}
-            return empty
-        return value  # type: ignore[return-value]
 
-    def duration(self, data: LocatedDict, key: str, default: float) -> float:
-        if key not in data:
-            return default
-        try:
-            seconds = parse_duration(data[key])
-        except ValueError as exc:
-            self.problem(data, key, f"{key}: {exc}")
-            return default
-        if seconds <= 0:
-            self.problem(data, key, f"{key} must be positive")
-            return default
-        return seconds
+def _public_url(key: str, value: Any) -> str | None:
+    if not value:
+        return None
+    wrong = url_problem(str(value), key)
+    if wrong:
+        raise ValueError(wrong)
+    return str(value).rstrip("/")
 
-    def endpoint(self, container: Any, name: str, spec: Any) -> Endpoint | None:
-        if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
-            label = "legacy" if container.get("legacy") is spec else f"upstream {name!r}"
-            self.problem(container, name, f"{label} needs a base_url")
-            return None
-        for key in spec:
-            if key not in ("base_url", "connect_timeout", "read_timeout", "verify_tls", "breaker",
-                           "deadline", "max_answer_bytes"):
-                self.problem(spec, key, f"unknown upstream setting {key!r}")
-        wrong = url_problem(spec["base_url"], "base_url")
-        if spec["base_url"] != "sandbox" and wrong:
-            self.problem(spec, "base_url", wrong + (" (or sandbox, in demo mode)"
-                                                    if wrong.endswith("[/path]") else ""))
-        return Endpoint(
-            name=name,
-            base_url=spec["base_url"].rstrip("/"),
-            connect_timeout=self.duration(spec, "connect_timeout", 3.0),
-            read_timeout=self.duration(spec, "read_timeout", 10.0),
-            verify_tls=self.flag(spec, "verify_tls", True),
-            breaker=self.breaker(spec),
-            deadline=self.duration(spec, "deadline", 0.0) or None,
-            # The legacy service passes whole documents through; a REST answer is small.
-            max_answer_bytes=self.integer(spec, "max_answer_bytes", (
-                LEGACY_MAX_ANSWER_BYTES if container.get("legacy") is spec
-                else Endpoint.max_answer_bytes), minimum=1024),
-        )
 
-    def breaker(self, spec: LocatedDict) -> BreakerSettings:
-        value = spec.get("breaker", True)
-        if value is False:
-            return BreakerSettings(failures=0)
-        if value is True:
-            return BreakerSettings()
-        if not isinstance(value, LocatedDict):
-            self.problem(spec, "breaker", "breaker is false, or {failures: N, open_for: 30s}")
-            return BreakerSettings()
-        for key in value:
-            if key not in ("failures", "open_for"):
-                self.problem(value, key, f"unknown breaker setting {key!r} (known: failures, "
-                             "open_for)")
-        return BreakerSettings(failures=self.integer(value, "failures", 5),
-                               open_for=self.duration(value, "open_for", 30.0))
-
-    def limit(self, data: LocatedDict, key: str) -> Limit | None:
-        spec = data.get(key)
-        if spec is None:
-            return None
-        if not isinstance(spec, LocatedDict) or set(spec) != {"limit", "window"}:
-            self.problem(data, key, f"{key} takes {{limit: N, window: 1m}}")
-            return None
-        return Limit(self.integer(spec, "limit", 60), self.duration(spec, "window", 60.0))
-
-    def flag(self, data: LocatedDict, key: str, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(data, key, f"{key} must be true or false (unquoted)")
-            return default
-        return value
-
-    def integer(self, data: LocatedDict, key: str, default: int, minimum: int = 1,
-                maximum: int | None = None) -> int:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
-                maximum is not None and value > maximum):
-            self.problem(data, key, f"{key} must be a whole number ≥ {minimum}" + (
-                f" and ≤ {maximum}" if maximum is not None else ""))
-            return default
-        return value
+def _sources(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or any(
+            source not in DIRECTORY_SOURCES for source in value):
+        raise ValueError(f"directory.sources lists some of {', '.join(DIRECTORY_SOURCES)}")
+    return tuple(str(source) for source in value)
 
 
 def load_config(path: str) -> Config:
@@ -287,15 +217,21 @@ def load_config(path: str) -> Config:
         data.key_lines = {}
     if not isinstance(data, LocatedDict):
         raise ConfigError([Problem(path, 1, "the configuration must be a YAML mapping")])
-    reader = _Reader(path)
+    reader = Reader(path)
     base = os.path.dirname(os.path.abspath(path))
 
     def relative(value: str) -> str:
         return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
 
-    for key in data:
-        if key not in _TOP_KEYS:
-            reader.problem(data, key, f"unknown setting {key!r}")
+    def in_folder(key: str, value: Any) -> str | None:
+        """A path relative to the configuration's folder; none for an empty value."""
+        return relative(str(value)) if value else None
+
+    settings = reader.read(data, {
+        "wsdl_path": text, "store": _store, "public_url": _public_url, "workers": whole(),
+        "log_level": _log_level, "credentials_file": in_folder,
+        "allow_readable_secret_files": flag,
+    }, also=_SECTIONS)
 
     wsdl = relative(str(data.get("wsdl", os.path.join(resource_root(), "wsdl", "DocumentNOW.wsdl"))))
     if not os.path.isfile(wsdl):
@@ -311,36 +247,24 @@ def load_config(path: str) -> Config:
             reader.problem(mappings_raw, index, f"mappings folder not found: {folder}")
         mappings.append(folder)
 
-    listen = reader.section(data, "listen")
-    tokens = reader.section(data, "tokens")
-    lockout = reader.section(data, "lockout")
-    limits = reader.section(data, "limits")
-    for section, known in ((listen, {"host", "port"}), (tokens, {"ttl"}),
-                           (lockout, {"max_failures", "window", "duration", "max_duration",
-                                      "permanent_after", "quick_login_check",
-                                      "quick_login_wait"}),
-                           (limits, {"max_body_bytes", "header_timeout", "body_timeout",
-                                     *_XML_LIMITS})):
-        for key in section:
-            if key not in known:
-                reader.problem(section, key, f"unknown setting {key!r} (known: "
-                               f"{', '.join(sorted(known))})")
-    log_level = str(data.get("log_level", Config.log_level)).lower()
-    if log_level not in LOG_LEVELS:
-        reader.problem(data, "log_level", f"log_level must be one of {', '.join(LOG_LEVELS)}")
-        log_level = Config.log_level
-    store = str(data.get("store", Config.store))
-    if not store_url_ok(store):
-        reader.problem(data, "store", "store must be memory://, sqlite:///PATH or "
-                       f"redis://HOST:PORT/DB, not {store.split('://')[0]}://…")
+    settings |= reader.read(reader.section(data, "listen"), _LISTEN)
+    tokens = reader.read(reader.section(data, "tokens"), {"ttl": duration})
+    if "ttl" in tokens:
+        settings["token_ttl"] = tokens["ttl"]
+    lockout = LockoutPolicy(**reader.read(reader.section(data, "lockout"), _LOCKOUT))
+    limits = reader.read(reader.section(data, "limits"), {**_LIMITS, **_XML_LIMITS})
+    xml_limits = {key: limits.pop(key) for key in _XML_LIMITS if key in limits}
+    if "max_body_bytes" in limits:
+        xml_limits["max_bytes"] = limits["max_body_bytes"]
+    settings |= limits
 
     upstreams: dict[str, Endpoint] = {}
     upstream_section = reader.section(data, "upstreams")
     for name, spec in upstream_section.items():
-        endpoint = reader.endpoint(upstream_section, name, spec)
+        endpoint = _endpoint(reader, upstream_section, name, spec, f"upstream {name!r}")
         if endpoint is not None:
             upstreams[name] = endpoint
-    legacy = reader.endpoint(data, "legacy", data["legacy"]) if "legacy" in data else None
+    legacy = _endpoint(reader, data, "legacy", data["legacy"], "legacy") if "legacy" in data else None
 
     routing, routing_problems = read_routing(data.get("routing"), path)
     reader.problems.extend(routing_problems)
@@ -351,41 +275,15 @@ def load_config(path: str) -> Config:
         reader.problem(data, "routing", f"routing uses {', '.join(needing)} mode, which needs "
                        "the legacy service, but no legacy: endpoint is configured")
 
-    side = reader.section(data, "side_calls")
-    for key in side:
-        if key not in ("queue", "workers", "timeout", "noise_sample", "retain"):
-            reader.problem(side, key, f"unknown setting {key!r} (known: noise_sample, queue, "
-                           "retain, timeout, workers)")
-    noise_sample = side.get("noise_sample", 0.0)
-    if isinstance(noise_sample, bool) or not isinstance(noise_sample, int | float) or not (
-            0 <= noise_sample <= 1):
-        reader.problem(side, "noise_sample", "noise_sample is a share from 0 to 1")
-        noise_sample = 0.0
-    side_calls = SideCallSettings(
-        queue=reader.integer(side, "queue", 1000),
-        workers=reader.integer(side, "workers", 2),
-        timeout=reader.duration(side, "timeout", 5.0),
-        noise_sample=float(noise_sample),
-        retain=reader.duration(side, "retain", 30 * 86400),
-    )
+    side_calls = SideCallSettings(**reader.read(reader.section(data, "side_calls"), _SIDE_CALLS))
+
+    def directory_file(key: str, value: Any) -> str | None:
+        # `sandbox`: the file that comes with the sandbox seed, found in demo mode.
+        return SANDBOX_DIRECTORY if value == SANDBOX_DIRECTORY else in_folder(key, value)
 
     directory_section = reader.section(data, "directory")
-    for key in directory_section:
-        if key not in ("sources", "file"):
-            reader.problem(directory_section, key, f"unknown setting {key!r} (known: file, sources)")
-    sources = directory_section.get("sources", list(DIRECTORY_SOURCES))
-    if not isinstance(sources, list) or not sources or any(
-            s not in DIRECTORY_SOURCES for s in sources):
-        reader.problem(directory_section, "sources",
-                       f"directory.sources lists some of {', '.join(DIRECTORY_SOURCES)}")
-        sources = list(DIRECTORY_SOURCES)
-    directory_file = directory_section.get("file")
-    directory = DirectorySettings(
-        sources=tuple(str(s) for s in sources),
-        # `sandbox`: the file that comes with the sandbox seed, found in demo mode.
-        file=(SANDBOX_DIRECTORY if directory_file == SANDBOX_DIRECTORY
-              else relative(str(directory_file)) if directory_file else None),
-    )
+    directory = DirectorySettings(**reader.read(
+        directory_section, {"sources": _sources, "file": directory_file}))
 
     secrets: dict[str, SecretRef] = {}
     secret_section = reader.section(data, "secrets")
@@ -405,15 +303,8 @@ def load_config(path: str) -> Config:
 
     sandbox = None
     if "sandbox" in data:
-        section = reader.section(data, "sandbox")
-        for key in section:
-            if key not in ("seed", "api_user"):
-                reader.problem(section, key, f"unknown setting {key!r} (known: api_user, seed)")
-        seed = section.get("seed")
-        sandbox = SandboxSettings(
-            seed=relative(str(seed)) if seed else None,
-            api_user=str(section.get("api_user", "bridge-demo")),
-        )
+        sandbox = SandboxSettings(**reader.read(reader.section(data, "sandbox"),
+                                                {"seed": in_folder, "api_user": text}))
     if directory.file == SANDBOX_DIRECTORY and sandbox is None:
         reader.problem(directory_section, "file", "directory.file: sandbox is the sandbox's "
                        "directory file, for demo mode: it needs a sandbox: section")
@@ -427,12 +318,9 @@ def load_config(path: str) -> Config:
             reader.problem(operator_keys, index, f"operator key {name!r} is not a secret defined "
                            "under secrets:")
     limits_section = reader.section(data, "rate_limits")
-    for key in limits_section:
-        if key not in ("per_address", "per_user"):
-            reader.problem(limits_section, key, f"unknown setting {key!r} (known: per_address, "
-                           "per_user)")
-    rate_limits = RateLimits(per_address=reader.limit(limits_section, "per_address"),
-                             per_user=reader.limit(limits_section, "per_user"))
+    reader.unknown_keys(limits_section, ("per_address", "per_user"))
+    rate_limits = RateLimits(per_address=_limit(reader, limits_section, "per_address"),
+                             per_user=_limit(reader, limits_section, "per_user"))
     proxies = data.get("trusted_proxies") or []
     if not isinstance(proxies, list):
         reader.problem(data, "trusted_proxies", "trusted_proxies lists addresses or networks")
@@ -442,42 +330,14 @@ def load_config(path: str) -> Config:
             ipaddress.ip_network(str(proxy), strict=False)
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
-    public_url = data.get("public_url")
-    wrong = url_problem(str(public_url), "public_url") if public_url else None
-    if wrong:
-        reader.problem(data, "public_url", wrong)
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
-    credentials = data.get("credentials_file")
     variables = reader.section(data, "vars")
-    max_body_bytes = reader.integer(limits, "max_body_bytes", 1024 * 1024, minimum=1024)
     config = Config(
         source=path,
         wsdl=wsdl,
-        wsdl_path=str(data.get("wsdl_path", Config.wsdl_path)),
         mappings=tuple(mappings),
-        store=store,
-        public_url=str(data["public_url"]).rstrip("/") if data.get("public_url") else None,
-        host=str(listen.get("host", Config.host)),
-        port=reader.integer(listen, "port", Config.port, minimum=0, maximum=65535),
-        workers=reader.integer(data, "workers", Config.workers),
-        log_level=log_level,
-        token_ttl=reader.duration(tokens, "ttl", Config.token_ttl),
-        lockout=LockoutSettings(
-            max_failures=reader.integer(lockout, "max_failures", 5),
-            window=reader.duration(lockout, "window", 15 * 60),
-            duration=reader.duration(lockout, "duration", 15 * 60),
-            max_duration=reader.duration(lockout, "max_duration", 60 * 60),
-            permanent_after=reader.integer(lockout, "permanent_after", 0, minimum=0),
-            quick_login_check=(reader.duration(lockout, "quick_login_check", 1.0)
-                               if lockout.get("quick_login_check") else 0.0),
-            quick_login_wait=reader.duration(lockout, "quick_login_wait", 60.0),
-        ),
-        max_body_bytes=max_body_bytes,
-        xml_limits=XmlLimits(max_bytes=max_body_bytes, **{
-            key: reader.integer(limits, key, getattr(XmlLimits, key)) for key in _XML_LIMITS}),
-        header_timeout=reader.duration(limits, "header_timeout", Config.header_timeout),
-        body_timeout=reader.duration(limits, "body_timeout", Config.body_timeout),
-        credentials_file=relative(str(credentials)) if credentials else None,
+        lockout=lockout,
+        xml_limits=XmlLimits(**xml_limits),
         upstreams=upstreams,
         secrets=secrets,
         vars=dict(variables),
@@ -490,17 +350,55 @@ def load_config(path: str) -> Config:
         rate_limits=rate_limits,
         trusted_proxies=tuple(str(p) for p in proxies),
         token_clients=token_clients,
-        allow_readable_secret_files=reader.flag(data, "allow_readable_secret_files", False),
+        **settings,
     )
     if reader.problems:
         raise ConfigError(reader.problems)
     return config
 
 
-def _token_clients(reader: _Reader, section: LocatedDict) -> dict[str, str]:
-    for key in section:
-        if key != "clients":
-            reader.problem(section, key, f"unknown setting {key!r} (known: clients)")
+def _endpoint(reader: Reader, container: LocatedDict, name: str, spec: Any,
+              label: str) -> Endpoint | None:
+    if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
+        reader.problem(container, name, f"{label} needs a base_url")
+        return None
+    values = reader.read(spec, _ENDPOINT, also=("base_url", "breaker"), noun="upstream setting")
+    wrong = url_problem(spec["base_url"], "base_url")
+    if spec["base_url"] != "sandbox" and wrong:
+        reader.problem(spec, "base_url", wrong + (" (or sandbox, in demo mode)"
+                                                  if wrong.endswith("[/path]") else ""))
+    if label == "legacy":
+        # The legacy service passes whole documents through; a REST answer is small.
+        values.setdefault("max_answer_bytes", LEGACY_MAX_ANSWER_BYTES)
+    return Endpoint(name=name, base_url=spec["base_url"].rstrip("/"),
+                    breaker=_breaker(reader, spec), **values)
+
+
+def _breaker(reader: Reader, spec: LocatedDict) -> BreakerSettings:
+    value = spec.get("breaker", True)
+    if value is False:
+        return BreakerSettings(failures=0)
+    if value is True:
+        return BreakerSettings()
+    if not isinstance(value, LocatedDict):
+        reader.problem(spec, "breaker", "breaker is false, or {failures: N, open_for: 30s}")
+        return BreakerSettings()
+    return BreakerSettings(**reader.read(value, _BREAKER, noun="breaker setting"))
+
+
+def _limit(reader: Reader, data: LocatedDict, key: str) -> Limit | None:
+    spec = data.get(key)
+    if spec is None:
+        return None
+    if not isinstance(spec, LocatedDict) or set(spec) != set(_LIMIT):
+        reader.problem(data, key, f"{key} takes {{limit: N, window: 1m}}")
+        return None
+    values = reader.read(spec, _LIMIT)
+    return Limit(**values) if len(values) == len(_LIMIT) else None
+
+
+def _token_clients(reader: Reader, section: LocatedDict) -> dict[str, str]:
+    reader.unknown_keys(section, ("clients",))
     clients = reader.section(section, "clients")
     hashes: dict[str, str] = {}
     for client_id, spec in clients.items():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bridge.api import JsonApi
 from bridge.auth.clients import TokenClients
-from bridge.auth.lockout import Lockout, LockoutPolicy
+from bridge.auth.lockout import Lockout
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
@@ -129,7 +129,7 @@ def _engine_context(config: Config, store: Store, tokens: TokenIssuer,
         upstreams=_clients(config.upstreams.values()),
         store=store,
         tokens=tokens,
-        lockout=Lockout(store, LockoutPolicy(**dataclasses.asdict(config.lockout))),
+        lockout=Lockout(store, config.lockout),
         secrets=secrets,
         vars=config.vars,
         token_ttl=config.token_ttl,

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import is_dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.passwords import hash_password
-from bridge.config import MissingSecret, exposed_files, load_config, resolve_secrets
+from bridge.config import (
+    LEGACY_MAX_ANSWER_BYTES,
+    Config,
+    DirectorySettings,
+    MissingSecret,
+    SandboxSettings,
+    SideCallSettings,
+    exposed_files,
+    load_config,
+    resolve_secrets,
+)
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError
+from bridge.migrate.routing import Routing
+from bridge.soap.xmlparse import XmlLimits
+from bridge.upstream.rest import Endpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,12 +122,13 @@ def test_section_keys_levels_stores_and_flags_are_checked(tmp_path: Path) -> Non
         "legacy: {base_url: 'ftp://old.example'}\n"
     )
     messages = _problems(path)
-    assert f"{path}:1: unknown setting 'prot' (known: host, port)" in messages
+    assert f"{path}:1: unknown setting 'prot': did you mean 'port'? (known: host, port)" in messages
     assert f"{path}:2: log_level must be one of debug, info, warning, error" in messages
     assert (f"{path}:3: store must be memory://, sqlite:///PATH or redis://HOST:PORT/DB, "
             "not mongodb://…") in messages
     assert f"{path}:5: verify_tls must be true or false (unquoted)" in messages
-    assert f"{path}:6: unknown setting 'seeds' (known: api_user, seed)" in messages
+    assert f"{path}:6: unknown setting 'seeds': did you mean 'seed'? (known: api_user, seed)" in (
+        messages)
     assert (f"{path}:7: base_url must be http(s)://host[:port][/path] (or sandbox, in demo "
             "mode)") in messages
 
@@ -148,7 +167,8 @@ def test_token_exchange_clients_take_a_hash_only(tmp_path: Path) -> None:
     assert any(m.startswith(f"{path}:3: token_exchange client 'a' takes {{secret_hash:")
                for m in messages)
     assert any(m.startswith(f"{path}:4: token_exchange client 'b' takes") for m in messages)
-    assert f"{path}:5: unknown setting 'client' (known: clients)" in messages
+    assert f"{path}:5: unknown setting 'client': did you mean 'clients'? (known: clients)" in (
+        messages)
     assert not any("plain-secret" in m for m in messages)
 
 
@@ -189,8 +209,9 @@ def test_request_limits_and_read_deadlines(tmp_path: Path) -> None:
     messages = _problems(path)
     assert f"{path}:1: max_depth must be a whole number ≥ 1" in messages
     assert any(m.startswith(f"{path}:1: body_timeout: 'soon' is not a duration") for m in messages)
-    assert any(m.startswith(f"{path}:1: unknown setting 'max_atributes' (known: body_timeout, "
-                            "header_timeout, max_attribute_length, max_attributes, ")
+    assert any(m.startswith(f"{path}:1: unknown setting 'max_atributes': did you mean "
+                            "'max_attributes'? (known: body_timeout, header_timeout, "
+                            "max_attribute_length, max_attributes, ")
                for m in messages)
 
 
@@ -212,3 +233,124 @@ def test_upstream_deadline_and_answer_cap(tmp_path: Path) -> None:
     messages = _problems(path)
     assert f"{path}:2: deadline must be positive" in messages
     assert f"{path}:2: max_answer_bytes must be a whole number ≥ 1024" in messages
+
+
+def test_a_misspelt_key_gets_the_known_keys_and_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("lockout:\n  duraton: 5m\nworkrs: 2\nupstreams:\n"
+                    "  a: {base_url: 'https://a.example', read_timout: 1s, breaker: {failure: 2}}\n"
+                    "routing:\n  operation: {}\n")
+    messages = _problems(path)
+    assert messages == [
+        f"{path}:3: unknown setting 'workrs': did you mean 'workers'? (known: "
+        "allow_readable_secret_files, credentials_file, directory, legacy, limits, listen, "
+        "lockout, log_level, mappings, operator_keys, public_url, rate_limits, routing, "
+        "sandbox, secrets, side_calls, store, token_exchange, tokens, trusted_proxies, "
+        "upstreams, vars, workers, wsdl, wsdl_path)",
+        f"{path}:2: unknown setting 'duraton': did you mean 'duration'? (known: duration, "
+        "max_duration, max_failures, permanent_after, quick_login_check, quick_login_wait, "
+        "window)",
+        f"{path}:5: unknown upstream setting 'read_timout': did you mean 'read_timeout'? "
+        "(known: base_url, breaker, connect_timeout, deadline, max_answer_bytes, read_timeout, "
+        "verify_tls)",
+        f"{path}:5: unknown breaker setting 'failure': did you mean 'failures'? (known: "
+        "failures, open_for)",
+        f"{path}:7: unknown routing setting 'operation': did you mean 'operations'? (known: "
+        "default, operations, unmapped)",
+    ]
+
+
+def test_left_out_settings_take_the_dataclasses_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("upstreams:\n  a: {base_url: 'https://a.example'}\n"
+                    "legacy: {base_url: 'https://old.example'}\nsandbox: {}\n")
+    config = load_config(str(path))
+    assert config.lockout == LockoutPolicy()
+    assert config.xml_limits == XmlLimits()
+    assert config.max_body_bytes == XmlLimits().max_bytes
+    assert config.side_calls == SideCallSettings()
+    assert config.directory == DirectorySettings()
+    assert config.sandbox == SandboxSettings()
+    assert config.routing == Routing()
+    assert config.upstreams["a"] == Endpoint("a", "https://a.example")
+    assert config.legacy == Endpoint("legacy", "https://old.example",
+                                     max_answer_bytes=LEGACY_MAX_ANSWER_BYTES)
+    defaults = Config(source=str(path), wsdl=config.wsdl, mappings=config.mappings,
+                      upstreams=config.upstreams, legacy=config.legacy, sandbox=config.sandbox)
+    assert config == defaults
+
+
+# The configuration reference's defaults (docs/operations.md), and where each is in force
+# (attributes of Config, `.`-separated; the upstream is the test's `a`).
+_DOCUMENTED = {
+    "wsdl_path": "wsdl_path", "store": "store", "listen.host": "host", "listen.port": "port",
+    "workers": "workers", "log_level": "log_level", "tokens.ttl": "token_ttl",
+    **{f"lockout.{key}": f"lockout.{key}" for key in (
+        "max_failures", "window", "duration", "max_duration", "permanent_after",
+        "quick_login_wait")},
+    "limits.max_body_bytes": "max_body_bytes",
+    **{f"limits.{key}": f"xml_limits.{key}" for key in (
+        "max_depth", "max_elements", "max_attributes", "max_attributes_per_element",
+        "max_attribute_length", "max_namespaces")},
+    "limits.header_timeout": "header_timeout", "limits.body_timeout": "body_timeout",
+    "trusted_proxies": "trusted_proxies",
+    **{f"upstreams.<name>.{key}": f"upstreams.a.{key}" for key in (
+        "connect_timeout", "read_timeout", "verify_tls", "breaker", "max_answer_bytes")},
+    **{f"legacy.{key}": f"legacy.{key}" for key in (
+        "connect_timeout", "read_timeout", "verify_tls", "max_answer_bytes")},
+    "allow_readable_secret_files": "allow_readable_secret_files",
+    "sandbox.api_user": "sandbox.api_user",
+    "routing.default": "routing.default", "routing.unmapped": "routing.unmapped",
+    **{f"side_calls.{key}": f"side_calls.{key}" for key in (
+        "queue", "workers", "timeout", "noise_sample", "retain")},
+    "directory.sources": "directory.sources", "operator_keys": "operator_keys",
+}
+
+
+def _in_force(config: Config, where: str) -> Any:
+    value: Any = config
+    for name in where.split("."):
+        value = value[name] if isinstance(value, dict) else getattr(value, name)
+    return value
+
+
+def _documented_defaults() -> dict[str, Any]:
+    """`| key [/ key…] | default [/ default…] | …` rows of the configuration reference, each
+    default the YAML in its backticks."""
+    defaults: dict[str, Any] = {}
+    for row in (REPO / "docs" / "operations.md").read_text().splitlines():
+        cells = row.split(" | ")
+        if not row.startswith("| `") or len(cells) < 2:
+            continue
+        keys = re.findall(r"`([^`]+)`", cells[0])
+        section = keys[0].rsplit(".", 1)[0] + "." if "." in keys[0] else ""
+        values = re.findall(r"`([^`]+)`", cells[1])
+        for index, (key, value) in enumerate(zip(keys, values, strict=False)):
+            defaults.setdefault(key if index == 0 else section + key, yaml.safe_load(value))
+    return defaults
+
+
+def _same(documented: Any, actual: Any) -> bool:
+    if is_dataclass(actual):
+        return isinstance(documented, dict) and all(
+            _same(value, getattr(actual, key)) for key, value in documented.items())
+    if isinstance(actual, int | float) and isinstance(documented, str):  # a duration
+        return parse_duration(documented) == actual
+    if isinstance(actual, tuple):
+        return list(actual) == documented
+    return bool(documented == actual)
+
+
+def test_the_documented_defaults_are_the_ones_in_force(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("upstreams:\n  a: {base_url: 'https://a.example'}\n"
+                    "legacy: {base_url: 'https://old.example'}\nsandbox: {}\n")
+    config = load_config(str(path))
+    documented = _documented_defaults()
+    assert set(_DOCUMENTED) <= set(documented), set(_DOCUMENTED) - set(documented)
+    wrong = {key: (documented[key], _in_force(config, where))
+             for key, where in _DOCUMENTED.items()
+             if not _same(documented[key], _in_force(config, where))}
+    assert wrong == {}
+    assert config.lockout.quick_login_check == 0  # documented as "off"
+    assert config.upstreams["a"].total_deadline == 13  # "connect_timeout + read_timeout (13 s)"

@@ -72,9 +72,11 @@ class Attempt:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    max_failures: int
-    window: float
-    duration: float
+    """The `lockout:` settings; these defaults are the configuration's (docs/operations.md)."""
+
+    max_failures: int = 5
+    window: float = 15 * 60
+    duration: float = 15 * 60
     max_duration: float = 3600.0
     permanent_after: int = 0
     quick_login_check: float = 0.0

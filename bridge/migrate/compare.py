@@ -10,6 +10,9 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bridge.errors import ConfigError, Problem
+from bridge.schema import Reader
+
 KINDS = ("result", "fault", "error")
 REDACTED = "[redacted]"
 
@@ -59,36 +62,12 @@ class CompareRules:
         object.__setattr__(self, "_formats", formats)
 
     @classmethod
-    def from_yaml(cls, data: Mapping[str, Any]) -> CompareRules:
-        """Rules from a YAML mapping; ValueError naming the key for anything unexpected."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"compare rules must be a mapping, not {type(data).__name__}")
-        unknown = sorted(str(key) for key in data if key not in _YAML_KEYS)
-        if unknown:
-            raise ValueError(f"compare rules: unknown key {unknown[0]!r} (expected {', '.join(_YAML_KEYS)})")
-        raw_formats = data.get("format_only") or {}
-        if isinstance(raw_formats, list):
-            raw_formats = dict.fromkeys(_paths(raw_formats, "format_only"))
-        if not isinstance(raw_formats, Mapping):
-            raise ValueError("compare rules: format_only must map paths to regexes, or list paths")
-        for path, pattern in raw_formats.items():
-            _check_path(path, "format_only")
-            if pattern is not None and not isinstance(pattern, str):
-                raise ValueError(f"compare rules: format_only {path!r}: the regex must be a string or null")
-        raw_sets = data.get("sets") or {}
-        if not isinstance(raw_sets, Mapping):
-            raise ValueError("compare rules: sets must be a mapping of path to key field")
-        for path, key_field in raw_sets.items():
-            _check_path(path, "sets")
-            if not isinstance(key_field, str) or not key_field:
-                raise ValueError(f"compare rules: sets {path!r}: the key field must be a field name")
-        return cls(
-            format_only=dict(raw_formats),
-            sets=dict(raw_sets),
-            case_insensitive=_paths(data.get("case_insensitive"), "case_insensitive"),
-            ignore=_paths(data.get("ignore"), "ignore"),
-            secret=_paths(data.get("secret"), "secret"),
-        )
+    def from_yaml(cls, data: Any, source: str = "compare rules") -> CompareRules:
+        """Rules from a YAML mapping; ConfigError (a ValueError) listing every mistake."""
+        rules, problems = read_compare(data, source)
+        if problems:
+            raise ConfigError(problems)
+        return rules
 
     def format_pattern(self, general: str) -> re.Pattern[str] | None:
         return self._formats.get(general)
@@ -105,21 +84,85 @@ class CompareRules:
         return bool(_SECRET_NAME.search(name))
 
 
-def _check_path(path: Any, key: str) -> str:
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"compare rules: {key}: {path!r} is not a path")
-    if "[" in path:
-        general = general_path(path)
-        raise ValueError(f"compare rules: {key}: {path!r} has an index; write the general path {general!r}")
-    return path
+def read_compare(section: Any, source: str) -> tuple[CompareRules, list[Problem]]:
+    """A rule's `compare:` section, with every mistake as file:line (from bridge.yamlfile)."""
+    reader = Reader(source)
+    if section is None:
+        return CompareRules(), reader.problems
+    if not isinstance(section, Mapping):
+        reader.problems.append(Problem(source, None, "compare must be a mapping, not "
+                                       f"{type(section).__name__}"))
+        return CompareRules(), reader.problems
+    reader.unknown_keys(section, _YAML_KEYS, noun="key", where=" in compare")
+    formats = _formats(reader, section)
+    sets: dict[str, str] = {}
+    raw_sets = section.get("sets") or {}
+    if not isinstance(raw_sets, Mapping):
+        reader.problem(section, "sets", "compare.sets must be a mapping of path to key field")
+        raw_sets = {}
+    for path, key_field in raw_sets.items():
+        if _path_ok(reader, raw_sets, path, path, "sets"):
+            if isinstance(key_field, str) and key_field:
+                sets[path] = key_field
+            else:
+                reader.problem(raw_sets, path,
+                               f"compare.sets {path!r}: the key field must be a field name")
+    return CompareRules(
+        format_only=formats,
+        sets=sets,
+        **{key: _paths(reader, section, key)
+           for key in ("case_insensitive", "ignore", "secret")},
+    ), reader.problems
 
 
-def _paths(value: Any, key: str) -> frozenset[str]:
+def _formats(reader: Reader, section: Mapping[str, Any]) -> dict[str, str | None]:
+    raw = section.get("format_only") or {}
+    if isinstance(raw, list):
+        return dict.fromkeys(_paths(reader, section, "format_only"))
+    if not isinstance(raw, Mapping):
+        reader.problem(section, "format_only",
+                       "compare.format_only must map paths to regexes, or list paths")
+        return {}
+    formats: dict[str, str | None] = {}
+    for path, pattern in raw.items():
+        if not _path_ok(reader, raw, path, path, "format_only"):
+            continue
+        if pattern is not None and not isinstance(pattern, str):
+            reader.problem(raw, path, f"compare.format_only {path!r}: the regex must be a "
+                           "string or null")
+            continue
+        try:
+            if pattern is not None:
+                re.compile(pattern)
+        except re.error as exc:
+            reader.problem(raw, path, f"compare.format_only {path!r}: {pattern!r} is not a "
+                           f"valid regex: {exc}")
+            continue
+        formats[path] = pattern
+    return formats
+
+
+def _paths(reader: Reader, section: Mapping[str, Any], key: str) -> frozenset[str]:
+    value = section.get(key)
     if value is None:
         return frozenset()
     if not isinstance(value, list):
-        raise ValueError(f"compare rules: {key} must be a list of paths")
-    return frozenset(_check_path(path, key) for path in value)
+        reader.problem(section, key, f"compare.{key} must be a list of paths")
+        return frozenset()
+    return frozenset(path for index, path in enumerate(value)
+                     if _path_ok(reader, value, index, path, key))
+
+
+def _path_ok(reader: Reader, container: Any, where: str | int, path: Any, key: str) -> bool:
+    """A general path (no index); a problem at `container[where]` otherwise."""
+    if not isinstance(path, str) or not path:
+        reader.problem(container, where, f"compare.{key}: {path!r} is not a path")
+        return False
+    if "[" in path:
+        reader.problem(container, where, f"compare.{key}: {path!r} has an index; write the "
+                       f"general path {general_path(path)!r}")
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.errors import Problem
 from bridge.identity import identity
+from bridge.schema import Kind, Reader, flag
 from bridge.yamlfile import LocatedDict, LocatedList, line_of
 
 LEGACY = "legacy"
@@ -36,7 +37,7 @@ def bucket(username: str) -> float:
 @dataclass(frozen=True)
 class Cohort:
     name: str
-    mode: str
+    mode: str = REST
     users: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
     percent: float | None = None
@@ -53,7 +54,7 @@ class Cohort:
 @dataclass(frozen=True)
 class OperationRoute:
     operation: str
-    mode: str
+    mode: str = REST
     cohorts: tuple[Cohort, ...] = ()
     # Side calls repeat the request on the other implementation: never for
     # operations that change data, unless the configuration says so here.
@@ -93,106 +94,106 @@ class Routing:
         return modes
 
 
+def _mode(key: str, value: Any) -> str:
+    if value not in MODES:
+        raise ValueError(f"mode {value!r} is not one of {', '.join(MODES)}")
+    return str(value)
+
+
+def _unmapped(key: str, value: Any) -> str:
+    if value not in (LEGACY, "fault"):
+        raise ValueError("unmapped must be legacy (pass through) or fault")
+    return str(value)
+
+
+def _percent(key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ValueError("percent must be a number from 0 to 100")
+    return float(value)
+
+
+def _listed(key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list")
+    return [str(item) for item in value]
+
+
+def _users(key: str, value: Any) -> frozenset[str]:
+    return frozenset(identity(user) for user in _listed(key, value))
+
+
+def _domains(key: str, value: Any) -> frozenset[str]:
+    return frozenset(identity(domain).lstrip("@") for domain in _listed(key, value))
+
+
+def _allow(key: str, value: Any) -> bool | None:
+    return None if value is None else flag(key, value)
+
+
+_ROUTING: dict[str, Kind] = {"default": _mode, "unmapped": _unmapped}
+_OPERATION: dict[str, Kind] = {"mode": _mode, "allow_side_calls": _allow}
+_COHORT: dict[str, Kind] = {"mode": _mode, "users": _users, "domains": _domains,
+                            "percent": _percent}
+
+
 def read_routing(section: Any, source: str) -> tuple[Routing, list[Problem]]:
     """Parse the `routing:` section of a configuration file."""
-    problems: list[Problem] = []
-
-    def problem(container: Any, key: str | int, message: str) -> None:
-        problems.append(Problem(source, line_of(container, key), message))
-
-    def mode_of(container: Any, key: str, default: str) -> str:
-        mode = container.get(key, default)
-        if mode not in MODES:
-            problem(container, key, f"mode {mode!r} is not one of {', '.join(MODES)}")
-            return default
-        return str(mode)
-
+    reader = Reader(source)
     if section is None:
-        return Routing(), problems
+        return Routing(), reader.problems
     if not isinstance(section, LocatedDict):
-        problems.append(Problem(source, None, "routing must be a mapping"))
-        return Routing(), problems
-    for key in section:
-        if key not in ("default", "unmapped", "operations"):
-            problem(section, key, f"unknown routing setting {key!r} (known: default, "
-                    "operations, unmapped)")
-    if section.get("unmapped", LEGACY) not in (LEGACY, "fault"):
-        problem(section, "unmapped", "unmapped must be legacy (pass through) or fault")
+        reader.problems.append(Problem(source, None, "routing must be a mapping"))
+        return Routing(), reader.problems
+    values = reader.read(section, _ROUTING, also=("operations",), noun="routing setting")
     operations: dict[str, OperationRoute] = {}
     ops = section.get("operations")
     if ops is None:
         ops = {}
     elif not isinstance(ops, LocatedDict):
-        problem(section, "operations", "routing.operations must map operation names to settings")
+        reader.problem(section, "operations",
+                       "routing.operations must map operation names to settings")
         ops = {}
     for name, spec in ops.items():
         if isinstance(spec, str):
-            if spec not in MODES:
-                problem(ops, name, f"mode {spec!r} is not one of {', '.join(MODES)}")
-                continue
-            spec_dict: Any = {"mode": spec}
-        elif isinstance(spec, LocatedDict):
-            spec_dict = spec
-            for key in spec:
-                if key not in ("mode", "cohorts", "allow_side_calls"):
-                    problem(spec, key, f"unknown setting {key!r} for operation {name} "
-                            "(known: allow_side_calls, cohorts, mode)")
-        else:
-            problem(ops, name, f"operation {name}: give a mode or a mapping")
+            mode = reader.value(ops, name, _mode)
+            if mode is not None:
+                operations[name] = OperationRoute(name, mode, line=line_of(ops, name))
             continue
-        cohorts = _cohorts(spec_dict.get("cohorts"), spec_dict, problem, mode_of)
-        allow = spec_dict.get("allow_side_calls")
-        if allow is not None and not isinstance(allow, bool):
-            problem(spec_dict, "allow_side_calls", "allow_side_calls must be true or false")
-            allow = None
-        operations[name] = OperationRoute(name, mode_of(spec_dict, "mode", REST), cohorts, allow,
-                                          line_of(ops, name))
-    routing = Routing(
-        default=mode_of(section, "default", REST),
-        unmapped=str(section.get("unmapped", LEGACY)),
-        operations=operations,
-    )
-    return routing, problems
+        if not isinstance(spec, LocatedDict):
+            reader.problem(ops, name, f"operation {name}: give a mode or a mapping")
+            continue
+        route = reader.read(spec, _OPERATION, also=("cohorts",), where=f" for operation {name}")
+        operations[name] = OperationRoute(name, cohorts=_cohorts(reader, spec),
+                                          line=line_of(ops, name), **route)
+    return Routing(operations=operations, **values), reader.problems
 
 
-def _cohorts(value: Any, parent: Any, problem: Any, mode_of: Any) -> tuple[Cohort, ...]:
+def _cohorts(reader: Reader, parent: LocatedDict) -> tuple[Cohort, ...]:
+    value = parent.get("cohorts")
     if value is None:
         return ()
     if not isinstance(value, LocatedList):
-        problem(parent, "cohorts", "cohorts must be a list")
+        reader.problem(parent, "cohorts", "cohorts must be a list")
         return ()
     cohorts = []
     seen: set[str] = set()
     for index, spec in enumerate(value):
         if not isinstance(spec, LocatedDict) or not isinstance(spec.get("name"), str):
-            problem(value, index, "each cohort needs a name")
+            reader.problem(value, index, "each cohort needs a name")
             continue
-        for key in spec:
-            if key not in ("name", "mode", "users", "domains", "percent"):
-                problem(spec, key, f"unknown cohort setting {key!r} (known: domains, mode, "
-                        "name, percent, users)")
-        if spec["name"] in seen:
-            problem(spec, "name", f"cohort {spec['name']!r} is defined twice")
-        seen.add(spec["name"])
-        percent = spec.get("percent")
-        if percent is not None and (isinstance(percent, bool)
-                                    or not isinstance(percent, int | float)
-                                    or not 0 <= percent <= 100):
-            problem(spec, "percent", "percent must be a number from 0 to 100")
-            percent = None
-        users = spec.get("users") or []
-        domains = spec.get("domains") or []
-        if not isinstance(users, list) or not isinstance(domains, list):
-            problem(spec, "name", "users and domains are lists")
-            continue
-        if not users and not domains and percent is None:
-            problem(spec, "name", f"cohort {spec['name']!r} selects nobody: give users, "
-                    "domains or percent")
-        cohorts.append(Cohort(
-            name=spec["name"],
-            mode=mode_of(spec, "mode", REST),
-            users=frozenset(identity(str(u)) for u in users),
-            domains=frozenset(identity(str(d)).lstrip("@") for d in domains),
-            percent=float(percent) if percent is not None else None,
-        ))
+        name = spec["name"]
+        cohort = reader.read(spec, _COHORT, also=("name",), noun="cohort setting")
+        if name in seen:
+            reader.problem(spec, "name", f"cohort {name!r} is defined twice")
+        seen.add(name)
+        selectors = {"users", "domains", "percent"}
+        wrong = selectors & set(spec) - set(cohort)  # told already
+        if not wrong and not any(cohort.get(key) not in (None, frozenset()) for key in selectors):
+            reader.problem(spec, "name", f"cohort {name!r} selects nobody: give users, "
+                           "domains or percent")
+        cohorts.append(Cohort(name=name, **cohort))
     return tuple(cohorts)

@@ -12,6 +12,7 @@ from bridge.auth.tokens import OPAQUE, TOKEN_KINDS
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.rules.template import Template, TemplateError, compile_value
+from bridge.schema import unknown_key
 from bridge.yamlfile import LocatedDict, LocatedList, line_of, load_yaml
 
 STRATEGIES = ("local", "upstream-credentials", "api-key")
@@ -285,8 +286,7 @@ class _Compiler:
     def unknown_keys(self, container: LocatedDict, allowed: set[str], what: str) -> None:
         for key in container:
             if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                self.problem(container, key, f"unknown key {key!r} in {what} (known: {known})")
+                self.problem(container, key, unknown_key(key, allowed, "key", f" in {what}"))
 
     # -- sections ---------------------------------------------------------
 

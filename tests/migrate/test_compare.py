@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.errors import ConfigError
 from bridge.migrate.compare import (
     CompareRules,
     Difference,
@@ -14,7 +16,9 @@ from bridge.migrate.compare import (
     compare,
     differing_paths,
     general_path,
+    read_compare,
 )
+from bridge.yamlfile import load_yaml
 
 PILOT = "821ae27f-027c-4f21-a2e5-1667fc9b650a"
 OTHER = "4ed5c3a0-9f8e-4b7d-8c6a-5e4f3d2c1b0a"
@@ -399,3 +403,38 @@ def test_bad_rules_from_yaml(data: dict[str, Any], message: str) -> None:
 def test_a_bad_regex_is_refused_when_built_directly() -> None:
     with pytest.raises(ValueError, match="not a valid regex"):
         CompareRules(format_only={TOKEN_PATH: "("})
+
+
+def test_every_mistake_in_compare_rules_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_text(
+        "compare:\n"                                           # 1
+        "  formatonly: []\n"                                   # 2
+        "  format_only:\n"                                     # 3
+        f"    {TOKEN_PATH}: '[0-9'\n"                          # 4
+        "    AuthenticateUserResult.Other: 5\n"                # 5
+        "  sets:\n"                                            # 6
+        f"    {ACCOUNTS}: ''\n"                                # 7
+        "  ignore:\n"                                          # 8
+        "    - AuthenticateUserResult.ServerTime\n"            # 9
+        "    - A.B[0].C\n"                                     # 10
+        "  secret: [7]\n"                                      # 11
+        "  case_insensitive: AuthenticateUserResult.UserName\n"  # 12
+    )
+    rules, problems = read_compare(load_yaml(str(path))["compare"], str(path))
+    assert [str(problem) for problem in problems] == [
+        f"{path}:2: unknown key 'formatonly' in compare: did you mean 'format_only'? (known: "
+        "case_insensitive, format_only, ignore, secret, sets)",
+        f"{path}:4: compare.format_only '{TOKEN_PATH}': '[0-9' is not a valid regex: "
+        "unterminated character set at position 0",
+        f"{path}:5: compare.format_only 'AuthenticateUserResult.Other': the regex must be a "
+        "string or null",
+        f"{path}:7: compare.sets '{ACCOUNTS}': the key field must be a field name",
+        f"{path}:12: compare.case_insensitive must be a list of paths",
+        f"{path}:10: compare.ignore: 'A.B[0].C' has an index; write the general path 'A.B.C'",
+        f"{path}:11: compare.secret: 7 is not a path",
+    ]
+    assert rules.ignore == frozenset({"AuthenticateUserResult.ServerTime"})
+    with pytest.raises(ConfigError) as caught:
+        CompareRules.from_yaml(load_yaml(str(path))["compare"], str(path))
+    assert caught.value.problems == problems
