@@ -289,7 +289,7 @@ def _print_banner(config: Config, host: str, port: int,
         envelope = (
             '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             '<AuthenticateUser xmlns="https://www.assuresign.net/Services/DocumentNOW/Users">'
-            f"<AuthenticateUserRequest UserName={quoteattr(username)} "
+            f"<Request UserName={quoteattr(username)} "
             f"Password={quoteattr(password)}/>"
             "</AuthenticateUser></soap:Body></soap:Envelope>"
         )
@@ -420,10 +420,10 @@ def _unlock(args: argparse.Namespace) -> int:
 
 def _passwd(args: argparse.Namespace) -> int:
     from bridge.auth.passwords import LocalUser, hash_password, read_credentials, write_credentials
-    from bridge.identity import identity
 
     if args.client:
         return _client_secret(args)
+    from bridge.identity import identity
 
     path = args.file
     if path is None:

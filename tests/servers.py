@@ -186,7 +186,7 @@ def soap11_login(username: str, password: str) -> bytes:
     return (
         '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
         f'<AuthenticateUser xmlns="{USERS_NS}">'
-        f'<AuthenticateUserRequest UserName="{username}" Password="{password}"/>'
+        f'<Request UserName="{username}" Password="{password}"/>'
         "</AuthenticateUser></soap:Body></soap:Envelope>"
     ).encode()
 

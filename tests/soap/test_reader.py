@@ -23,12 +23,12 @@ from bridge.soap.reader import RequestReader, compile_request
 from bridge.soap.service import SoapService, _plain
 from bridge.soap.shapes import TEXT, Field, Operation
 from bridge.soap.xmlparse import XmlLimits
+from tests.contract import VECTORS
 from tests.soap.wsdls import (
     DOCUMENTNOW,
     DOCUMENTNOW_OPERATIONS,
     ENUMERATIONS,
     NMBRS,
-    REPO,
     combinations,
     generic_wsdl,
     member_part,
@@ -37,7 +37,6 @@ from tests.soap.wsdls import (
     proved,
 )
 
-VECTORS = REPO.parent / "shared" / "contract" / "vectors"
 USERS = "https://www.assuresign.net/Services/DocumentNOW/Users"
 LIMITS = XmlLimits(max_bytes=1024 * 1024)
 

@@ -13,9 +13,9 @@ from bridge.soap.envelope import Envelope, read_envelope
 from bridge.soap.service import SoapService
 from bridge.soap.shapes import coerce_simple
 from bridge.soap.xmlparse import XmlLimits
+from tests.contract import VECTORS
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO.parent / "shared" / "contract" / "vectors"
 USERS = "/Services/DocumentNOW/v2/DocumentNOW.svc/Users/text"
 PING = "/Services/DocumentNOW/v2/DocumentNOW.svc/Ping/text"
 NS_ROOT = "https://www.assuresign.net/Services/DocumentNOW"
