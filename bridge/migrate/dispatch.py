@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
-from bridge.errors import BridgeError, Fault, RateLimited, SoapServerError, UpstreamError
+from bridge.errors import (
+    BridgeError,
+    Fault,
+    RateLimited,
+    SoapClientError,
+    SoapServerError,
+    UpstreamError,
+)
 from bridge.migrate.exchange import Exchange, SoapRequest
 from bridge.migrate.plan import Plan
 from bridge.migrate.records import Recorder
@@ -187,7 +194,7 @@ class Dispatcher:
         version = exchange.envelope.version
         if outcome.fault is not None:
             message = outcome.fault.message
-            if outcome.reason == "client_error":
+            if outcome.reason == SoapClientError.reason:
                 # Say what the Body should have held: the caller's client dropped or misnamed it.
                 message += f" Expected {expected(exchange.operation)}"
             return _fault_reply(Fault(outcome.fault.code, message), version)

@@ -15,7 +15,7 @@ from typing import Any
 from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import Grant, TokenIssuer
-from bridge.errors import Fault, StoreError, UpstreamError
+from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
 from bridge.rules.remembered import RememberedResults
@@ -167,7 +167,7 @@ class RuleEngine:
                 # Not a wrong password but a request shaped unlike the WSDL (a client that
                 # dropped an element it did not know): saying "invalid password" would send
                 # people hunting a password that is right.
-                outcome.reason = "client_error"
+                outcome.reason = SoapClientError.reason  # logged and counted as any client error
                 outcome.detail = f"request carries none of {', '.join(absent)}"
                 outcome.fault = Fault("Client", f"The {rule.operation} request carries none of "
                                       f"{' and '.join(absent)}.")
