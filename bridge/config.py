@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 import re
@@ -129,6 +130,9 @@ class Config:
     vars: dict[str, Any] = field(default_factory=dict)
     sandbox: SandboxSettings | None = None
     legacy: Endpoint | None = None
+    # When the legacy service stops verifying (epoch seconds; legacy.retired_at): from then
+    # on, verify.learn rules check learned verifiers instead (bridge/auth/verifiers.py).
+    legacy_retired_at: float | None = None
     routing: Routing = field(default_factory=Routing)
     side_calls: SideCallSettings = field(default_factory=SideCallSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
@@ -202,6 +206,23 @@ def _public_url(key: str, value: Any) -> str | None:
     return str(value).rstrip("/")
 
 
+def _moment(key: str, value: Any) -> float:
+    """A point in time: an ISO 8601 date or date-time (UTC unless it says otherwise)."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, datetime.date):
+        moment = datetime.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{key} is a date or date-time, e.g. 2027-03-01 or "
+                             "2027-03-01T00:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
 def _sources(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or any(
             source not in DIRECTORY_SOURCES for source in value):
@@ -265,6 +286,10 @@ def load_config(path: str) -> Config:
         if endpoint is not None:
             upstreams[name] = endpoint
     legacy = _endpoint(reader, data, "legacy", data["legacy"], "legacy") if "legacy" in data else None
+    legacy_retired_at = None
+    if legacy is not None and isinstance(data["legacy"], LocatedDict):
+        legacy_retired_at = reader.read(data["legacy"], {"retired_at": _moment}, also=(
+            *_ENDPOINT, "base_url", "breaker"), noun="upstream setting").get("retired_at")
 
     routing, routing_problems = read_routing(data.get("routing"), path)
     reader.problems.extend(routing_problems)
@@ -343,6 +368,7 @@ def load_config(path: str) -> Config:
         vars=dict(variables),
         sandbox=sandbox,
         legacy=legacy,
+        legacy_retired_at=legacy_retired_at,
         routing=routing,
         side_calls=side_calls,
         directory=directory,
@@ -362,7 +388,8 @@ def _endpoint(reader: Reader, container: LocatedDict, name: str, spec: Any,
     if not isinstance(spec, LocatedDict) or not isinstance(spec.get("base_url"), str):
         reader.problem(container, name, f"{label} needs a base_url")
         return None
-    values = reader.read(spec, _ENDPOINT, also=("base_url", "breaker"), noun="upstream setting")
+    values = reader.read(spec, _ENDPOINT, also=("base_url", "breaker", *(
+        ("retired_at",) if label == "legacy" else ())), noun="upstream setting")
     wrong = url_problem(spec["base_url"], "base_url")
     if spec["base_url"] != "sandbox" and wrong:
         reader.problem(spec, "base_url", wrong + (" (or sandbox, in demo mode)"

@@ -14,10 +14,12 @@ from bridge.auth.lockout import Lockout
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import TokenIssuer
+from bridge.auth.verifiers import LearnedVerifiers
 from bridge.check import load_rules
 from bridge.config import Config, resolve_secrets
 from bridge.directory import ACCOUNTS_LOOKUP, Directory, LocalDirectory
 from bridge.health import Readiness
+from bridge.legacycalls import LegacyCalls
 from bridge.metrics import observe_upstream
 from bridge.migrate.dispatch import Dispatcher
 from bridge.migrate.records import Recorder
@@ -125,7 +127,13 @@ def wire_directory(config: Config, state_key: bytes | None = None) -> Directory:
 def _engine_context(config: Config, store: Store, tokens: TokenIssuer,
                     secrets: Mapping[str, str], state_key: bytes,
                     own_directory: LocalDirectory) -> EngineContext:
+    # verify.learn: the legacy service checks credentials until it is retired (or removed).
+    legacy_calls = (LegacyCalls(LegacyClient(config.legacy), config.xml_limits,
+                                config.legacy_retired_at) if config.legacy else None)
     return EngineContext(
+        legacy_check=legacy_calls.check if legacy_calls else None,
+        legacy_retired=legacy_calls.retired if legacy_calls else None,
+        verifiers=LearnedVerifiers(store, state_key),
         upstreams=_clients(config.upstreams.values()),
         store=store,
         tokens=tokens,

@@ -15,9 +15,11 @@ from typing import Any
 from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.tokens import Grant, TokenIssuer
+from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
-from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step
+from bridge.rules.calls import Authorizer, GrantRefused, StepCall
+from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
 from bridge.rules.template import lookup, render_value
 from bridge.store.base import Store
@@ -113,6 +115,24 @@ class _Run:
 
 
 @dataclass(frozen=True)
+class LegacyCall:
+    """A rendered verify.legacy: one SOAP call to the legacy service, as plain data."""
+
+    path: str
+    namespace: str
+    operation: str
+    action: str
+    header: Mapping[str, Any]
+    body: Mapping[str, Any]
+    refused: tuple[str, ...]
+
+
+# What a legacy credentials check can answer (EngineContext.legacy_check).
+LEGACY_OK = "ok"
+LEGACY_REFUSED = "refused"
+
+
+@dataclass(frozen=True)
 class EngineContext:
     """Everything rules need at run time, wired once at start-up."""
 
@@ -131,6 +151,15 @@ class EngineContext:
     # What the bridge's own account directory knows of a user ({firstName, lastName,
     # accounts}, or None), for directory steps; passed in because the directory sits above.
     directory: Callable[[str], Mapping[str, Any] | None] | None = None
+    # The OAuth2 grants steps with `grant:` call with (bridge/grants; it sits above rules).
+    grants: Authorizer | None = None
+    # Asks the legacy service whether credentials are good (verify.strategy legacy):
+    # LEGACY_OK, LEGACY_REFUSED, or why it could not tell. None: no legacy service.
+    legacy_check: Callable[[LegacyCall], str] | None = None
+    # Whether the legacy service is retired by now (legacy.retired_at has passed).
+    legacy_retired: Callable[[], bool] | None = None
+    # Verifiers learned while the legacy side verified (verify.learn).
+    verifiers: LearnedVerifiers | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +336,9 @@ class RuleEngine:
             first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
             fresh = _Run(outcome, guard, use_cache=False)
             for step in rule.steps[first:]:
+        if verify is not None and verify.strategy == "legacy":
+            self._verify_at_legacy(rule, verify, scope, guard)
+            return
                 scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
 
     def _attempt(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
@@ -327,6 +359,55 @@ class RuleEngine:
         remembering = self._remembering(rule, step, scope)
         if remembering is not None:
             cached = self.remembered.get(remembering.key) if run.use_cache else None
+    # -- verifiers learned from the legacy side (verify.learn) ----------------------
+
+    def legacy_retired(self) -> bool:
+        """Whether the legacy side no longer verifies: none configured, or past retired_at."""
+        retired = self.context.legacy_retired
+        return self.context.legacy_check is None or (retired is not None and retired())
+
+    def _verify_at_legacy(self, rule: Rule, verify: Verify, scope: dict[str, Any],
+                          guard: _Guard | None) -> None:
+        """strategy legacy: the legacy service's own check while it is there (learning what it
+        accepts), the learned verifier after."""
+        remembering = self._remembering(rule, None, scope)
+        if remembering is not None and self.remembered.get(remembering.key) is not None:
+            return
+        if guard is not None:
+            guard.hold()
+        if self.legacy_retired():
+            self._check_learned(verify, scope)
+        else:
+            check = verify.legacy
+            assert check is not None and self.context.legacy_check is not None
+            call = LegacyCall(check.path, check.namespace, check.operation, check.action,
+                              _prune(render_value(check.header, scope)) or {},
+                              _prune(render_value(check.body, scope)) or {}, check.refused)
+            verdict = self.context.legacy_check(call)
+            if verdict == LEGACY_REFUSED:
+                raise Refusal(INVALID_CREDENTIALS, "legacy verification: refused")
+            if verdict != LEGACY_OK:
+                raise Refusal(UNAVAILABLE, f"legacy verification: {verdict}")
+            self._learn_verifier(verify, scope)
+        if remembering is not None:
+            self.remembered.put(remembering.key, {}, remembering.ttl)
+
+    def _check_learned(self, verify: Verify, scope: dict[str, Any]) -> None:
+        verifiers = self.context.verifiers
+        username = str(scope["input"].get(verify.username) or "")
+        secret = str(scope["input"].get(verify.password) or "")
+        if verifiers is None or not verifiers.verify(username, secret):
+            raise Refusal(INVALID_CREDENTIALS, "no learned verifier matches (legacy retired)")
+
+    def _learn_verifier(self, verify: Verify, scope: dict[str, Any]) -> None:
+        verifiers = self.context.verifiers
+        if not verify.learn or verifiers is None:
+            return
+        username = str(scope["input"].get(verify.username) or "")
+        secret = str(scope["input"].get(verify.password) or "")
+        if username and secret and verifiers.learn(username, secret):
+            log.info("verifier learned", extra={"detail": "from the legacy side's success"})
+
             if cached is not None:
                 outcome.timings[f"{step.id}.cached"] = 0.0
                 # An entry of an earlier version does not say: take it as old as it can be.
@@ -381,6 +462,15 @@ class RuleEngine:
                                 step.cache.ttl, step.cache.refresh_on)
         verify = rule.verify
         if verify is None or verify.cache is None:
+        learning = (rule.verify is not None and rule.verify.learn
+                    and step.id == rule.verify.step)
+        if learning and self.legacy_retired():
+            # Lazy migration done: the learned verifier stands in for the retired check.
+            assert rule.verify is not None
+            if run.guard is not None:
+                run.guard.hold()
+            self._check_learned(rule.verify, scope)
+            return {extract.name: None for extract in step.extract}
             return None
         if step is not None and step.id != verify.step:
             return None
@@ -409,6 +499,9 @@ class RuleEngine:
                     return reply
             assert step.retry is not None
             # Exponential backoff with full jitter: instances do not retry in lock-step.
+        if learning:
+            assert rule.verify is not None
+            self._learn_verifier(rule.verify, scope)
             time.sleep(random.uniform(0, step.retry.backoff * 2 ** (attempt - 1)))  # noqa: S311
             log.info("retrying upstream step", extra={"step": step.id, "attempt": attempt + 1})
         raise AssertionError("unreachable")

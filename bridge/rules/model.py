@@ -15,7 +15,9 @@ from bridge.rules.template import Template, TemplateError, compile_value
 from bridge.schema import unknown_key
 from bridge.yamlfile import LocatedDict, LocatedList, line_of, load_yaml
 
-STRATEGIES = ("local", "upstream-credentials", "api-key")
+STRATEGIES = ("local", "upstream-credentials", "api-key", "legacy")
+# Strategies whose verifications `verify.learn` can learn (bridge/auth/verifiers.py).
+LEARNING_STRATEGIES = ("legacy", "upstream-credentials")
 FAULT_CODES = ("Client", "Server")
 SEVERITIES = ("Warning", "Error", "Fatal")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -148,6 +150,29 @@ class LockoutRule(_KeyLines):
 class TokenRule(_KeyLines):
     issue: str
     bearer: Template
+    # The legacy user whose OAuth2 grant authorises the call (bridge/grants), every page of a
+    # paged answer, and 429s waited out (bridge/rules/calls.py carries them out).
+    grant: Template | None = None
+    pages: Pages | None = None
+    throttle: Throttle | None = None
+
+
+@dataclass(frozen=True)
+class LegacyCheck(_KeyLines):
+    """verify.legacy: the SOAP call that asks the legacy service whether the caller's
+    credentials are good (strategy legacy), e.g. Nmbrs' DebtorService.Environment_Get."""
+
+    path: str
+    namespace: str
+    operation: str
+    action: str
+    header: Any = None  # compiled: {element: {member: template}}
+    body: Any = None
+    # Texts of a Fault that mean "these credentials are refused" (e.g. "---> 1001:"); any
+    # other Fault, or no answer, is the legacy service being unavailable.
+    refused: tuple[str, ...] = ()
+    line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     subject: Template
     context: Template | None = None
     accounts: Template | None = None
@@ -160,6 +185,10 @@ class TokenRule(_KeyLines):
 
     def bearer_step(self) -> str | None:
         """The step whose values the bearer is made of (the first one it names)."""
+    # Learn an argon2id verifier of each credentials the legacy side accepts, and verify
+    # against it once that side is retired (bridge/auth/verifiers.py).
+    learn: bool = False
+    legacy: LegacyCheck | None = None
         for ref in self.bearer.references:
             parts = ref.split(".")
             if parts[0] == "steps" and len(parts) > 1:
@@ -327,7 +356,8 @@ class _Compiler:
         section = self.mapping(data, "verify")
         if section is None:
             return None
-        self.unknown_keys(section, {"strategy", "step", "username", "password", "cache"}, "verify")
+        self.unknown_keys(section, {"strategy", "step", "username", "password", "cache", "learn",
+                                    "legacy"}, "verify")
         strategy = section.get("strategy")
         if strategy not in STRATEGIES:
             self.problem(section, "strategy",
@@ -336,8 +366,21 @@ class _Compiler:
         if strategy in ("upstream-credentials", "api-key") and not step:
             self.problem(section, "strategy",
                          f"verify.strategy {strategy} needs verify.step: the step that checks it")
-        if strategy == "local" and step:
-            self.problem(section, "step", "verify.step does not apply to the local strategy")
+        if strategy in ("local", "legacy") and step:
+            self.problem(section, "step", f"verify.step does not apply to the {strategy} strategy")
+        learn = section.get("learn", False)
+        if not isinstance(learn, bool):
+            self.problem(section, "learn", "verify.learn must be true or false")
+            learn = False
+        if learn and strategy not in LEARNING_STRATEGIES:
+            self.problem(section, "learn", "verify.learn applies to the strategies "
+                         f"{' and '.join(LEARNING_STRATEGIES)}: what they verify is learned")
+        legacy = self.legacy_check(section)
+        if strategy == "legacy" and legacy is None and "legacy" not in section:
+            self.problem(section, "strategy", "verify.strategy legacy needs verify.legacy: the "
+                         "SOAP call that checks the credentials at the legacy service")
+        if strategy != "legacy" and "legacy" in section:
+            self.problem(section, "legacy", "verify.legacy applies to the legacy strategy")
         cache = self.duration(section, "cache")
         if cache is not None and not 0 < cache <= MAX_VERIFY_CACHE:
             # A remembered verification outlives a password change or a vendor-side lock.
@@ -402,6 +445,43 @@ class _Compiler:
                 self.problem(spec, "directory", f"step {step_id!r}: directory names the user "
                              "to read, e.g. '{{ input.username }}'")
             for key in _UPSTREAM_STEP_KEYS:
+            learn=learn,
+            legacy=legacy,
+        )
+
+    def legacy_check(self, verify: LocatedDict) -> LegacyCheck | None:
+        section = self.mapping(verify, "legacy")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"path", "namespace", "operation", "action", "header", "body",
+                                    "refused"}, "verify.legacy")
+        missing = [key for key in ("path", "namespace", "operation")
+                   if not isinstance(section.get(key), str) or not section.get(key)]
+        for key in missing:
+            self.problem(section, key if key in section else "path",
+                         f"verify.legacy needs {key}")
+        refused = _as_list(section.get("refused"))
+        if not refused or not all(isinstance(text, str) and text for text in refused):
+            self.problem(section, "refused" if "refused" in section else "path",
+                         "verify.legacy needs refused: the Fault text(s) that mean the "
+                         "credentials are wrong, e.g. '---> 1001:'")
+        for key in ("header", "body"):
+            if key in section and not isinstance(section.get(key), LocatedDict):
+                self.problem(section, key, f"verify.legacy.{key} is a mapping of elements")
+        if missing:
+            return None
+        namespace, operation = str(section["namespace"]), str(section["operation"])
+        return LegacyCheck(
+            path=str(section["path"]),
+            namespace=namespace,
+            operation=operation,
+            # ASMX's convention: the namespace and the operation (FACTS §2.1 for Nmbrs).
+            action=str(section.get("action") or f"{namespace.rstrip('/')}/{operation}"),
+            header=self.compiled(section, "header", section.get("header") or {}),
+            body=self.compiled(section, "body", section.get("body") or {}),
+            refused=tuple(str(text) for text in refused if isinstance(text, str) and text),
+            line=section.line,
+            key_lines=section.key_lines,
                 if key in spec:
                     self.problem(spec, key, f"step {step_id!r} reads the directory: {key} "
                                  "applies only to a step that calls an upstream")
