@@ -192,13 +192,13 @@ class _RuleChecker:
         for role, name in (("username", verify.username), ("password", verify.password)):
             if name not in inputs:
                 self.problem(verify.line_of(role), f"verify.{role}: no input named {name!r}")
-        if verify.strategy == "local" and not self.config.credentials_file:
-            self.problem(verify.line_of("strategy"),
-                         f"verify.strategy local needs credentials_file in {self.config.source}")
         if verify.legacy is not None and f"input.{verify.password}" not in references_in(
                 verify.legacy.header) | references_in(verify.legacy.body):
             self.problem(verify.legacy.line, "verify.legacy never sends "
                          f"input.{verify.password} to the legacy service")
+        if verify.strategy == "local" and not self.config.credentials_file:
+            self.problem(verify.line_of("strategy"),
+                         f"verify.strategy local needs credentials_file in {self.config.source}")
         if verify.step is None:
             return
         step = rule.step(verify.step)

@@ -18,7 +18,6 @@ from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
-from bridge.rules.calls import Authorizer, GrantRefused, StepCall
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
 from bridge.rules.template import lookup, render_value
@@ -300,6 +299,9 @@ class RuleEngine:
 
     def _verify_locally(self, rule: Rule, scope: dict[str, Any], guard: _Guard | None) -> None:
         verify = rule.verify
+        if verify is not None and verify.strategy == "legacy":
+            self._verify_at_legacy(rule, verify, scope, guard)
+            return
         if verify is None or verify.strategy != "local":
             return
         credentials = self.context.credentials
@@ -320,45 +322,6 @@ class RuleEngine:
         if remembering is not None:
             self.remembered.put(remembering.key, {}, remembering.ttl)
 
-    def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome,
-                   guard: _Guard | None = None) -> None:
-        run = _Run(outcome, guard)
-        try:
-            for step in rule.steps:
-                scope["steps"][step.id] = self._attempt(rule, step, scope, run)
-        except Refusal as refusal:
-            if not run.cached or refusal.status not in run.refresh_on:
-                raise
-            # A cached value (typically a bearer) was refused upstream: forget it and run
-            # again from the first cached step; earlier steps (the verification) stand.
-            for key in run.cached.values():
-                self.remembered.forget(key)
-            first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
-            fresh = _Run(outcome, guard, use_cache=False)
-            for step in rule.steps[first:]:
-        if verify is not None and verify.strategy == "legacy":
-            self._verify_at_legacy(rule, verify, scope, guard)
-            return
-                scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
-
-    def _attempt(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
-        """Run a step; an optional step's failure leaves its extracted values empty."""
-        try:
-            return self._run_step(rule, step, scope, run)
-        except Refusal as refusal:
-            stale = bool(run.cached) and refusal.status in run.refresh_on
-            if not step.optional or stale:
-                raise
-            log.info("optional step failed", extra={"step": step.id, "detail": refusal.detail})
-            return {extract.name: None for extract in step.extract}
-
-    def _run_step(
-        self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run
-    ) -> dict[str, Any]:
-        outcome = run.outcome
-        remembering = self._remembering(rule, step, scope)
-        if remembering is not None:
-            cached = self.remembered.get(remembering.key) if run.use_cache else None
     # -- verifiers learned from the legacy side (verify.learn) ----------------------
 
     def legacy_retired(self) -> bool:
@@ -408,6 +371,42 @@ class RuleEngine:
         if username and secret and verifiers.learn(username, secret):
             log.info("verifier learned", extra={"detail": "from the legacy side's success"})
 
+    def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome,
+                   guard: _Guard | None = None) -> None:
+        run = _Run(outcome, guard)
+        try:
+            for step in rule.steps:
+                scope["steps"][step.id] = self._attempt(rule, step, scope, run)
+        except Refusal as refusal:
+            if not run.cached or refusal.status not in run.refresh_on:
+                raise
+            # A cached value (typically a bearer) was refused upstream: forget it and run
+            # again from the first cached step; earlier steps (the verification) stand.
+            for key in run.cached.values():
+                self.remembered.forget(key)
+            first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
+            fresh = _Run(outcome, guard, use_cache=False)
+            for step in rule.steps[first:]:
+                scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
+
+    def _attempt(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
+        """Run a step; an optional step's failure leaves its extracted values empty."""
+        try:
+            return self._run_step(rule, step, scope, run)
+        except Refusal as refusal:
+            stale = bool(run.cached) and refusal.status in run.refresh_on
+            if not step.optional or stale:
+                raise
+            log.info("optional step failed", extra={"step": step.id, "detail": refusal.detail})
+            return {extract.name: None for extract in step.extract}
+
+    def _run_step(
+        self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run
+    ) -> dict[str, Any]:
+        outcome = run.outcome
+        remembering = self._remembering(rule, step, scope)
+        if remembering is not None:
+            cached = self.remembered.get(remembering.key) if run.use_cache else None
             if cached is not None:
                 outcome.timings[f"{step.id}.cached"] = 0.0
                 # An entry of an earlier version does not say: take it as old as it can be.
@@ -424,6 +423,15 @@ class RuleEngine:
             if remembering is not None:
                 self.remembered.put(remembering.key, extracted, remembering.ttl)
             return extracted
+        learning = (rule.verify is not None and rule.verify.learn
+                    and step.id == rule.verify.step)
+        if learning and self.legacy_retired():
+            # Lazy migration done: the learned verifier stands in for the retired check.
+            assert rule.verify is not None
+            if run.guard is not None:
+                run.guard.hold()
+            self._check_learned(rule.verify, scope)
+            return {extract.name: None for extract in step.extract}
         client = self.context.upstreams[step.upstream]
         path = str(step.path.render(scope))
         headers = {k: str(v.render(scope)) for k, v in step.headers.items() if v is not None}
@@ -449,6 +457,9 @@ class RuleEngine:
             refusal.status = reply.status
             raise refusal
         extracted = self._extract(step, reply.body, reply.status)
+        if learning:
+            assert rule.verify is not None
+            self._learn_verifier(rule.verify, scope)
         if remembering is not None:
             self.remembered.put(remembering.key, extracted, remembering.ttl)
         return extracted
@@ -462,15 +473,6 @@ class RuleEngine:
                                 step.cache.ttl, step.cache.refresh_on)
         verify = rule.verify
         if verify is None or verify.cache is None:
-        learning = (rule.verify is not None and rule.verify.learn
-                    and step.id == rule.verify.step)
-        if learning and self.legacy_retired():
-            # Lazy migration done: the learned verifier stands in for the retired check.
-            assert rule.verify is not None
-            if run.guard is not None:
-                run.guard.hold()
-            self._check_learned(rule.verify, scope)
-            return {extract.name: None for extract in step.extract}
             return None
         if step is not None and step.id != verify.step:
             return None
@@ -499,9 +501,6 @@ class RuleEngine:
                     return reply
             assert step.retry is not None
             # Exponential backoff with full jitter: instances do not retry in lock-step.
-        if learning:
-            assert rule.verify is not None
-            self._learn_verifier(rule.verify, scope)
             time.sleep(random.uniform(0, step.retry.backoff * 2 ** (attempt - 1)))  # noqa: S311
             log.info("retrying upstream step", extra={"step": step.id, "attempt": attempt + 1})
         raise AssertionError("unreachable")

@@ -124,32 +124,6 @@ class Step(_KeyLines):
     # names instead of calling an upstream (upstream, method and path are then unused).
     directory: Template | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class Verify(_KeyLines):
-    strategy: str
-    step: str | None
-    username: str
-    password: str
-    # Remember a successful verification this long, keyed by an HMAC of the credentials.
-    cache: float | None = None
-    line: int = 0
-    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class LockoutRule(_KeyLines):
-    subject: Template
-    refusal: str
-    line: int = 0
-    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class TokenRule(_KeyLines):
-    issue: str
-    bearer: Template
     # The legacy user whose OAuth2 grant authorises the call (bridge/grants), every page of a
     # paged answer, and 429s waited out (bridge/rules/calls.py carries them out).
     grant: Template | None = None
@@ -173,6 +147,36 @@ class LegacyCheck(_KeyLines):
     refused: tuple[str, ...] = ()
     line: int = 0
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Verify(_KeyLines):
+    strategy: str
+    step: str | None
+    username: str
+    password: str
+    # Remember a successful verification this long, keyed by an HMAC of the credentials.
+    cache: float | None = None
+    line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # Learn an argon2id verifier of each credentials the legacy side accepts, and verify
+    # against it once that side is retired (bridge/auth/verifiers.py).
+    learn: bool = False
+    legacy: LegacyCheck | None = None
+
+
+@dataclass(frozen=True)
+class LockoutRule(_KeyLines):
+    subject: Template
+    refusal: str
+    line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TokenRule(_KeyLines):
+    issue: str
+    bearer: Template
     subject: Template
     context: Template | None = None
     accounts: Template | None = None
@@ -185,10 +189,6 @@ class LegacyCheck(_KeyLines):
 
     def bearer_step(self) -> str | None:
         """The step whose values the bearer is made of (the first one it names)."""
-    # Learn an argon2id verifier of each credentials the legacy side accepts, and verify
-    # against it once that side is retired (bridge/auth/verifiers.py).
-    learn: bool = False
-    legacy: LegacyCheck | None = None
         for ref in self.bearer.references:
             parts = ref.split(".")
             if parts[0] == "steps" and len(parts) > 1:
@@ -396,6 +396,43 @@ class _Compiler:
             cache=cache,
             line=section.line,
             key_lines=section.key_lines,
+            learn=learn,
+            legacy=legacy,
+        )
+
+    def legacy_check(self, verify: LocatedDict) -> LegacyCheck | None:
+        section = self.mapping(verify, "legacy")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"path", "namespace", "operation", "action", "header", "body",
+                                    "refused"}, "verify.legacy")
+        missing = [key for key in ("path", "namespace", "operation")
+                   if not isinstance(section.get(key), str) or not section.get(key)]
+        for key in missing:
+            self.problem(section, key if key in section else "path",
+                         f"verify.legacy needs {key}")
+        refused = _as_list(section.get("refused"))
+        if not refused or not all(isinstance(text, str) and text for text in refused):
+            self.problem(section, "refused" if "refused" in section else "path",
+                         "verify.legacy needs refused: the Fault text(s) that mean the "
+                         "credentials are wrong, e.g. '---> 1001:'")
+        for key in ("header", "body"):
+            if key in section and not isinstance(section.get(key), LocatedDict):
+                self.problem(section, key, f"verify.legacy.{key} is a mapping of elements")
+        if missing:
+            return None
+        namespace, operation = str(section["namespace"]), str(section["operation"])
+        return LegacyCheck(
+            path=str(section["path"]),
+            namespace=namespace,
+            operation=operation,
+            # ASMX's convention: the namespace and the operation (FACTS §2.1 for Nmbrs).
+            action=str(section.get("action") or f"{namespace.rstrip('/')}/{operation}"),
+            header=self.compiled(section, "header", section.get("header") or {}),
+            body=self.compiled(section, "body", section.get("body") or {}),
+            refused=tuple(str(text) for text in refused if isinstance(text, str) and text),
+            line=section.line,
+            key_lines=section.key_lines,
         )
 
     def lockout(self, data: LocatedDict) -> LockoutRule | None:
@@ -445,43 +482,6 @@ class _Compiler:
                 self.problem(spec, "directory", f"step {step_id!r}: directory names the user "
                              "to read, e.g. '{{ input.username }}'")
             for key in _UPSTREAM_STEP_KEYS:
-            learn=learn,
-            legacy=legacy,
-        )
-
-    def legacy_check(self, verify: LocatedDict) -> LegacyCheck | None:
-        section = self.mapping(verify, "legacy")
-        if section is None:
-            return None
-        self.unknown_keys(section, {"path", "namespace", "operation", "action", "header", "body",
-                                    "refused"}, "verify.legacy")
-        missing = [key for key in ("path", "namespace", "operation")
-                   if not isinstance(section.get(key), str) or not section.get(key)]
-        for key in missing:
-            self.problem(section, key if key in section else "path",
-                         f"verify.legacy needs {key}")
-        refused = _as_list(section.get("refused"))
-        if not refused or not all(isinstance(text, str) and text for text in refused):
-            self.problem(section, "refused" if "refused" in section else "path",
-                         "verify.legacy needs refused: the Fault text(s) that mean the "
-                         "credentials are wrong, e.g. '---> 1001:'")
-        for key in ("header", "body"):
-            if key in section and not isinstance(section.get(key), LocatedDict):
-                self.problem(section, key, f"verify.legacy.{key} is a mapping of elements")
-        if missing:
-            return None
-        namespace, operation = str(section["namespace"]), str(section["operation"])
-        return LegacyCheck(
-            path=str(section["path"]),
-            namespace=namespace,
-            operation=operation,
-            # ASMX's convention: the namespace and the operation (FACTS §2.1 for Nmbrs).
-            action=str(section.get("action") or f"{namespace.rstrip('/')}/{operation}"),
-            header=self.compiled(section, "header", section.get("header") or {}),
-            body=self.compiled(section, "body", section.get("body") or {}),
-            refused=tuple(str(text) for text in refused if isinstance(text, str) and text),
-            line=section.line,
-            key_lines=section.key_lines,
                 if key in spec:
                     self.problem(spec, key, f"step {step_id!r} reads the directory: {key} "
                                  "applies only to a step that calls an upstream")
