@@ -28,6 +28,7 @@ from bridge.migrate.sidejobs import SideJobs
 from bridge.proxies import TrustedProxies
 from bridge.reload import PlanSource, build_plan
 from bridge.rules.engine import EngineContext, RuleEngine
+from bridge.rules.ids import IdMap
 from bridge.rules.remembered import RememberedResults
 from bridge.soap.service import SoapService
 from bridge.soap.wsdl import WsdlDocument
@@ -134,6 +135,7 @@ def _engine_context(config: Config, store: Store, tokens: TokenIssuer,
         legacy_check=legacy_calls.check if legacy_calls else None,
         legacy_retired=legacy_calls.retired if legacy_calls else None,
         verifiers=LearnedVerifiers(store, state_key),
+        ids=IdMap(store),
         upstreams=_clients(config.upstreams.values()),
         store=store,
         tokens=tokens,

@@ -22,6 +22,7 @@ from bridge.migrate.records import Recorder
 from bridge.migrate.routing import SHADOW, VERIFY
 from bridge.migrate.sidecalls import SideCalls
 from bridge.rules.engine import Outcome, RuleEngine
+from bridge.rules.ids import learn_pairs
 from bridge.rules.model import UNAVAILABLE, Rule
 from bridge.rules.template import lookup
 from bridge.soap.envelope import read_answer
@@ -89,6 +90,10 @@ class SideJobs:
         self._learn_from(rule, exchange, legacy)
         started = time.perf_counter()
         outcome = self.engine.run(rule, exchange.request, dry_run=True)
+        if self._learn_ids(rule, legacy, outcome):
+            # Ids seen for the first time: the dry run rendered them unknown; again, with
+            # the pairs just learned, so the comparison is of the answers, not of the table.
+            outcome = self.engine.run(rule, exchange.request, dry_run=True)
         rest = self._rest_side(exchange, outcome, (time.perf_counter() - started) * 1000)
         self._compare(plan, rule, exchange, legacy, rest, outcome, SHADOW, cohort)
 
@@ -97,6 +102,7 @@ class SideJobs:
         rest = self._rest_side(exchange, outcome, sum(outcome.timings.values()) * 1000)
         legacy = self._call_legacy_side(exchange)
         self._learn_from(rule, exchange, legacy)
+        self._learn_ids(rule, legacy, outcome)
         self._attach_legacy_token(rule, outcome, legacy)
         self._compare(plan, rule, exchange, legacy, rest, outcome, VERIFY, cohort)
 
@@ -180,6 +186,14 @@ class SideJobs:
             "rest_error": _error_label(rest) or (outcome.reason if outcome.reason == UNAVAILABLE
                                                  else None),
         })
+
+    def _learn_ids(self, rule: Rule, legacy: Side, outcome: Outcome) -> bool:
+        """Learn the rule's id pairs from the legacy answer and the REST steps beside it;
+        whether any pair was new (bridge/rules/ids.py)."""
+        ids = self.engine.context.ids
+        if not rule.learn_ids or ids is None or legacy.kind != "result" or outcome.result is None:
+            return False
+        return bool(learn_pairs(ids, rule.learn_ids, legacy.data, outcome.steps).get("written"))
 
     def _learn_from(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
         if legacy.kind != "result" or rule.learn_accounts is None:

@@ -18,9 +18,11 @@ from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
+from bridge.rules.calls import Authorizer, GrantRefused, StepCall
+from bridge.rules.ids import IdMap
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
-from bridge.rules.template import lookup, render_value
+from bridge.rules.template import IDS_IN_FORCE, lookup, render_value
 from bridge.store.base import Store
 from bridge.upstream.rest import Reply, RestClient
 
@@ -46,6 +48,8 @@ class Outcome:
     # When each step's values were obtained (a cached step's: when it was cached), so a
     # token knows how old its bearer is.
     fetched: dict[str, float] = field(default_factory=dict)
+    # Each step's extracted values, for what is learned beside the answer (learn_ids).
+    steps: dict[str, Any] = field(default_factory=dict)
 
 
 class Refusal(Exception):
@@ -159,6 +163,8 @@ class EngineContext:
     legacy_retired: Callable[[], bool] | None = None
     # Verifiers learned while the legacy side verified (verify.learn).
     verifiers: LearnedVerifiers | None = None
+    # The legacy ints of REST GUIDs, for the int_id and guid filters (bridge/rules/ids.py).
+    ids: IdMap | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,9 @@ class RuleEngine:
         """Carry the rule out. A dry run (the shadow side) leaves no trace: no lockout is
         counted or consulted and the token it answers with is never stored."""
         outcome = Outcome()
+        # Each run sets it, in its own thread's context: the filters read this engine's table.
+        ids = self.context.ids
+        IDS_IN_FORCE.set(ids.dry() if ids is not None and dry_run else ids)
         scope: dict[str, Any] = {
             "input": {},
             "steps": {},
@@ -242,6 +251,7 @@ class RuleEngine:
                     guard.release()
             raise
         outcome.result = _prune(render_value(rule.result, scope)) or {}
+        outcome.steps = scope["steps"]
         return outcome
 
     # -- the parts of a run --------------------------------------------------

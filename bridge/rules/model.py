@@ -150,6 +150,21 @@ class LegacyCheck(_KeyLines):
 
 
 @dataclass(frozen=True)
+class IdLearning:
+    """One kind of a rule's `learn_ids`: where the legacy answer and the REST steps list the
+    same records, which fields they share, and where each keeps its id."""
+
+    kind: str
+    legacy_items: str
+    legacy_id: str
+    legacy_match: tuple[str, ...]
+    rest_items: str
+    rest_id: str
+    rest_match: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Verify(_KeyLines):
     strategy: str
     step: str | None
@@ -243,6 +258,10 @@ class Rule(_KeyLines):
     # Answered by the bridge itself in every mode (e.g. Ping): routing, rate limits and the
     # side path do not apply, so monitoring sees the bridge whether or not legacy is there.
     local: bool = False
+    # The same login served as the vendor's deprecated REST call (bridge/rules/rest.py).
+    rest: RestAnswer | None = None
+    # Pairs of legacy ints and REST GUIDs to learn beside a legacy answer (bridge/rules/ids.py).
+    learn_ids: tuple[IdLearning, ...] = ()
     # Where the top-level keys are written, and refusals.result (0: not written).
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     refusal_line: int = 0
@@ -265,6 +284,10 @@ _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", 
 # What only a step that calls an upstream has; a directory step has none of it.
 _UPSTREAM_STEP_KEYS = ("upstream", "method", "path", "headers", "json", "on_error", "retry")
 LEARNED_NAMES = ("firstName", "lastName")
+_RULE_KEYS |= {"learn_ids"}
+# What templates read; an `each` step's item may not shadow one of them.
+_SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",
+                     "answer"})
 
 
 class _Compiler:
@@ -434,6 +457,38 @@ class _Compiler:
             line=section.line,
             key_lines=section.key_lines,
         )
+
+    def learn_ids(self, data: LocatedDict) -> tuple[IdLearning, ...]:
+        section = self.mapping(data, "learn_ids")
+        if section is None:
+            return ()
+        learned = []
+        for kind, spec in section.items():
+            sides: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+            if not isinstance(spec, LocatedDict):
+                self.problem(section, kind, f"learn_ids.{kind} takes legacy: and rest:")
+                continue
+            self.unknown_keys(spec, {"legacy", "rest"}, f"learn_ids.{kind}")
+            for side, root in (("legacy", "answer."), ("rest", "steps.")):
+                where = spec.get(side)
+                match = _as_list(where.get("match")) if isinstance(where, LocatedDict) else []
+                if (not isinstance(where, LocatedDict) or set(where) != {"items", "id", "match"}
+                        or not all(isinstance(where.get(k), str) for k in ("items", "id"))
+                        or not match or not all(isinstance(m, str) for m in match)):
+                    self.problem(spec, side if side in spec else kind, f"learn_ids.{kind}.{side} "
+                                 "takes {items: <path>, id: <field>, match: <field or list>}")
+                    continue
+                if not where["items"].startswith(root):
+                    self.problem(where, "items", f"learn_ids.{kind}.{side}.items starts with "
+                                 f"{root} (the {'legacy answer' if side == 'legacy' else 'steps'})")
+                sides[side] = (where["items"], where["id"], tuple(str(m) for m in match))
+            if len(sides) == 2:
+                if len(sides["legacy"][2]) != len(sides["rest"][2]):
+                    self.problem(spec, "rest", f"learn_ids.{kind}: legacy and rest match as many "
+                                 "fields")
+                learned.append(IdLearning(str(kind), *sides["legacy"], *sides["rest"],
+                                          line=section.line_of(kind)))
+        return tuple(learned)
 
     def lockout(self, data: LocatedDict) -> LockoutRule | None:
         section = self.mapping(data, "lockout")
@@ -747,6 +802,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         compare=compare,
         learn_accounts=compiler.compiled(data, "learn_accounts", data.get("learn_accounts")),
         learn_names=compiler.learn_names(data),
+        learn_ids=compiler.learn_ids(data),
         changes_data=changes_data,
         lookup=str(lookup) if lookup is not None else None,
         legacy_token=legacy_token,

@@ -7,6 +7,7 @@ value (a list stays a list, a boolean a boolean); anything mixed is text.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import re
 import urllib.parse
@@ -99,6 +100,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# The id table (bridge/rules/ids.py) the int_id and guid filters read: the engine sets it for
+# the run, so templates stay plain data and the filters stay functions of their arguments.
+IDS_IN_FORCE: contextvars.ContextVar[Any] = contextvars.ContextVar("ids_in_force", default=None)
+
+
+def _int_id(value: Any, kind: str) -> Any:
+    table = IDS_IN_FORCE.get()
+    return None if table is None or value is None else table.int_of(str(kind), value)
+
+
+def _guid(value: Any, kind: str) -> Any:
+    table = IDS_IN_FORCE.get()
+    return None if table is None or value is None else table.guid_of(str(kind), value)
+
+
 # name -> (number of arguments, function)
 FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     "lower": (0, lambda v: None if v is None else str(v).lower()),
@@ -115,6 +131,12 @@ FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     "reject": (1, _reject),
     "urlencode": (0, _urlencode),
     "join": (1, _join),
+    # A REST GUID as the legacy API's int (minted when none is known), and back.
+    "int_id": (1, _int_id),
+    "guid": (1, _guid),
+    # One of two literals by the value's truth (after `bool` for a text): a path segment
+    # such as OneSpan's signer/singleUse or signer/multiUse.
+    "choose": (2, lambda v, yes, no: yes if v else no),
 }
 
 
