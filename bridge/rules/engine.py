@@ -18,7 +18,6 @@ from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
-from bridge.rules.calls import Authorizer, GrantRefused, StepCall
 from bridge.rules.ids import IdMap
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
