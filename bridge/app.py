@@ -73,6 +73,8 @@ class BridgeApp:
                                  {"status": "ready" if ready else "not ready", "checks": checks})
         if path == "/v1/token" or path.startswith("/v1/accounts/"):
             return self.wiring.api(environ, method, path)
+        if (path == "/console" or path.startswith("/console/")) and self.wiring.console:
+            return self.wiring.console(environ, method, path, self.base_url(environ))
         if path == "/metrics" and method in ("GET", "HEAD"):
             return self.metrics()
         if path == self.config.wsdl_path and method in ("GET", "HEAD"):

@@ -17,11 +17,15 @@ from bridge.auth.tokens import TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.check import load_rules
 from bridge.config import Config, resolve_secrets
+from bridge.console.routes import Console
+from bridge.console.session import ConsoleAuth
 from bridge.directory import ACCOUNTS_LOOKUP, Directory, LocalDirectory
 from bridge.health import Readiness
 from bridge.legacycalls import LegacyCalls
 from bridge.metrics import observe_upstream
+from bridge.migrate.audit import Audit
 from bridge.migrate.dispatch import Dispatcher
+from bridge.migrate.marks import Marks
 from bridge.migrate.records import Recorder
 from bridge.migrate.sidecalls import SideCalls
 from bridge.migrate.sidejobs import SideJobs
@@ -58,6 +62,8 @@ class Wiring:
     side_calls: SideCalls
     # What /metrics shows beside the counters: each upstream's breaker on the request path.
     breakers: Mapping[str, Breaker]
+    # The migration console at /console/ (bridge/console).
+    console: Console | None = None
 
 
 def wire(config: Config, state_key: bytes | None = None) -> Wiring:
@@ -102,6 +108,9 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
                   {name: e.base_url for name, e in config.upstreams.items()},
                   rate_limiter, proxies.client)
     endpoints = list(config.upstreams.values()) + ([legacy] if legacy else [])
+    audit = Audit(store)
+    console = Console(ConsoleAuth(store, [secrets[k] for k in config.operator_keys]), recorder,
+                      plans.current, Marks(store, audit), audit, proxies.client)
     return Wiring(
         config=config, service=service, wsdl=wsdl, plans=plans,
         store=store, dispatcher=dispatcher, directory=directory, api=api,
@@ -109,6 +118,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         side_calls=side_calls,
         breakers={name: client.breaker for name, client in context.upstreams.items()
                   if client.breaker is not None},
+        console=console,
     )
 
 

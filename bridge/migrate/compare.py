@@ -181,6 +181,9 @@ class Difference:
     path: str
     legacy: str | None
     rest: str | None
+    # For a list item one side lacks: its other fields, secrets left out ("Name=…; IsPrimary=…"),
+    # so a reader sees which item it was.
+    item: str | None = None
 
 
 def general_path(path: str) -> str:
@@ -226,8 +229,9 @@ class _Comparison:
         self.skipped = skipped
         self.differences: list[Difference] = []
 
-    def add(self, path: str, legacy: str | None, rest: str | None) -> None:
-        self.differences.append(Difference(path or "$result", legacy, rest))
+    def add(self, path: str, legacy: str | None, rest: str | None, item: str | None = None
+            ) -> None:
+        self.differences.append(Difference(path or "$result", legacy, rest, item))
 
     def walk(self, legacy: Any, rest: Any, path: str, general: str) -> None:
         if _under(general, self.skipped):
@@ -287,9 +291,21 @@ class _Comparison:
                 item_path = f"{path}[{key_field}={label}{suffix}]"
                 legacy_item, rest_item = _item(legacy_items, index), _item(rest_items, index)
                 if legacy_item is _ABSENT or rest_item is _ABSENT:
-                    self.add(item_path, _presence(legacy_item), _presence(rest_item))
+                    shown = self._item(rest_item if legacy_item is _ABSENT else legacy_item,
+                                       general, key_field)
+                    self.add(item_path, _presence(legacy_item), _presence(rest_item), shown)
                 else:
                     self._values(legacy_item, rest_item, item_path, general)
+
+
+    def _item(self, item: Any, general: str, key_field: str) -> str | None:
+        """The item's plain fields but its key (already in the path), secrets left out."""
+        if not isinstance(item, Mapping):
+            return None
+        fields = [f"{name}={_text(value)}" for name, value in sorted(item.items(), key=str)
+                  if name != key_field and _present(value) is not _ABSENT
+                  and not _is_container(value) and not self.rules.is_secret(_join(general, name))]
+        return _truncate("; ".join(fields)) if fields else None
 
 
 def _describe(side: Side) -> str:

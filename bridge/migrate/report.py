@@ -109,7 +109,7 @@ def _summary(
         cohorts=dict(sorted(cohorts.items())),
         first_ts=min(times) if times else None,
         last_ts=max(times) if times else None,
-        series=_series(records, now),
+        series=series(records, now),
     )
     return replace(summary, verdict=verdict(summary))
 
@@ -136,13 +136,16 @@ def percentile(values: Sequence[float], percent: int) -> float | None:
     return ordered[rank - 1]
 
 
-def _series(records: list[Mapping[str, Any]], now: float) -> list[Bucket]:
-    """Buckets from the first comparison up to now, empty ones included so a chart shows when they stopped."""
+def series(records: Sequence[Mapping[str, Any]], now: float, size: float | None = None
+           ) -> list[Bucket]:
+    """Buckets from the first comparison up to now, empty ones included so a chart shows when
+    they stopped: hours (days past a week) unless `size` (seconds) says otherwise."""
     if not records:
         return []
     first = min(float(record["ts"]) for record in records)
     end = max([now, *(float(record["ts"]) for record in records)])
-    size = DAY if end - first > HOURLY_UNTIL else HOUR
+    if size is None:
+        size = DAY if end - first > HOURLY_UNTIL else HOUR
     grouped: dict[float, list[Mapping[str, Any]]] = {}
     for record in records:
         grouped.setdefault(math.floor(float(record["ts"]) / size) * size, []).append(record)

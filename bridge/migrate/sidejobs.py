@@ -17,6 +17,7 @@ from bridge.errors import Fault, SoapClientError, UpstreamError
 from bridge.identity import identity
 from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
 from bridge.migrate.exchange import Exchange
+from bridge.migrate.marks import effective_noise, learned_key, marks_key
 from bridge.migrate.plan import Plan
 from bridge.migrate.records import Recorder
 from bridge.migrate.routing import SHADOW, VERIFY
@@ -34,6 +35,8 @@ from bridge.upstream.legacy import LegacyClient, SoapReply
 log = logging.getLogger("bridge.migrate")
 
 _NOISE_TTL = 400 * 86400
+# Differences kept per comparison record: the console's samples come from these.
+MAX_DIFFERENCES = 20
 
 
 @dataclass
@@ -159,16 +162,18 @@ class SideJobs:
                  outcome: Outcome, mode: str, cohort: str | None) -> None:
         name = exchange.operation.name
         rules = plan.compare.get(name) or CompareRules()
-        noise_key = f"migrate:noise:{name}"
-        noise = frozenset(self.store.get(noise_key) or [])
+        noise_key = learned_key(name)
+        # The operators' marks (bridge/migrate/marks.py) apply on every instance at once.
+        stored, marks = self.store.get_many([noise_key, marks_key(name)])
+        known = frozenset(stored or [])
         if (self.noise_sample and outcome.reason == "ok" and legacy.kind == "result"
                 and random.random() < self.noise_sample):  # noqa: S311 - sampling, not security
             again = self._call_legacy_side(exchange)
             learned = differing_paths(legacy, again, rules)
-            if learned - noise:
-                noise = noise | learned
-                self.store.set(noise_key, sorted(noise), _NOISE_TTL)
-        differences = compare(legacy, rest, rules, noise)
+            if learned - known:
+                known = known | learned
+                self.store.set(noise_key, sorted(known), _NOISE_TTL)
+        differences = compare(legacy, rest, rules, effective_noise(sorted(known), marks))
         username = RuleEngine.username(rule, exchange.request) or ""
         self.recorder.comparison({
             "ts": time.time(),
@@ -178,8 +183,11 @@ class SideJobs:
             # Keyed, so a list of user names cannot be matched against the records.
             "user": keyed_fingerprint(self.state_key, identity(username), "comparison-user")[:16],
             "outcome": "differ" if differences else "agree",
-            "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest}
-                            for d in differences],
+            # Bounded: the values are cut at 80 characters by compare, the list here.
+            "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest,
+                             **({"item": d.item} if d.item else {})}
+                            for d in differences[:MAX_DIFFERENCES]],
+            "more_differences": max(0, len(differences) - MAX_DIFFERENCES),
             "legacy_ms": round(legacy.elapsed_ms, 2) if legacy.kind != "error" else None,
             "rest_ms": round(rest.elapsed_ms, 2),
             "legacy_error": _error_label(legacy),

@@ -132,7 +132,8 @@ def test_shadow_returns_legacy_and_finds_exactly_the_difference(bridge_with: Fac
     assert set(by_outcome) == {"agree", "differ"}
     assert by_outcome["differ"]["differences"] == [{
         "path": f"AuthenticateUserResult.Accounts.UserAccount[ContextIdentifier={EXTRA}]",
-        "legacy": "present", "rest": None}]
+        "legacy": "present", "rest": None,
+        "item": "IsPrimary=false; Name=Multi Legacy Archive"}]
     assert all(r["mode"] == "shadow" and r["rest_ms"] > 0 and r["legacy_ms"] > 0
                for r in records)
     report = _report(bridge)

@@ -106,14 +106,17 @@ def test_a_legacy_extra_account_is_named_by_its_key() -> None:
     rest = answer()
     rest["AuthenticateUserResult"]["Accounts"]["UserAccount"].pop()
     differences = compare(result(answer()), result(rest), RULES)
-    assert differences == [Difference(f"{ACCOUNTS}[ContextIdentifier={OTHER}]", "present", None)]
+    # The item is shown by its other fields, so a reader sees which account it was.
+    assert differences == [Difference(f"{ACCOUNTS}[ContextIdentifier={OTHER}]", "present", None,
+                                      "IsPrimary=false; Name=Example Labs")]
 
 
 def test_a_rest_extra_account_is_named_by_its_key() -> None:
     legacy = answer()
     legacy["AuthenticateUserResult"]["Accounts"]["UserAccount"].pop(0)
     differences = compare(result(legacy), result(answer()), RULES)
-    assert differences == [Difference(f"{ACCOUNTS}[ContextIdentifier={PILOT}]", None, "present")]
+    assert differences == [Difference(f"{ACCOUNTS}[ContextIdentifier={PILOT}]", None, "present",
+                                      "IsPrimary=true; Name=Example, Inc.")]
 
 
 def test_account_order_is_ignored_in_sets_but_not_in_plain_lists() -> None:
@@ -438,3 +441,13 @@ def test_every_mistake_in_compare_rules_is_reported_with_its_line(tmp_path: Path
     with pytest.raises(ConfigError) as caught:
         CompareRules.from_yaml(load_yaml(str(path))["compare"], str(path))
     assert caught.value.problems == problems
+
+
+def test_a_one_sided_item_never_shows_its_secret_fields() -> None:
+    legacy = answer()
+    legacy["AuthenticateUserResult"]["Accounts"]["UserAccount"][1]["ApiKey"] = "marker-secret-1"
+    rest = answer()
+    rest["AuthenticateUserResult"]["Accounts"]["UserAccount"].pop()
+    (difference,) = compare(result(legacy), result(rest), RULES)
+    assert difference.item == "IsPrimary=false; Name=Example Labs"
+    assert "marker-secret-1" not in repr(difference)
