@@ -567,8 +567,19 @@ class RuleEngine:
             accounts=accounts if isinstance(accounts, list) else [],
             bearer_expires_at=(outcome.fetched.get(spec.bearer_step() or "", time.time())
                                + spec.bearer_ttl) if spec.bearer_ttl else 0.0,
+            kind=spec.kind,
+            scope=self._token_scope(spec.scope, scope),
         )
         return self.context.tokens.issue(grant, spec.issue, spec.ttl or self.context.token_ttl)
+
+    @staticmethod
+    def _token_scope(spec: Mapping[str, Any], scope: dict[str, Any]) -> dict[str, str]:
+        bound = {name: str(template.render(scope) or "").strip() for name, template in spec.items()}
+        empty = [name for name, value in bound.items() if not value]
+        if empty:
+            # Fail closed: a token bound to nothing would fit any use that names nothing.
+            raise Refusal(UNAVAILABLE, f"token.scope {', '.join(empty)} rendered empty")
+        return bound
 
     def _refuse(
         self, rule: Rule, refusal: Refusal, scope: dict[str, Any], outcome: Outcome

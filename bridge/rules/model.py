@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.auth.tokens import OPAQUE, TOKEN_KINDS
+from bridge.auth.tokens import MAX_TTL, OPAQUE, SCOPED, SESSION, TOKEN_FORMS, TOKEN_KINDS
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
 from bridge.rules.template import Template, TemplateError, compile_value
@@ -201,6 +201,10 @@ class TokenRule(_KeyLines):
     bearer_ttl: float | None = None
     line: int = 0
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # What the token may be used for (auth/tokens.py: session, single-use, scoped), and the
+    # named values it is bound to, each rendered at issue.
+    kind: str = SESSION
+    scope: Mapping[str, Template] = field(default_factory=dict)
 
     def bearer_step(self) -> str | None:
         """The step whose values the bearer is made of (the first one it names)."""
@@ -672,10 +676,15 @@ class _Compiler:
         if section is None:
             return None
         self.unknown_keys(section, {"issue", "bearer", "subject", "context", "accounts", "ttl",
-                                    "bearer_ttl"}, "token")
+                                    "bearer_ttl", "kind", "scope"}, "token")
         issue = section.get("issue", OPAQUE)
-        if issue not in TOKEN_KINDS:
-            self.problem(section, "issue", f"token.issue must be one of {', '.join(TOKEN_KINDS)}")
+        if issue not in TOKEN_FORMS:
+            self.problem(section, "issue", f"token.issue must be one of {', '.join(TOKEN_FORMS)}")
+        kind, scope = self.token_use(section)
+        ttl = self.duration(section, "ttl")
+        if ttl is not None and ttl > MAX_TTL:
+            self.problem(section, "ttl", f"token.ttl is at most {int(MAX_TTL // 86400)}d: a "
+                         "user's revocation is kept that long")
         bearer = self.template(section, "bearer", section.get("bearer"))
         subject = self.template(section, "subject", section.get("subject"))
         if bearer is None:
@@ -690,11 +699,38 @@ class _Compiler:
             subject=subject,
             context=self.template(section, "context", section.get("context")),
             accounts=self.template(section, "accounts", section.get("accounts")),
-            ttl=self.duration(section, "ttl"),
+            ttl=ttl,
             bearer_ttl=self.duration(section, "bearer_ttl"),
             line=section.line,
             key_lines=section.key_lines,
+            kind=kind,
+            scope=scope,
         )
+
+    def token_use(self, section: LocatedDict) -> tuple[str, dict[str, Template]]:
+        """token.kind and token.scope, checked together."""
+        kind = section.get("kind", SESSION)
+        if kind not in TOKEN_KINDS:
+            self.problem(section, "kind", f"token.kind must be one of {', '.join(TOKEN_KINDS)}")
+        raw = section.get("scope")
+        scope: dict[str, Template] = {}
+        if raw is not None and not (isinstance(raw, LocatedDict) and raw):
+            self.problem(section, "scope", "token.scope maps names to values, e.g. "
+                         "{package: \"{{ input.package }}\"}")
+        elif raw is not None:
+            for name in raw:
+                compiled = self.template(raw, name, raw[name])
+                if compiled is not None:
+                    scope[str(name)] = compiled
+        if kind == SCOPED and raw is None:
+            self.problem(section, "kind", "a scoped token needs scope: the names it is bound to")
+        if kind == SESSION and raw is not None:
+            self.problem(section, "scope", "a session token is not bound to a scope: use "
+                         "kind: scoped (or single-use)")
+        if raw is not None and section.get("issue", OPAQUE) == "passthrough":
+            self.problem(section, "scope", "a passthrough token is the bearer itself: it cannot "
+                         "be bound to a scope")
+        return str(kind), scope
 
     def reasons(self, data: LocatedDict) -> tuple[Any, dict[str, Reason]]:
         section = self.mapping(data, "refusals")
