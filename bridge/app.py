@@ -146,6 +146,7 @@ class BridgeApp:
             action=environ.get("HTTP_SOAPACTION"),
             client=self.wiring.proxies.client(environ),
             request_id=logs.request_id.get() or "",
+            authorization=environ.get("HTTP_AUTHORIZATION"),
         )
 
     def _count(self, handled: Handled, response: Response, elapsed: float) -> None:

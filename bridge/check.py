@@ -184,6 +184,8 @@ class _RuleChecker:
         rule, verify = self.rule, self.rule.verify
         if rule.local:
             return  # answers by itself: no upstream, no token (the compiler saw to it)
+        if verify is None and rule.session is not None:
+            return  # the session is the verification: the token was minted at a login
         if verify is None:
             self.problem(rule.line,
                          "the rule never verifies the caller: add verify: with a strategy "
@@ -231,6 +233,10 @@ class _RuleChecker:
         """Each step's upstream and references (to earlier steps only), then the lockout's
         and the token's references."""
         secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
+        session = {"session"} if self.rule.session is not None else set()
+        if self.rule.session is not None:
+            self.references(reference_lines(self.rule.session.token), self.rule.session.line,
+                            inputs, {}, allowed_roots={"input", "vars"})
         earlier: dict[str, set[str]] = {}
         for step in self.rule.steps:
             if step.directory is None and step.upstream not in self.config.upstreams:
@@ -239,8 +245,12 @@ class _RuleChecker:
                              f"{step.upstream!r} (known: {known})")
             refs = reference_lines([step.json, step.headers, step.path,
                                     step.cache.key if step.cache else None, step.directory])
-            self.references(refs, step.line, inputs, earlier, allowed_roots={"input", "steps",
-                                                                              "secrets", "vars"})
+            item = {step.each_as} if step.each is not None else set()
+            if step.each is not None:
+                self.references(reference_lines(step.each), step.line, inputs, earlier,
+                                allowed_roots={"input", "steps", "vars"} | session)
+            self.references(refs, step.line, inputs, earlier, allowed_roots={
+                "input", "steps", "secrets", "vars"} | session | item)
             for ref in step.path.references:
                 if ref.startswith("secrets.") or ref in secret_inputs:
                     # Paths end up in logs and proxies' access logs; bodies and headers do not.
@@ -249,7 +259,7 @@ class _RuleChecker:
                                  "send secrets in the body or a header")
             self.inline_secrets(step.json, f"step {step.id!r}")
             self.inline_secrets(step.headers, f"step {step.id!r}")
-            earlier[step.id] = {extract.name for extract in step.extract}
+            earlier[step.id] = _extracts(self.rule)[step.id]
         lockout = self.rule.lockout
         if lockout is not None:
             # A misspelt subject renders empty, and an empty subject is never locked.
@@ -259,7 +269,7 @@ class _RuleChecker:
         if token is not None:
             refs = reference_lines([token.bearer, token.subject, token.context, token.accounts])
             self.references(refs, token.line, inputs, earlier,
-                            allowed_roots={"input", "steps", "vars"})
+                            allowed_roots={"input", "steps", "vars"} | session)
 
     def bearer_life(self) -> None:
         """A token must not outlive its bearer: a bearer reused from the cache for up to its
@@ -323,6 +333,11 @@ class _RuleChecker:
         # A local rule reaches no upstream and checks no password: neither can happen.
         needed: dict[str, int] = ({} if rule.local else
                                   {UNAVAILABLE: rule.line, INVALID_CREDENTIALS: rule.line})
+        if rule.session is not None:
+            # No password is checked here; a dead token is refused by the session's reason.
+            if rule.verify is None:
+                needed.pop(INVALID_CREDENTIALS, None)
+            needed.setdefault(rule.session.refusal, rule.session.line_of("refusal"))
         if rule.lockout is not None:
             needed.setdefault(rule.lockout.refusal, rule.lockout.line_of("refusal"))
         if rule.verify is not None and rule.verify.strategy == "local":
@@ -345,7 +360,8 @@ class _RuleChecker:
 
     def results(self, operation: Operation, inputs: set[str]) -> None:
         rule = self.rule
-        roots = {"input", "steps", "vars"} | ({"token"} if rule.token else set())
+        roots = ({"input", "steps", "vars"} | ({"token"} if rule.token else set())
+                 | ({"session"} if rule.session else set()))
         self.references(reference_lines(rule.result), rule.line_of("result"), inputs,
                         _extracts(rule), roots)
         self.shape(rule.result, operation.output, "result", rule.line_of("result"))
@@ -422,7 +438,8 @@ def _literal(value: Any) -> bool:
 
 def _extracts(rule: Rule) -> dict[str, set[str]]:
     """What each step extracts, by step id: what the token and the result may refer to."""
-    return {step.id: {extract.name for extract in step.extract} for step in rule.steps}
+    return {step.id: {extract.name for extract in step.extract}
+            | ({"each"} if step.each is not None else set()) for step in rule.steps}
 
 
 def _compare_line(rule: Rule, path: str) -> int:

@@ -89,6 +89,8 @@ class Dispatcher:
         rule = plan.rules.get(operation.name)
         # Operations passed through untouched are not decoded: the legacy service judges them.
         request = self.service.decode(operation, envelope) if rule is not None else {}
+        if rule is not None and incoming.authorization:
+            request["http"] = {"Authorization": incoming.authorization}
         exchange = Exchange(incoming.path, incoming.body, incoming.headers, envelope, operation,
                             request, incoming.client)
         if rule is not None and rule.local:

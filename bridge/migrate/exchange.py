@@ -21,6 +21,9 @@ class SoapRequest:
     action: str | None = None  # the SOAPAction header
     client: str | None = None  # the caller's address, past trusted proxies
     request_id: str = ""
+    # The HTTP Authorization header: where a caller puts its AuthenticationToken for an
+    # operation whose legacy request has no field for it (a rule's `http.Authorization`).
+    authorization: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:

@@ -219,6 +219,8 @@ class RuleEngine:
             # Only now, so that a blank password counts towards the lockout like a wrong one.
             if missing is not None:
                 raise missing
+            if rule.session is not None:
+                scope["session"] = self._session(rule, scope)
             self._verify_locally(rule, scope, guard)
             self._run_steps(rule, scope, outcome, guard)
             if guard is not None:
@@ -292,6 +294,40 @@ class RuleEngine:
         accounts = render_value(rule.learn_accounts, {"input": inputs, "answer": answer})
         return [a for a in accounts if isinstance(a, dict) and a.get("contextIdentifier")] \
             if isinstance(accounts, list) else []
+
+    def _session(self, rule: Rule, scope: dict[str, Any]) -> dict[str, Any]:
+        """The login the request's token stands for, as templates read it (`session.*`)."""
+        spec = rule.session
+        assert spec is not None
+        token = str(spec.token.render(scope) or "").strip()
+        scheme, _, rest = token.partition(" ")
+        if rest and scheme.lower() == "bearer":
+            # An Authorization header's value is read as it came.
+            token = rest.strip()
+        grant = self.context.tokens.resolve(token) if token else None
+        if grant is None:
+            # Unknown, expired and revoked tokens get one answer: which it was helps no caller.
+            raise Refusal(spec.refusal, "no live token" if token else "no token given")
+        return {"subject": grant.subject, "bearer": grant.bearer, "context": grant.context,
+                "accounts": grant.accounts}
+
+    def _each(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
+        """A step with `each`: one call per item; each extracted value becomes the list of
+        the items' values, and `each` the list of {<as>: item, <extracted>…} rows."""
+        assert step.each is not None
+        items = step.each.render(scope)
+        if not isinstance(items, list):
+            items = [] if items is None or items == "" or items is False else [items]
+        rows = []
+        try:
+            for item in items:
+                scope[step.each_as] = item
+                rows.append({step.each_as: item, **self._run_step(rule, step, scope, run)})
+        finally:
+            scope.pop(step.each_as, None)
+        values: dict[str, Any] = {e.name: [row.get(e.name) for row in rows] for e in step.extract}
+        values["each"] = rows
+        return values
 
     def _inputs(
         self, rule: Rule, request: Mapping[str, Any]
@@ -401,6 +437,8 @@ class RuleEngine:
     def _attempt(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
         """Run a step; an optional step's failure leaves its extracted values empty."""
         try:
+            if step.each is not None:
+                return self._each(rule, step, scope, run)
             return self._run_step(rule, step, scope, run)
         except Refusal as refusal:
             stale = bool(run.cached) and refusal.status in run.refresh_on

@@ -26,6 +26,8 @@ ERROR_KINDS = ("http", "timeout", "connect", "protocol", "too_large", "open")
 # The longest a successful verification may be remembered (verify.cache).
 MAX_VERIFY_CACHE = 15 * 60.0
 INVALID_CREDENTIALS = "invalid_credentials"
+# The default refusal of a rule whose `session` token is unknown, expired or revoked.
+INVALID_TOKEN = "invalid_token"  # noqa: S105 - a reason name, not a secret
 UNAVAILABLE = "unavailable"
 
 
@@ -118,6 +120,10 @@ class Step(_KeyLines):
     # An optional step that fails leaves its extracted values empty instead of
     # failing the rule (e.g. names from an endpoint a tenant may not have).
     optional: bool = False
+    # A step with `each` is called once per item of that list (`each_as` names the item):
+    # one signer token per signer. Its extracted values are then lists, item by item.
+    each: Template | None = None
+    each_as: str = "item"
     retry: Retry | None = None
     line: int = 0
     # A directory step reads the bridge's account directory for the user this template
@@ -228,6 +234,18 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class SessionRule(_KeyLines):
+    """`session`: the operation runs on the login a token stands for (a bridge token from
+    AuthenticateUser), resolved before any step; an unknown, expired or revoked token is
+    refused with `refusal`."""
+
+    token: Template
+    refusal: str = INVALID_TOKEN
+    line: int = 0
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class LegacyToken:
     answer: str
     requests: str
@@ -269,6 +287,8 @@ class Rule(_KeyLines):
     # Where the top-level keys are written, and refusals.result (0: not written).
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     refusal_line: int = 0
+    # The login this operation runs on, resolved from a token the request carries.
+    session: SessionRule | None = None
 
     def step(self, step_id: str) -> Step | None:
         for step in self.steps:
@@ -279,15 +299,18 @@ class Rule(_KeyLines):
 
 _RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "token", "result",
               "refusals", "compare", "learn_accounts", "learn_names", "changes_data",
-              "legacy_token", "local"}
+              "legacy_token", "local", "session"}
 LOOKUPS = ("accounts",)
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
-              "optional", "retry", "directory"}
+              "optional", "retry", "directory", "each", "as"}
 # What only a step that calls an upstream has; a directory step has none of it.
 _UPSTREAM_STEP_KEYS = ("upstream", "method", "path", "headers", "json", "on_error", "retry")
 LEARNED_NAMES = ("firstName", "lastName")
+# What templates read; an `each` step's item may not shadow one of them.
+_SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",
+                     "answer"})
 _RULE_KEYS |= {"learn_ids"}
 # What templates read; an `each` step's item may not shadow one of them.
 _SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",
@@ -372,10 +395,11 @@ class _Compiler:
                 )
             )
         for entry in fields:
-            if not entry.path.startswith(("body.", "header.")):
+            if not entry.path.startswith(("body.", "header.", "http.")):
                 self.problems.append(
                     Problem(self.file, entry.path_line,
-                            f"input {entry.name!r}: path must start with body. or header.")
+                            f"input {entry.name!r}: path must start with body., header. or "
+                            "http.")
                 )
         return tuple(fields)
 
@@ -593,10 +617,43 @@ class _Compiler:
             cache=cache,
             optional=bool(spec.get("optional", False)),
             retry=self.retry(spec),
+            **self.each(spec, step_id, cache is not None),
             line=spec.line,
             directory=directory,
             key_lines=spec.key_lines,
         )
+
+    def each(self, spec: LocatedDict, step_id: str, cached: bool) -> dict[str, Any]:
+        """A step's `each` and `as`: called once per item of a list."""
+        if "each" not in spec:
+            if "as" in spec:
+                self.problem(spec, "as", f"step {step_id!r}: as names the item of each")
+            return {}
+        each = self.template(spec, "each", spec.get("each"))
+        name = spec.get("as", "item")
+        if not isinstance(name, str) or not name.isidentifier() or name in _SCOPES:
+            self.problem(spec, "as", f"step {step_id!r}: as is a name of letters, digits and _ "
+                         f"other than {', '.join(sorted(_SCOPES))}")
+            name = "item"
+        if cached or "directory" in spec:
+            # One call per item has one answer per item: nothing to reuse as one value.
+            self.problem(spec, "each", f"step {step_id!r}: each does not go with cache or "
+                         "directory")
+        return {"each": each, "each_as": name}
+
+    def session(self, data: LocatedDict) -> SessionRule | None:
+        section = self.mapping(data, "session")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"token", "refusal"}, "session")
+        token = self.template(section, "token", section.get("token"))
+        if token is None or token.is_constant:
+            self.problem(section, "token" if "token" in section else "refusal",
+                         "session needs token: the request's AuthenticationToken, e.g. "
+                         "'{{ input.token }}'")
+            return None
+        return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)), section.line,
+                           section.key_lines)
 
     def retry(self, spec: LocatedDict) -> Retry | None:
         section = self.mapping(spec, "retry")
@@ -832,6 +889,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         lockout=compiler.lockout(data),
         steps=compiler.steps(data),
         token=compiler.token(data),
+        session=compiler.session(data),
         result=result,
         refusal=refusal,
         reasons=reasons,

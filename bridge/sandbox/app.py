@@ -10,6 +10,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .controls import CONTROL_PREFIX, ControlService, disturb
+from .envelopes import CALL_NAMES as ENVELOPE_CALLS
+from .envelopes import EnvelopeService
 from .exchange import (
     DRIP_BYTES,
     MAX_BODY,
@@ -23,6 +25,7 @@ from .exchange import (
 from .legacy import CALL_NAMES as LEGACY_CALLS
 from .legacy import LegacyService, Registry
 from .nmbrs import NmbrsSandbox, NmbrsSeed, load_nmbrs_seed
+from .onespan import OneSpanSandbox, OneSpanSeed, load_onespan_seed
 from .rest import CALL_NAMES as REST_CALLS
 from .rest import RestService
 from .seed import Seed
@@ -46,24 +49,32 @@ class SandboxApp:
     (the bundled one unless `nmbrs_seed` is given)."""
 
     def __init__(
-        self, seed: Seed, state: SandboxState | None = None, nmbrs_seed: NmbrsSeed | None = None
+        self, seed: Seed, state: SandboxState | None = None, nmbrs_seed: NmbrsSeed | None = None,
+        onespan_seed: OneSpanSeed | None = None,
     ) -> None:
         self.seed = seed
         self.state = state if state is not None else SandboxState()
         self.registry = Registry(seed)
         self.nmbrs = NmbrsSandbox(nmbrs_seed or load_nmbrs_seed(None), self.state)
+        # OneSpan Sign, the second e-sign vendor, from its own seed.
+        self.onespan = OneSpanSandbox(onespan_seed or load_onespan_seed(None))
+        rest = RestService(seed, self.state)
         self.service_routes: tuple[Route, ...] = (
-            RestService(seed, self.state).routes
+            rest.routes
+            + EnvelopeService(seed, self.state, rest).routes
+            + self.onespan.routes
             + LegacyService(seed, self.state, self.registry).routes
             + self.nmbrs.routes
         )
         self.control_routes = (
             ControlService(
                 self.state,
-                REST_CALLS + LEGACY_CALLS + self.nmbrs.call_names,
-                also_reset=(self.registry.reset, self.nmbrs.reset),
+                REST_CALLS + ENVELOPE_CALLS + LEGACY_CALLS + self.nmbrs.call_names
+                + self.onespan.call_names,
+                also_reset=(self.registry.reset, self.nmbrs.reset, self.onespan.reset),
             ).routes
             + self.nmbrs.control_routes
+            + self.onespan.control_routes
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

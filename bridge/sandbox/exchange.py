@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +42,10 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def params(self) -> dict[str, str]:
+        """The query's parameters, decoded; of a repeated one, the last."""
+        return {key: values[-1] for key, values in urllib.parse.parse_qs(self.query).items()}
 
     @property
     def base_url(self) -> str:

@@ -15,6 +15,9 @@ import yaml
 
 STATUSES = ("active", "locked", "inactive", "expired_password")
 SCOPE_KINDS = ("organisation", "user", "environment")
+# Envelope statuses as the REST side writes them (FACTS §2, §5.4: "iN_PROGRESS").
+ENVELOPE_COMPLETED = "completed"
+ENVELOPE_STATUSES = ("iN_PROGRESS", "completed", "cancelled", "declined", "expired")
 DEFAULT_EXPIRED_PASSWORD_URL = "https://sandbox.invalid/ChangePassword?expired=1"  # noqa: S105
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_CHANGE_PASSWORD_URL = "https://sandbox.invalid/ChangePassword"  # noqa: S105
@@ -146,6 +149,35 @@ class LegacySide:
 
 
 @dataclass(frozen=True)
+class Signer:
+    """One party of an envelope: who signs, and whether their signing step is the active one."""
+
+    id: str
+    email: str
+    name: str
+    mobile_phone: str | None = None
+    current: bool = True
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An envelope in an account, for the REST signingLinks and accessLinks routes.
+
+    `status` is the REST wire value (FACTS §2: camel-cased enums such as iN_PROGRESS)."""
+
+    id: str
+    account: str
+    name: str
+    status: str
+    auth_token: str
+    signers: tuple[Signer, ...] = ()
+
+    @property
+    def completed(self) -> bool:
+        return self.status.casefold() == ENVELOPE_COMPLETED.casefold()
+
+
+@dataclass(frozen=True)
 class Seed:
     """Everything the sandbox serves, fixed at start-up."""
 
@@ -156,6 +188,11 @@ class Seed:
     api_users: tuple[ApiUser, ...]
     legacy: LegacySide
     expired_password_url: str
+    envelopes: tuple[Envelope, ...] = ()
+
+    def envelope(self, envelope_id: str) -> Envelope | None:
+        wanted = envelope_id.casefold()
+        return next((e for e in self.envelopes if e.id.casefold() == wanted), None)
 
     def user(self, username: str) -> User | None:
         """The eSign user with this username (case-insensitive, as e-mail addresses are)."""
@@ -331,7 +368,7 @@ class _SeedReader:
         top = self.mapping(
             data,
             (),
-            ("environment", "organisation", "users", "api_users", "legacy", "urls"),
+            ("environment", "organisation", "users", "api_users", "legacy", "urls", "envelopes"),
         )
         users = self.users(top.get("users"))
         by_name = {u.username.casefold(): u for u in users}
@@ -352,7 +389,33 @@ class _SeedReader:
             api_users=api_users,
             legacy=legacy,
             expired_password_url=expired_url,
+            envelopes=self.envelopes(top.get("envelopes")),
         )
+
+    def envelopes(self, value: object) -> tuple[Envelope, ...]:
+        envelopes: list[Envelope] = []
+        for index, item in enumerate(self.items(value, ("envelopes",))):
+            path: tuple[str | int, ...] = ("envelopes", index)
+            data = self.mapping(item, path, ("id", "account", "name", "status", "auth_token",
+                                             "signers"))
+            status = self.text(data, "status", path)
+            if status not in ENVELOPE_STATUSES:
+                raise self.fail(path, f"status must be one of {', '.join(ENVELOPE_STATUSES)}",
+                                key="status")
+            signers = []
+            for number, entry in enumerate(self.items(data.get("signers"), (*path, "signers"))):
+                signer_path = (*path, "signers", number)
+                fields = self.mapping(entry, signer_path, ("id", "email", "name", "mobile_phone",
+                                                           "current"))
+                signers.append(Signer(self.guid(fields, "id", signer_path),
+                                      self.text(fields, "email", signer_path),
+                                      self.text(fields, "name", signer_path),
+                                      self.optional_text(fields, "mobile_phone", signer_path),
+                                      self.flag(fields, "current", signer_path, True)))
+            envelopes.append(Envelope(self.guid(data, "id", path), self.guid(data, "account", path),
+                                      self.text(data, "name", path), status,
+                                      self.guid(data, "auth_token", path), tuple(signers)))
+        return tuple(envelopes)
 
     def users(self, value: object) -> tuple[User, ...]:
         if value is None:
