@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="URL callers reach the bridge at (WSDL addresses)")
     serve.add_argument("--certfile", help="TLS certificate (PEM)")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    # gunicorn first: it holds the slow-client deadlines (docs/performance.md#servers).
+    serve.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn",
+                       help="HTTP server (default gunicorn; granian: faster, for a bridge "
+                            "behind a proxy that buffers requests)")
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser("check", help="validate config, rules and WSDL together")
@@ -196,7 +200,7 @@ def _serve(args: argparse.Namespace) -> int:
     serve(app, config.host, config.port, config.workers, args.threads, config.log_level,
           ready, args.certfile, args.keyfile,
           ReadLimits(config.header_timeout, config.body_timeout, config.max_body_bytes),
-          listener=listener)
+          listener=listener, server=args.server)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Run the bridge under gunicorn: several worker processes, one preloaded app, requests read
-whole by each worker's event loop before a thread serves them (bridge/intake.py)."""
+"""Run the bridge: under gunicorn (the default: several worker processes, one preloaded app,
+requests read whole by each worker's event loop before a thread serves them,
+bridge/intake.py), or under granian (bridge/granian_server.py)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,17 @@ class GunicornServer(BaseApplication):
 def serve(app: Any, host: str, port: int, workers: int, threads: int, log_level: str,
           ready: Callable[[str, int], None] | None = None,
           certfile: str | None = None, keyfile: str | None = None,
-          read_limits: ReadLimits | None = None, listener: int | None = None) -> None:
+          read_limits: ReadLimits | None = None, listener: int | None = None,
+          server: str = "gunicorn") -> None:
     """Block serving `app` until SIGINT/SIGTERM; in-flight requests drain first. `listener`:
     the descriptor of a socket already bound to host:port, on which gunicorn then listens."""
+    if server == "granian":
+        # Imported only when chosen: a gunicorn bridge's workers do not carry it.
+        from bridge.granian_server import serve_granian
+
+        serve_granian(app, host, port, workers, threads, log_level, ready, certfile, keyfile,
+                      read_limits, listener)
+        return
     options: dict[str, Any] = {
         "bind": f"fd://{listener}" if listener is not None
         else f"[{host}]:{port}" if ":" in host else f"{host}:{port}",

@@ -34,6 +34,10 @@ LIST_TEMPLATES = (
 )
 
 
+# The HTTP servers `soap-bridge serve --server` offers; the serving tests run under each.
+SERVERS = ("gunicorn", "granian")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -163,11 +167,12 @@ def write_config(workdir: Path, sandbox_url: str, mappings: str = "mappings/assu
 
 
 def start_bridge(workdir: Path, config: Path, workers: int = 2,
-                 env: dict[str, str] | None = None, extra_args: Sequence[str] = ()) -> Server:
+                 env: dict[str, str] | None = None, extra_args: Sequence[str] = (),
+                 server: str = SERVERS[0]) -> Server:
     username, key = demo_api_user()
     port = free_port()
     args = ["serve", "--config", str(config), "--port", str(port), "--workers", str(workers),
-            *extra_args]
+            "--server", server, *extra_args]
     secrets = {"TEST_API_USERNAME": username, "TEST_API_KEY": key, **(env or {})}
     return start_process(args, workdir, f"http://127.0.0.1:{port}/healthz", secrets)
 

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.servers import (
+    SERVERS,
     USERS_PATH,
     Server,
     demo_api_user,
@@ -27,8 +28,9 @@ from tests.servers import (
 from tests.soapxml import auth_result
 
 
-def test_sigterm_drains_requests_in_flight(sandbox: Server, tmp_path: Path) -> None:
-    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=1)
+@pytest.mark.parametrize("server", SERVERS)
+def test_sigterm_drains_requests_in_flight(sandbox: Server, tmp_path: Path, server: str) -> None:
+    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=1, server=server)
     sandbox_control(sandbox, paths=["credentials"], delay_ms=1200)
     answers: list[requests.Response] = []
     caller = threading.Thread(target=lambda: answers.append(
@@ -44,8 +46,9 @@ def test_sigterm_drains_requests_in_flight(sandbox: Server, tmp_path: Path) -> N
         requests.get(bridge.url + "/healthz", timeout=2)
 
 
+@pytest.mark.parametrize("server", SERVERS)
 def test_tls_with_certfile_and_keyfile(sandbox: Server, tmp_path: Path,
-                                       certificate: tuple[Path, Path]) -> None:
+                                       certificate: tuple[Path, Path], server: str) -> None:
     cert, key = certificate
     username, api_key = demo_api_user()
     port = free_port()
@@ -53,7 +56,8 @@ def test_tls_with_certfile_and_keyfile(sandbox: Server, tmp_path: Path,
     # tests.servers waits on plain HTTP; here the banner says when TLS is listening.
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", "serve", "--config", str(config),
-         "--port", str(port), "--workers", "1", "--certfile", str(cert), "--keyfile", str(key)],
+         "--port", str(port), "--workers", "1", "--certfile", str(cert), "--keyfile", str(key),
+         "--server", server],
         cwd=tmp_path, env={**os.environ, "TEST_API_USERNAME": username,
                            "TEST_API_KEY": api_key},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -15,7 +15,15 @@ import pytest
 import redis
 import requests
 
-from tests.servers import Server, free_port, post_login, sandbox_calls, start_bridge, write_config
+from tests.servers import (
+    SERVERS,
+    Server,
+    free_port,
+    post_login,
+    sandbox_calls,
+    start_bridge,
+    write_config,
+)
 from tests.soapxml import auth_result, fault11, refusal
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -143,12 +151,14 @@ def test_readyz_follows_the_store_and_upstreams(sandbox: Server, tmp_path: Path)
             store_process.terminate()
 
 
-def test_metrics_add_up_the_workers_of_an_instance(sandbox: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_metrics_add_up_the_workers_of_an_instance(sandbox: Server, tmp_path: Path,
+                                                   server: str) -> None:
     # A temporary folder of the bridge's own: other tests (or test processes) start bridges too.
     own_tmp = tmp_path / "tmp"
     own_tmp.mkdir()
     bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=2,
-                          env={"TMPDIR": str(own_tmp)})
+                          env={"TMPDIR": str(own_tmp)}, server=server)
     made = set(own_tmp.glob("soap-bridge-metrics-*"))
     assert len(made) == 1  # the workers' shared metrics folder
     try:

@@ -13,6 +13,7 @@ import requests
 
 from tests.servers import (
     AUTH_ACTION,
+    SERVERS,
     USERS_PATH,
     Server,
     post_login,
@@ -27,13 +28,15 @@ HEAD = (f"POST {USERS_PATH} HTTP/1.1\r\nHost: bridge\r\nContent-Type: text/xml; 
         f"SOAPAction: \"{AUTH_ACTION}\"\r\nContent-Length: {len(BODY)}\r\n").encode()
 
 
-@pytest.fixture(scope="module")
-def bridge(sandbox: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=SERVERS)
+def bridge(request: pytest.FixtureRequest, sandbox: Server,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("slow")
     # Short deadlines, so the test sees them pass; 2 workers of 4 threads, as shipped.
     config = write_config(workdir, sandbox.url,
                           limits={"header_timeout": "3s", "body_timeout": "3s"})
-    server = start_bridge(workdir, config, workers=2)
+    server = start_bridge(workdir, config, workers=2, server=request.param)
+    server.extra["server"] = request.param
     yield server
     server.stop()
 
@@ -70,6 +73,11 @@ def _metric(bridge: Server, name: str) -> str:
 
 
 def test_slow_bodies_and_headers_do_not_starve_logins(bridge: Server) -> None:
+    if bridge.extra["server"] == "granian":
+        # Not run: it would wait out the logins' timeouts. Under granian a trickled body
+        # holds a thread with no deadline and late headers are cut without a 408
+        # (docs/performance.md#servers): why gunicorn is the default.
+        pytest.xfail("granian bounds no body's time and answers no 408")
     slow_bodies = [_connect(bridge) for _ in range(32)]
     slow_headers = [_connect(bridge) for _ in range(32)]
     for client in slow_bodies:
