@@ -69,8 +69,13 @@ class BridgeApp:
             return json_response(200, {"status": "ok"})
         if path == "/readyz":
             ready, checks = self.wiring.readiness.check(bool(self.wiring.plans.current().rules))
-            return json_response(200 if ready else 503,
-                                 {"status": "ready" if ready else "not ready", "checks": checks})
+            readiness: dict[str, Any] = {"status": "ready" if ready else "not ready",
+                                         "checks": checks}
+            # A revoked grant is told, not made unready: other users' grants still work.
+            warnings = self.wiring.grants.warnings() if self.wiring.grants else []
+            if warnings:
+                readiness["warnings"] = warnings
+            return json_response(200 if ready else 503, readiness)
         if path == "/v1/token" or path.startswith("/v1/accounts/"):
             return self.wiring.api(environ, method, path)
         if (path == "/console" or path.startswith("/console/")) and self.wiring.console:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.errors import ConfigError, Problem
+from bridge.grants.check import grant_problems
 from bridge.migrate.compare import read_compare
 from bridge.migrate.routing import NEEDS_RULE
 from bridge.rules.model import (
@@ -47,7 +48,7 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        found = _RuleChecker(rule, config, service).run()
+        found = _RuleChecker(rule, config, service).run() + grant_problems(rule, config)
         problems.extend(found)
         if rule.operation in rules:
             other = rules[rule.operation]

@@ -29,6 +29,8 @@ from bridge.config import (
     url_problem,
 )
 from bridge.errors import BridgeError, ConfigError, Problem
+from bridge.grants import commands as grants_commands
+from bridge.grants.demo import export_demo_secrets
 
 DEMO_USERNAME_ENV = "SOAP_BRIDGE_DEMO_API_USERNAME"
 DEMO_KEY_ENV = "SOAP_BRIDGE_DEMO_API_KEY"
@@ -122,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
     sandbox.set_defaults(run=_sandbox)
+    grants_commands.add_commands(commands)
     return parser
 
 
@@ -263,6 +266,7 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     # Demo credentials come from the seed; the config only names the variables.
     os.environ[DEMO_USERNAME_ENV] = api_user.username
     os.environ[DEMO_KEY_ENV] = api_user.key
+    export_demo_secrets()
     upstreams = {
         name: dataclasses.replace(up, base_url=server.url) if up.base_url == "sandbox" else up
         for name, up in config.upstreams.items()

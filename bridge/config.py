@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.errors import ConfigError, Problem
+from bridge.grants.settings import GrantProvider, read_grants
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
 from bridge.schema import Kind, Reader, duration, duration_or_off, flag, share, text, whole
 from bridge.soap.xmlparse import XmlLimits
@@ -146,6 +147,8 @@ class Config:
     token_clients: dict[str, str] = field(default_factory=dict)
     # Secret files and the credentials file may be readable by group or others.
     allow_readable_secret_files: bool = False
+    # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
+    grants: dict[str, GrantProvider] = field(default_factory=dict)
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -176,7 +179,7 @@ _LIMIT: dict[str, Kind] = {"limit": whole(), "window": duration}
 # Top-level keys read below, each in its own way.
 _SECTIONS = ("wsdl", "mappings", "listen", "tokens", "lockout", "limits", "upstreams", "secrets",
              "vars", "sandbox", "legacy", "routing", "side_calls", "directory", "operator_keys",
-             "rate_limits", "trusted_proxies", "token_exchange")
+             "rate_limits", "trusted_proxies", "token_exchange", "grants")
 # An argon2id or bcrypt hash, as `soap-bridge passwd --client` makes it.
 _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
@@ -356,6 +359,7 @@ def load_config(path: str) -> Config:
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
+    grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
     variables = reader.section(data, "vars")
     config = Config(
         source=path,
@@ -376,6 +380,7 @@ def load_config(path: str) -> Config:
         rate_limits=rate_limits,
         trusted_proxies=tuple(str(p) for p in proxies),
         token_clients=token_clients,
+        grants=grants,
         **settings,
     )
     if reader.problems:

@@ -20,6 +20,8 @@ from bridge.config import Config, resolve_secrets
 from bridge.console.routes import Console
 from bridge.console.session import ConsoleAuth
 from bridge.directory import ACCOUNTS_LOOKUP, Directory, LocalDirectory
+from bridge.grants.connect import build_keepers
+from bridge.grants.keeper import GrantKeepers
 from bridge.health import Readiness
 from bridge.legacycalls import LegacyCalls
 from bridge.metrics import observe_upstream
@@ -62,6 +64,8 @@ class Wiring:
     side_calls: SideCalls
     # What /metrics shows beside the counters: each upstream's breaker on the request path.
     breakers: Mapping[str, Breaker]
+    # The OAuth2 grants (grants:), for /readyz's warnings; None without grants:.
+    grants: GrantKeepers | None = None
     # The migration console at /console/ (bridge/console).
     console: Console | None = None
 
@@ -78,6 +82,8 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
     own_directory = LocalDirectory(config.directory.sources, store, config.directory.file)
     context = _engine_context(config, store, tokens, secrets, state_key or random.token_bytes(32),
                               own_directory)
+    grants = build_keepers(config.grants, config.upstreams, store, context.state_key, secrets)
+    context = dataclasses.replace(context, grants=grants)
     engine = RuleEngine(context)
     side = config.side_calls
     # The side path has its own connections and its own, shorter, timeouts.
@@ -118,6 +124,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         side_calls=side_calls,
         breakers={name: client.breaker for name, client in context.upstreams.items()
                   if client.breaker is not None},
+        grants=grants,
         console=console,
     )
 

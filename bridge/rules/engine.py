@@ -18,6 +18,7 @@ from bridge.auth.tokens import Grant, TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
+from bridge.rules.calls import Authorizer, GrantRefused, StepCall
 from bridge.rules.ids import IdMap
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
@@ -487,7 +488,10 @@ class RuleEngine:
             run.guard.hold()
         started = time.perf_counter()
         try:
-            reply = self._call(step, client, path, body, headers, outcome)
+            reply = self._carry_out(step, client, path, body, headers, scope, outcome)
+        except GrantRefused as exc:
+            outcome.timings[step.id] = time.perf_counter() - started
+            raise Refusal(exc.reason, f"step {step.id}: {exc.detail}") from exc
         except UpstreamError as exc:
             outcome.timings[step.id] = time.perf_counter() - started
             raise self._map_error(step, exc.kind, None, None, exc.detail) from exc
@@ -530,6 +534,18 @@ class RuleEngine:
         return _Remembering(
             self.remembered.key("verified", rule.operation, step.id if step else "local", material),
             verify.cache, frozenset({401}))
+
+    def _carry_out(self, step: Step, client: RestClient, path: str, body: Any,
+                   headers: dict[str, str], scope: dict[str, Any], outcome: Outcome) -> Reply:
+        """The step's call, or calls: with its grant, 429s waited out, every page followed."""
+        if step.grant is None and step.pages is None and step.throttle is None:
+            return self._call(step, client, path, body, headers, outcome)
+        user = str(step.grant.render(scope) or "").strip() if step.grant is not None else ""
+        if step.grant is not None and self.context.grants is None:
+            raise GrantRefused(UNAVAILABLE, "no grant provider is configured")
+        return StepCall(step, client.endpoint.base_url,
+                        lambda p, b, h: self._call(step, client, p, b, h, outcome),
+                        self.context.grants, user).carry_out(path, body, headers)
 
     def _call(self, step: Step, client: RestClient, path: str, body: Any,
               headers: dict[str, str], outcome: Outcome) -> Reply:

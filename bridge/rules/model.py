@@ -107,6 +107,25 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Pages:
+    """Follow a paged answer: each page's items at `items`, the next page's URL at `next`."""
+
+    items: str
+    next: str
+    max: int = 20
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Wait out a 429 (its Retry-After, else `wait`) and send again, within bounds."""
+
+    attempts: int = 5
+    wait: float = 0.5
+    max_wait: float = 5.0
+    budget: float = 10.0
+
+
+@dataclass(frozen=True)
 class Step(_KeyLines):
     id: str
     upstream: str
@@ -305,8 +324,11 @@ LOOKUPS = ("accounts",)
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
               "optional", "retry", "directory", "each", "as"}
+_STEP_KEYS |= {"grant", "pages", "throttle"}
 # What only a step that calls an upstream has; a directory step has none of it.
-_UPSTREAM_STEP_KEYS = ("upstream", "method", "path", "headers", "json", "on_error", "retry")
+_UPSTREAM_STEP_KEYS: tuple[str, ...] = ("upstream", "method", "path", "headers", "json",
+                                        "on_error", "retry")
+_UPSTREAM_STEP_KEYS += ("grant", "pages", "throttle")
 LEARNED_NAMES = ("firstName", "lastName")
 # What templates read; an `each` step's item may not shadow one of them.
 _SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",
@@ -621,6 +643,9 @@ class _Compiler:
             line=spec.line,
             directory=directory,
             key_lines=spec.key_lines,
+            grant=self.grant(spec, step_id, method),
+            pages=self.pages(spec, method),
+            throttle=self.throttle(spec),
         )
 
     def each(self, spec: LocatedDict, step_id: str, cached: bool) -> dict[str, Any]:
@@ -654,6 +679,61 @@ class _Compiler:
             return None
         return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)), section.line,
                            section.key_lines)
+
+    def grant(self, spec: LocatedDict, step_id: str, method: str) -> Template | None:
+        if "grant" not in spec:
+            return None
+        grant = self.template(spec, "grant", spec.get("grant"))
+        if grant is None or grant.is_constant:
+            # A constant would lend one user's grant to every caller.
+            self.problem(spec, "grant", f"step {step_id!r}: grant names the legacy user whose "
+                         "grant to use, e.g. '{{ input.username }}'")
+            return None
+        return grant
+
+    def pages(self, spec: LocatedDict, method: str) -> Pages | None:
+        section = self.mapping(spec, "pages")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"items", "next", "max"}, "pages")
+        items, following = section.get("items"), section.get("next")
+        for key, value in (("items", items), ("next", following)):
+            if not isinstance(value, str) or not value:
+                self.problem(section, key if key in section else "items",
+                             f"pages needs {key}: a dotted path into each page (e.g. "
+                             f"{'data' if key == 'items' else 'pagination.nextPage'})")
+        most = section.get("max", 20)
+        if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= 1000:
+            self.problem(section, "max", "pages.max is the most pages followed: 1 to 1000")
+            most = 20
+        if method != "GET":
+            self.problem(spec, "pages", "pages follows GET answers: the step's method must be GET")
+        if not (isinstance(items, str) and items and isinstance(following, str) and following):
+            return None
+        return Pages(items, following, most)
+
+    def throttle(self, spec: LocatedDict) -> Throttle | None:
+        value = spec.get("throttle")
+        if value is None or value is False:
+            return None
+        if value is True:
+            return Throttle()
+        if not isinstance(value, LocatedDict):
+            self.problem(spec, "throttle", "throttle is true, or {attempts: 5, wait: 500ms, "
+                         "max_wait: 5s, budget: 10s}")
+            return None
+        self.unknown_keys(value, {"attempts", "wait", "max_wait", "budget"}, "throttle")
+        attempts = value.get("attempts", 5)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 2 <= attempts <= 10:
+            self.problem(value, "attempts", "throttle.attempts counts every try: 2 to 10")
+            attempts = 5
+        default = Throttle()
+        times = {key: self.duration(value, key) for key in ("wait", "max_wait", "budget")}
+        for key, seconds in times.items():
+            if seconds is not None and seconds <= 0:
+                self.problem(value, key, f"throttle.{key} must be more than 0")
+        return Throttle(attempts, times["wait"] or default.wait,
+                        times["max_wait"] or default.max_wait, times["budget"] or default.budget)
 
     def retry(self, spec: LocatedDict) -> Retry | None:
         section = self.mapping(spec, "retry")

@@ -46,6 +46,8 @@ class Reply:
     elapsed: float
     error_code: str | None = None
     summary: str | None = None
+    # The answer's Retry-After header as sent (a 429's or a 503's), for the engine's throttle.
+    retry_after: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,7 +111,8 @@ class RestClient:
         if isinstance(body, dict):
             error_code = _short(body.get("errorCode"))
             summary = _short(body.get("summary"))
-        return Reply(answer.status, body, answer.elapsed, error_code, summary)
+        return Reply(answer.status, body, answer.elapsed, error_code, summary,
+                     answer.headers.get("Retry-After"))
 
     def _record(self, success: bool) -> None:
         if self.breaker is not None:
