@@ -236,8 +236,9 @@ class _RuleChecker:
         secret_inputs = {f"input.{e.name}" for e in self.rule.inputs if e.secret}
         session = {"session"} if self.rule.session is not None else set()
         if self.rule.session is not None:
-            self.references(reference_lines(self.rule.session.token), self.rule.session.line,
-                            inputs, {}, allowed_roots={"input", "vars"})
+            self.references(reference_lines([self.rule.session.token, self.rule.session.context,
+                                             *self.rule.session.scope.values()]),
+                            self.rule.session.line, inputs, {}, allowed_roots={"input", "vars"})
         earlier: dict[str, set[str]] = {}
         for step in self.rule.steps:
             if step.directory is None and step.upstream not in self.config.upstreams:
@@ -339,6 +340,8 @@ class _RuleChecker:
             if rule.verify is None:
                 needed.pop(INVALID_CREDENTIALS, None)
             needed.setdefault(rule.session.refusal, rule.session.line_of("refusal"))
+            if rule.session.context is not None:
+                needed.setdefault("not_permitted", rule.session.line_of("context"))
         if rule.lockout is not None:
             needed.setdefault(rule.lockout.refusal, rule.lockout.line_of("refusal"))
         if rule.verify is not None and rule.verify.strategy == "local":

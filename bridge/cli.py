@@ -34,6 +34,8 @@ from bridge.grants.demo import export_demo_secrets
 
 DEMO_USERNAME_ENV = "SOAP_BRIDGE_DEMO_API_USERNAME"
 DEMO_KEY_ENV = "SOAP_BRIDGE_DEMO_API_KEY"
+# The OneSpan Sign emulation's demo API key (examples/onespan.yaml), from its seed.
+DEMO_ONESPAN_KEY_ENV = "SOAP_BRIDGE_DEMO_ONESPAN_KEY"
 STATE_KEY_ENV = "SOAP_BRIDGE_STATE_KEY"
 
 
@@ -267,6 +269,9 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     os.environ[DEMO_USERNAME_ENV] = api_user.username
     os.environ[DEMO_KEY_ENV] = api_user.key
     export_demo_secrets()
+    from bridge.sandbox.onespan import load_onespan_seed
+
+    os.environ[DEMO_ONESPAN_KEY_ENV] = load_onespan_seed(None).api_keys[0].key
     upstreams = {
         name: dataclasses.replace(up, base_url=server.url) if up.base_url == "sandbox" else up
         for name, up in config.upstreams.items()
@@ -274,6 +279,9 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     legacy = config.legacy
     if legacy is not None and legacy.base_url == "sandbox":
         legacy = dataclasses.replace(legacy, base_url=server.url)
+    # A var written `sandbox` (a hand-off's host, e.g. vars.onespan_url) is the sandbox's URL.
+    variables = {name: server.url if value == "sandbox" else value
+                 for name, value in config.vars.items()}
     directory = config.directory
     if directory.file == SANDBOX_DIRECTORY:
         directory = dataclasses.replace(directory, file=bundled_directory_path())
@@ -282,7 +290,7 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     if not quiet:
         print(f"Sandbox upstream (in-process): {server.url}", flush=True)
     return dataclasses.replace(config, upstreams=upstreams, legacy=legacy,
-                               directory=directory), demo_user
+                               directory=directory, vars=variables), demo_user
 
 
 def _print_banner(config: Config, host: str, port: int,

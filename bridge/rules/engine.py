@@ -305,10 +305,19 @@ class RuleEngine:
         if rest and scheme.lower() == "bearer":
             # An Authorization header's value is read as it came.
             token = rest.strip()
-        grant = self.context.tokens.resolve(token) if token else None
-        if grant is None:
-            # Unknown, expired and revoked tokens get one answer: which it was helps no caller.
-            raise Refusal(spec.refusal, "no live token" if token else "no token given")
+        scope_values = {name: str(value.render(scope) or "") for name, value in spec.scope.items()}
+        grant = self.context.tokens.check(token, scope_values) if token else None
+        if not isinstance(grant, Grant):
+            # Unknown, expired, used and revoked tokens get one answer: which it was helps
+            # no caller (the log's detail says).
+            raise Refusal(spec.refusal, f"token refused: {grant.reason}" if grant is not None
+                          else "no token given")
+        if spec.context is not None:
+            wanted = str(spec.context.render(scope) or "").strip().casefold()
+            known = {str(account.get(key) or "").strip().casefold() for account in grant.accounts
+                     if isinstance(account, dict) for key in ("contextIdentifier", "accountID")}
+            if not wanted or wanted not in known:
+                raise Refusal(spec.context_refusal, "the account named is not one of the login's")
         return {"subject": grant.subject, "bearer": grant.bearer, "context": grant.context,
                 "accounts": grant.accounts}
 

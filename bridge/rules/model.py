@@ -28,6 +28,8 @@ MAX_VERIFY_CACHE = 15 * 60.0
 INVALID_CREDENTIALS = "invalid_credentials"
 # The default refusal of a rule whose `session` token is unknown, expired or revoked.
 INVALID_TOKEN = "invalid_token"  # noqa: S105 - a reason name, not a secret
+# A session's login that does not have the account the request names (session.context).
+NOT_PERMITTED = "not_permitted"
 UNAVAILABLE = "unavailable"
 
 
@@ -260,6 +262,13 @@ class SessionRule(_KeyLines):
 
     token: Template
     refusal: str = INVALID_TOKEN
+    # Named values of this use (e.g. the envelope): a scoped token is honoured only when
+    # they match the ones it was minted for (auth/tokens.py).
+    scope: Mapping[str, Template] = field(default_factory=dict)
+    # The account context the request names (its ContextIdentifier): it must be one of the
+    # login's accounts, else the run is refused as `not_permitted`.
+    context: Template | None = None
+    context_refusal: str = NOT_PERMITTED
     line: int = 0
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -670,15 +679,20 @@ class _Compiler:
         section = self.mapping(data, "session")
         if section is None:
             return None
-        self.unknown_keys(section, {"token", "refusal"}, "session")
+        self.unknown_keys(section, {"token", "refusal", "scope", "context"}, "session")
         token = self.template(section, "token", section.get("token"))
         if token is None or token.is_constant:
             self.problem(section, "token" if "token" in section else "refusal",
                          "session needs token: the request's AuthenticationToken, e.g. "
                          "'{{ input.token }}'")
             return None
-        return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)), section.line,
-                           section.key_lines)
+        scope_section: dict[str, Any] = self.mapping(section, "scope") or {}
+        scope = {name: self.template(scope_section, name, value)
+                 for name, value in scope_section.items()}
+        return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)),
+                           {name: value for name, value in scope.items() if value is not None},
+                           self.template(section, "context", section.get("context")),
+                           line=section.line, key_lines=section.key_lines)
 
     def grant(self, spec: LocatedDict, step_id: str, method: str) -> Template | None:
         if "grant" not in spec:
