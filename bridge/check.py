@@ -195,6 +195,10 @@ class _RuleChecker:
         for role, name in (("username", verify.username), ("password", verify.password)):
             if name not in inputs:
                 self.problem(verify.line_of(role), f"verify.{role}: no input named {name!r}")
+        for name in verify.must_match:
+            if name not in inputs:
+                self.problem(verify.line_of("must_match"), f"verify.must_match: no input named "
+                             f"{name!r}")
         if verify.legacy is not None and f"input.{verify.password}" not in references_in(
                 verify.legacy.header) | references_in(verify.legacy.body):
             self.problem(verify.legacy.line, "verify.legacy never sends "

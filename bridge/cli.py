@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from bridge import __version__
+from bridge import __version__, carryover
 from bridge.config import (
     SANDBOX_DIRECTORY,
     Config,
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("--client", action="store_true",
                         help="USERNAME is a token-exchange client: hash its secret and print its "
                         "token_exchange entry (no file is written)")
+    carryover.add_passwd_options(passwd)
     passwd.set_defaults(run=_passwd)
 
     report = commands.add_parser("report", help="the side-by-side comparison verdict")
@@ -127,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
     sandbox.set_defaults(run=_sandbox)
     grants_commands.add_commands(commands)
+    from bridge import migration  # promote, demote, record, replay, demo-traffic
+    migration.add_commands(commands)
     return parser
 
 
@@ -439,6 +442,8 @@ def _passwd(args: argparse.Namespace) -> int:
 
     if args.client:
         return _client_secret(args)
+    if args.learned:
+        return carryover.learned_passwd(args, _read_password)
     from bridge.identity import identity
 
     path = args.file

@@ -22,7 +22,7 @@ from bridge.rules.calls import Authorizer, GrantRefused, StepCall
 from bridge.rules.ids import IdMap
 from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
 from bridge.rules.remembered import RememberedResults
-from bridge.rules.template import IDS_IN_FORCE, lookup, render_value
+from bridge.rules.template import IDS_IN_FORCE, VARS_IN_FORCE, lookup, render_value
 from bridge.store.base import Store
 from bridge.upstream.rest import Reply, RestClient
 
@@ -190,6 +190,7 @@ class RuleEngine:
         # Each run sets it, in its own thread's context: the filters read this engine's table.
         ids = self.context.ids
         IDS_IN_FORCE.set(ids.dry() if ids is not None and dry_run else ids)
+        VARS_IN_FORCE.set(self.context.vars)
         scope: dict[str, Any] = {
             "input": {},
             "steps": {},
@@ -354,6 +355,10 @@ class RuleEngine:
 
     def _verify_locally(self, rule: Rule, scope: dict[str, Any], guard: _Guard | None) -> None:
         verify = rule.verify
+        for name, expected in (verify.must_match if verify is not None else {}).items():
+            given = str(scope["input"].get(name) or "").strip()
+            if given and given.casefold() != str(expected.render(scope) or "").strip().casefold():
+                raise Refusal(INVALID_CREDENTIALS, f"input {name} does not match")
         if verify is not None and verify.strategy == "legacy":
             self._verify_at_legacy(rule, verify, scope, guard)
             return

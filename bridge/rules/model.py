@@ -205,6 +205,9 @@ class Verify(_KeyLines):
     # against it once that side is retired (bridge/auth/verifiers.py).
     learn: bool = False
     legacy: LegacyCheck | None = None
+    # Inputs that, when given, must equal a value (case-insensitively), else the
+    # credentials are refused: Nmbrs' optional Domain header member (a wrong one is 1001).
+    must_match: Mapping[str, Template] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -439,7 +442,8 @@ class _Compiler:
         if section is None:
             return None
         self.unknown_keys(section, {"strategy", "step", "username", "password", "cache", "learn",
-                                    "legacy"}, "verify")
+                                    "legacy", "must_match"}, "verify")
+        must_match = self.mapping(section, "must_match") or _empty()
         strategy = section.get("strategy")
         if strategy not in STRATEGIES:
             self.problem(section, "strategy",
@@ -480,6 +484,8 @@ class _Compiler:
             key_lines=section.key_lines,
             learn=learn,
             legacy=legacy,
+            must_match={name: template for name, value in must_match.items()
+                        if (template := self.template(must_match, name, value)) is not None},
         )
 
     def legacy_check(self, verify: LocatedDict) -> LegacyCheck | None:

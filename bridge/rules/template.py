@@ -115,6 +115,31 @@ def _guid(value: Any, kind: str) -> Any:
     return None if table is None or value is None else table.guid_of(str(kind), value)
 
 
+# The configuration's vars, for the table filter; set by the engine for each run, like the ids.
+VARS_IN_FORCE: contextvars.ContextVar[Any] = contextvars.ContextVar("vars_in_force", default=None)
+
+
+def _table(value: Any, name: str, key: str, field: str) -> Any:
+    """`field` of the item of the list `vars.<name>` whose `key` equals the value (compared
+    as text): a configured table such as Nmbrs' employee types, int <-> REST string."""
+    if value is None:
+        return None
+    wanted = _text(value).strip()
+    for item in _follow(VARS_IN_FORCE.get() or {}, str(name).split(".")) or []:
+        if isinstance(item, Mapping) and _text(item.get(key)).strip() == wanted:
+            return item.get(field)
+    return None
+
+
+def _compose(value: Any, fields: str) -> Any:
+    """The named fields of a mapping that have a value, joined by single spaces (a display
+    name from first name, prefix and last name)."""
+    if not isinstance(value, Mapping):
+        return None
+    words = [_text(value.get(name)).strip() for name in str(fields).split()]
+    return " ".join(word for word in words if word) or None
+
+
 # name -> (number of arguments, function)
 FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     "lower": (0, lambda v: None if v is None else str(v).lower()),
@@ -134,6 +159,8 @@ FILTERS: dict[str, tuple[int, Callable[..., Any]]] = {
     # A REST GUID as the legacy API's int (minted when none is known), and back.
     "int_id": (1, _int_id),
     "guid": (1, _guid),
+    "table": (3, _table),
+    "compose": (1, _compose),
     # One of two literals by the value's truth (after `bool` for a text): a path segment
     # such as OneSpan's signer/singleUse or signer/multiUse.
     "choose": (2, lambda v, yes, no: yes if v else no),
