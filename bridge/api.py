@@ -144,13 +144,13 @@ class JsonApi:
         username = username.strip()
         if not username or "/" in username:
             return json_response(404, {"error": "not_found", "error_description": "no such user"})
-        credential = _bearer(authorization)
+        credential = bearer_credential(authorization)
         if credential is None:
-            return _unauthorised("send Authorization: Bearer <AuthenticationToken>")
+            return unauthorised("send Authorization: Bearer <AuthenticationToken>")
         if not self._is_operator(credential):
             grant = self._tokens.resolve(credential)
             if grant is None:
-                return _unauthorised("the token is invalid or has expired")
+                return unauthorised("the token is invalid or has expired")
             if not grant.belongs_to(username):
                 return json_response(403, {"error": "forbidden",
                                            "error_description": "the token was issued to another "
@@ -178,14 +178,13 @@ def _within(url: str, base_url: str) -> bool:
     return given.path.rstrip("/") == path or given.path.startswith(path + "/")
 
 
-def _bearer(authorization: str) -> str | None:
+def bearer_credential(authorization: str) -> str | None:
     scheme, _, value = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
 
 
-def _unauthorised(description: str) -> Response:
+def unauthorised(description: str) -> Response:
     return json_response(401, {"error": "unauthorized", "error_description": description},
                          (("WWW-Authenticate", 'Bearer realm="soap-bridge"'),))
-

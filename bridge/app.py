@@ -13,6 +13,7 @@ from typing import Any
 
 from bridge import logs
 from bridge.errors import StoreError
+from bridge.facade.app import build_facade
 from bridge.metrics import BEARER_CACHE, LOCKOUTS, REQUEST_SECONDS, REQUESTS, render_metrics
 from bridge.migrate.dispatch import Handled
 from bridge.migrate.exchange import SoapRequest
@@ -35,6 +36,8 @@ class BridgeApp:
         self.wiring = wiring
         self.config = wiring.config
         self.dispatcher = wiring.dispatcher
+        # The deprecated REST callers' paths and /v1/sso (bridge/facade), when configured.
+        self.facade = build_facade(wiring)
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -42,6 +45,9 @@ class BridgeApp:
         request_id = environ.get("HTTP_X_REQUEST_ID", "")
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
+        facade = self.facade
+        if facade is not None and facade.serves(environ.get("PATH_INFO", "")):
+            return facade(environ, start_response, request_id)
         log_context = logs.request_id.set(request_id)
         try:
             # A bug outside the SOAP and JSON paths is answered in the caller's SOAP version

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.errors import ConfigError, Problem
+from bridge.facade.settings import FacadeSettings, SsoSettings, read_facade, upstream_problems
 from bridge.grants.settings import GrantProvider, read_grants
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
 from bridge.schema import Kind, Reader, duration, duration_or_off, flag, share, text, whole
@@ -140,6 +141,9 @@ class Config:
     # Names of secrets holding operator keys for the JSON API (account lookup).
     operator_keys: tuple[str, ...] = ()
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # The deprecated REST callers' facade and the web-UI hand-off (bridge/facade/).
+    rest_facade: FacadeSettings | None = None
+    sso: SsoSettings | None = None
     # Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks).
     trusted_proxies: tuple[str, ...] = ()
     # Clients of the token exchange (/v1/token): client id -> argon2id or bcrypt hash of its
@@ -183,6 +187,7 @@ _SECTIONS = ("wsdl", "mappings", "listen", "tokens", "lockout", "limits", "upstr
 # An argon2id or bcrypt hash, as `soap-bridge passwd --client` makes it.
 _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
+_SECTIONS += ("rest_facade", "sso")  # type: ignore[assignment]  # (bridge/facade)
 
 
 def _log_level(key: str, value: Any) -> str:
@@ -359,6 +364,8 @@ def load_config(path: str) -> Config:
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
+    rest_facade, sso = read_facade(reader, data)
+    upstream_problems(reader, data, set(upstreams))
     grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
     variables = reader.section(data, "vars")
     config = Config(
@@ -378,6 +385,8 @@ def load_config(path: str) -> Config:
         directory=directory,
         operator_keys=tuple(str(k) for k in operator_keys),
         rate_limits=rate_limits,
+        rest_facade=rest_facade,
+        sso=sso,
         trusted_proxies=tuple(str(p) for p in proxies),
         token_clients=token_clients,
         grants=grants,

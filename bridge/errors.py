@@ -184,3 +184,25 @@ class StoreError(BridgeError, RuntimeError):
     @property
     def public_message(self) -> str:
         return "The bridge's state store is unavailable. Please try again later."
+
+
+class Forbidden(BridgeError, PermissionError):
+    """What the caller's token stands for may not do this: a session token the bridge does not
+    know (any more), or an upstream that answered FORBIDDEN (e.g. authentication/sso).
+
+    403 with the public message: the vendor's `FORBIDDEN` shape on the REST facade, the
+    `/v1/*` JSON error elsewhere."""
+
+    fault_code = "Client"
+    reason = "forbidden"
+    json_error = "forbidden"
+    json_status = 403
+    http_status = 403
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    @property
+    def public_message(self) -> str:
+        return self.message

@@ -27,6 +27,11 @@ UPSTREAM_SECONDS = Histogram("soap_bridge_upstream_seconds", "Time each upstream
 BEARER_CACHE = Counter("soap_bridge_step_cache", "Cached step results (bearer tokens) used or "
                        "fetched.", ["result"])
 LOCKOUTS = Counter("soap_bridge_lockouts", "Users locked out by the bridge after repeated failures.")
+REST_FACADE = Counter("soap_bridge_rest_requests", "Requests of the vendor's deprecated REST "
+                      "callers, by endpoint (credentials, forward, sso) and outcome.",
+                      ["endpoint", "outcome"])
+SSO_TOKENS = Counter("soap_bridge_sso_tokens", "Web-UI hand-off tokens asked for (never kept), by "
+                     "entry (v1, rest) and outcome.", ["entry", "outcome"])
 READ_TIMEOUTS = Counter("soap_bridge_read_timeouts", "Requests not received in time and answered "
                         "408, by the part that was late (headers, body).", ["phase"])
 

@@ -19,6 +19,10 @@ log = logging.getLogger("bridge.app")
 
 # The form of a `/v1/*` answer; the SOAP versions (soap.envelope.SOAP11, SOAP12) name the others.
 JSON = "json"
+# The form of an answer to the vendor's REST callers (bridge/facade): its error shape (FACTS §7).
+REST = "rest"
+_REST_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               413: "BAD_REQUEST", 415: "BAD_REQUEST", 429: "TOO_MANY_REQUESTS"}
 # What gunicorn's body reader raises on a body that breaks HTTP/1.1 framing: a bad chunk size,
 # extension, terminator or trailer (ParseException and its kin), or the peer ending the
 # connection inside the body (NoMoreData). The caller's mistake, answered 400 in one place.
@@ -53,6 +57,10 @@ def error_response(error: BridgeError, form: str) -> Response:
     message = error.public_message
     if message is None:
         message = f"Internal error (request id {logs.request_id.get()})."
+    if form == REST:
+        return rest_error(error.json_status, _REST_CODES.get(error.json_status,
+                                                             "INTERNAL_SERVER_ERROR"),
+                          message, headers=error.headers())
     if form == JSON:
         return json_response(error.json_status, {"error": error.json_error,
                                                  "error_description": message}, error.headers())
@@ -64,6 +72,16 @@ def error_response(error: BridgeError, form: str) -> Response:
 def json_response(status: int, body: Any, headers: Headers = ()) -> Response:
     return Response(status, json.dumps(body, separators=(",", ":")).encode(), "application/json",
                     headers)
+
+
+def rest_error(status: int, error_code: str, summary: str, details: list[str] | None = None,
+               headers: Headers = ()) -> Response:
+    """The vendor's REST error: top-level errorCode, summary and, if any, details (FACTS §7)."""
+    body: dict[str, Any] = {"errorCode": error_code, "summary": summary}
+    if details:
+        body["details"] = details
+    return Response(status, json.dumps(body, separators=(",", ":")).encode(),
+                    "application/json; charset=utf-8", headers)
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:

@@ -19,6 +19,7 @@ from bridge.config import MissingSecret
 from bridge.errors import (
     BridgeError,
     ConfigError,
+    Forbidden,
     InternalError,
     Problem,
     RateLimited,
@@ -69,6 +70,8 @@ ANSWERS: dict[type[BridgeError], tuple[BridgeError, str, int, int, str, int, str
                     INTERNAL, 500, "server_error", ()),
     StoreError: (StoreError("redis said secret detail"), "Server", 500, 500, STORE, 503,
                  "temporarily_unavailable", ()),
+    Forbidden: (Forbidden("The session token is invalid or has expired."), "Client", 403, 403,
+                "The session token is invalid or has expired.", 403, "forbidden", ()),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from bridge.auth.tokens import MAX_TTL, OPAQUE, SCOPED, SESSION, TOKEN_FORMS, TOKEN_KINDS
 from bridge.durations import parse_duration
 from bridge.errors import ConfigError, Problem
+from bridge.rules.rest import RestAnswer, compile_rest
 from bridge.rules.template import Template, TemplateError, compile_value
 from bridge.schema import unknown_key
 from bridge.yamlfile import LocatedDict, LocatedList, line_of, load_yaml
@@ -313,6 +314,8 @@ class Rule(_KeyLines):
     local: bool = False
     # The same login served as the vendor's deprecated REST call (bridge/rules/rest.py).
     rest: RestAnswer | None = None
+    # The same login served as the vendor's deprecated REST call (bridge/rules/rest.py).
+    rest: RestAnswer | None = None
     # Pairs of legacy ints and REST GUIDs to learn beside a legacy answer (bridge/rules/ids.py).
     learn_ids: tuple[IdLearning, ...] = ()
     # Where the top-level keys are written, and refusals.result (0: not written).
@@ -332,6 +335,7 @@ _RULE_KEYS = {"operation", "lookup", "input", "verify", "lockout", "steps", "tok
               "refusals", "compare", "learn_accounts", "learn_names", "changes_data",
               "legacy_token", "local", "session"}
 LOOKUPS = ("accounts",)
+_RULE_KEYS |= {"rest"}
 # Operation names that change data unless the rule says otherwise.
 _CHANGING_PREFIXES = ("Create", "Update", "Delete", "Set", "Add", "Remove", "Submit", "Cancel")
 _STEP_KEYS = {"id", "upstream", "method", "path", "headers", "json", "extract", "on_error", "cache",
@@ -980,6 +984,8 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         # Nothing answered in every mode may reach an upstream or hand out a token.
         compiler.problem(data, "local", "a local rule answers by itself: it takes no verify, "
                          "steps or token")
+    rest, rest_problems = compile_rest(data, name)
+    compiler.problems.extend(rest_problems)
     rule = Rule(
         operation=str(operation),
         file=name,
@@ -1003,6 +1009,7 @@ def compile_rule(path: str, display: str | None = None) -> Rule:
         local=local,
         key_lines=data.key_lines,
         refusal_line=refusals.key_lines.get("result", 0) if isinstance(refusals, LocatedDict) else 0,
+        rest=rest,
     )
     if compiler.problems:
         raise ConfigError(compiler.problems)

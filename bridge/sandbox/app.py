@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .controls import CONTROL_PREFIX, ControlService, disturb
+from .documentnow import DocumentNowService, clock_routes
 from .envelopes import CALL_NAMES as ENVELOPE_CALLS
 from .envelopes import EnvelopeService
 from .exchange import (
@@ -76,6 +77,9 @@ class SandboxApp:
             + self.nmbrs.control_routes
             + self.onespan.control_routes
         )
+        # A REST caller's next call and the web UI's landing page; the clock tests move on.
+        self.service_routes += DocumentNowService(seed, self.state).routes
+        self.control_routes += clock_routes(self.state)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))

@@ -68,6 +68,16 @@ class SandboxState:
         self._calls: Counter[str] = Counter()
         self._request_ids: dict[str, str] = {}
         self._control: Control | None = None
+        # How far POST /_sandbox/clock has moved the clock on (documentnow.py).
+        self._offset = 0.0
+
+    def now(self) -> float:
+        """The sandbox's time: the clock, moved on by the clock control."""
+        return self.clock() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
 
     def reset(self) -> None:
         with self._lock:
@@ -77,13 +87,14 @@ class SandboxState:
             self._calls.clear()
             self._request_ids.clear()
             self._control = None
+            self._offset = 0.0
 
     # -- tokens -------------------------------------------------------------
 
     def issue(self, kind: str, username: str, lifetime_s: float, api_username: str | None = None) -> str:
         token = secrets.token_urlsafe(32)
         with self._lock:
-            now = self.clock()
+            now = self.now()
             # Forget dead tokens so a long demo run does not grow without bound; once a
             # second, not on every issue, or a busy sandbox slows down as tokens pile up.
             if now - self._swept >= _SWEEP_SECONDS:
@@ -97,8 +108,18 @@ class SandboxState:
         """The live grant behind a token of one of these kinds, else None."""
         with self._lock:
             found = self._grants.get(token)
-            if found is None or found.kind not in kinds or found.expires_at <= self.clock():
+            if found is None or found.kind not in kinds or found.expires_at <= self.now():
                 return None
+            return found
+
+    def redeem(self, token: str, kind: str) -> Grant | None:
+        """The live grant behind a single-use token of this kind, spent by this use: a second
+        use, like a late one, finds nothing."""
+        with self._lock:
+            found = self._grants.get(token)
+            if found is None or found.kind != kind or found.expires_at <= self.now():
+                return None
+            del self._grants[token]
             return found
 
     # -- consecutive login failures (the legacy login page's lockout) --------

@@ -23,6 +23,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -35,6 +36,17 @@ log = logging.getLogger("bridge.upstream")
 
 # An answer whose size is not announced is read in pieces this large.
 _PIECE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """An answer whose body is still coming: status, headers (case-insensitive), and the
+    body's pieces as they arrive."""
+
+    status: int
+    headers: Any
+    body: Iterator[bytes]
+    elapsed: float
 
 
 @dataclass(frozen=True)
@@ -80,36 +92,76 @@ class Transport:
 
     def send(self, method: str, path: str, body: bytes | None,
              headers: dict[str, str]) -> Answer:
+        connection, response, started = self._head(method, path, body, headers)
+        try:
+            data = self._read(response)
+        except (_TooLarge, OSError, http.client.HTTPException) as exc:
+            self._drop(connection, response)
+            raise self._failure(exc, f"{method} {path}") from exc
+        if response.will_close:
+            self._drop(connection)
+        return Answer(response.status, response.headers, data, time.perf_counter() - started)
+
+    def stream(self, method: str, path: str, body: bytes | None,
+               headers: dict[str, str]) -> Streamed:
+        """Like `send`, but the body is read as the caller iterates `Streamed.body`, within
+        the same deadline and size cap: for answers passed on as they come (the REST facade).
+        Failures before the answer's head are UpstreamErrors here; later ones, from the
+        iteration, which also gives the connection back (or drops it) when it ends."""
+        connection, response, started = self._head(method, path, body, headers)
         what = f"{method} {path}"
+        if response.length is not None and response.length > self._max_answer_bytes:
+            self._drop(connection, response)
+            raise self._failure(_TooLarge(), what)
+        return Streamed(response.status, response.headers,
+                        self._pieces(connection, response, what), time.perf_counter() - started)
+
+    def _head(self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+              ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, float]:
+        """The request sent and the answer's status and headers read, within the deadline."""
         started = time.perf_counter()
         deadline = time.monotonic() + self._deadline
         connection = self._connection(deadline)
         _timed(connection).deadline = deadline
-        response: http.client.HTTPResponse | None = None
         try:
             connection.request(method, self._prefix + path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = self._read(response)
-        except _DeadlinePassed as exc:
-            self._drop(connection, response)
-            raise UpstreamError(self.name, "timeout", f"no whole answer from {what} within "
-                                f"the deadline of {self._deadline:g}s", "deadline") from exc
-        except _TooLarge as exc:
-            self._drop(connection, response)
-            raise UpstreamError(self.name, "too_large", f"{what} answered more than "
-                                f"{self._max_answer_bytes} bytes", "max_answer_bytes") from exc
-        except TimeoutError as exc:
-            self._drop(connection, response)
-            raise UpstreamError(self.name, "timeout", f"no answer from {what} in time") from exc
+            return connection, connection.getresponse(), started
         except (OSError, http.client.HTTPException) as exc:
-            # The connection broke after the request went out (in part, at least): it may
-            # have been acted on, so this is not the `connect` kind that is safe to repeat.
-            self._drop(connection, response)
-            raise UpstreamError(self.name, "protocol",
-                                f"{what}: connection dropped before an answer") from exc
-        if response.will_close:
             self._drop(connection)
-        return Answer(response.status, response.headers, data, time.perf_counter() - started)
+            raise self._failure(exc, f"{method} {path}") from exc
+
+    def _pieces(self, connection: http.client.HTTPConnection,
+                response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
+        size, whole = 0, False
+        try:
+            while piece := response.read1(_PIECE):
+                size += len(piece)
+                if size > self._max_answer_bytes:
+                    raise _TooLarge
+                yield piece
+            whole = True
+        except (_TooLarge, OSError, http.client.HTTPException) as exc:
+            raise self._failure(exc, what) from exc
+        finally:
+            # Cut short (by a failure, or a caller that went away): the rest of the answer
+            # is still on the wire, so the connection cannot carry another request.
+            if not whole or response.will_close:
+                self._drop(connection, response)
+
+    def _failure(self, exc: BaseException, what: str) -> UpstreamError:
+        """The UpstreamError kind for what broke a call after its connection was open."""
+        if isinstance(exc, _DeadlinePassed):
+            return UpstreamError(self.name, "timeout", f"no whole answer from {what} within "
+                                 f"the deadline of {self._deadline:g}s", "deadline")
+        if isinstance(exc, _TooLarge):
+            return UpstreamError(self.name, "too_large", f"{what} answered more than "
+                                 f"{self._max_answer_bytes} bytes", "max_answer_bytes")
+        if isinstance(exc, TimeoutError):
+            return UpstreamError(self.name, "timeout", f"no answer from {what} in time")
+        # The connection broke after the request went out (in part, at least): it may have
+        # been acted on, so this is not the `connect` kind that is safe to repeat.
+        return UpstreamError(self.name, "protocol", f"{what}: connection dropped before an "
+                             "answer")
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:
         """The whole body, refused as soon as it is known to be over the cap."""

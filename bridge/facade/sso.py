@@ -1,0 +1,87 @@
+"""The web-UI hand-off: `POST /v1/sso` trades an AuthenticationToken for a fresh 30-second
+SSO token from the upstream's `authentication/sso` (FACTS §4.2), and the ready page URL.
+
+The SSO token is asked for anew on every call and handed straight back: it is never kept,
+cached or logged (it opens the user's web session for its 30 seconds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from bridge.api import bearer_credential, unauthorised
+from bridge.auth.tokens import SESSION, Grant, TokenIssuer
+from bridge.errors import Forbidden, SoapServerError, UpstreamError
+from bridge.facade.settings import SsoSettings
+from bridge.metrics import SSO_TOKENS
+from bridge.rules.template import lookup
+from bridge.upstream.rest import RestClient
+from bridge.wsgi import Response, json_response
+
+# [DOC D-SSO] the token lives 30 seconds; the vendor's answer does not say so itself.
+SSO_LIFETIME = 30
+UNAVAILABLE = "The SSO service is temporarily unavailable. Please try again later."
+REFUSED = ("The upstream refused an SSO token for this login (FORBIDDEN): its bearer is invalid "
+           "or has expired. Log in again.")
+_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+class SsoHandoff:
+    """Asks the upstream for SSO tokens on behalf of the logins the bridge's tokens stand for."""
+
+    def __init__(self, settings: SsoSettings, client: RestClient, tokens: TokenIssuer,
+                 base_url: str) -> None:
+        self._settings = settings
+        self._client = client
+        self._tokens = tokens
+        url = settings.url
+        # A path is a page on the upstream's own host (FACTS §4.2: the SSO token is good on
+        # the host that issued it).
+        self._url = base_url.rstrip("/") + url if url and url.startswith("/") else url
+
+    def v1(self, environ: dict[str, Any], method: str) -> Response:
+        """POST /v1/sso with `Authorization: Bearer <AuthenticationToken>`."""
+        if method != "POST":
+            return json_response(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
+        credential = bearer_credential(environ.get("HTTP_AUTHORIZATION", ""))
+        if credential is None:
+            SSO_TOKENS.labels("v1", "unauthorized").inc()
+            return unauthorised("send Authorization: Bearer <AuthenticationToken>")
+        grant = self._tokens.resolve(credential)
+        if grant is None or grant.kind != SESSION:
+            SSO_TOKENS.labels("v1", "unauthorized").inc()
+            return unauthorised("the token is invalid or has expired")
+        token = self.fetch(grant, "v1")
+        answer: dict[str, Any] = {"ssoToken": token, "expires_in": SSO_LIFETIME}
+        if self._url:
+            answer["url"] = ready_url(self._url, token)
+        return json_response(200, answer, _NO_STORE)
+
+    def fetch(self, grant: Grant, entry: str) -> str:
+        """A fresh SSO token for the login `grant` stands for; Forbidden when the upstream
+        answers FORBIDDEN, SoapServerError when it cannot be had."""
+        headers = {"Authorization": f"bearer {grant.bearer}"}
+        if grant.context:
+            headers["X-AS-UserContext"] = grant.context
+        try:
+            # FACTS §4.2: the body is optional; callers send {}.
+            reply = self._client.call("POST", self._settings.path, {}, headers)
+        except UpstreamError as exc:
+            SSO_TOKENS.labels(entry, "unavailable").inc()
+            raise SoapServerError(UNAVAILABLE, reason="unavailable") from exc
+        if reply.status == 403 or reply.error_code == "FORBIDDEN":
+            SSO_TOKENS.labels(entry, "forbidden").inc()
+            raise Forbidden(REFUSED)
+        token = lookup(reply.body, "result.ssoToken") if reply.ok else None
+        if not isinstance(token, str) or not token:
+            SSO_TOKENS.labels(entry, "unavailable").inc()
+            raise SoapServerError(UNAVAILABLE, reason="unavailable")
+        SSO_TOKENS.labels(entry, "ok").inc()
+        return token
+
+
+def ready_url(url: str, token: str) -> str:
+    """`url` with the token as its last query parameter: `&ssoToken=` appended, or `?ssoToken=`
+    when the URL has no query yet (FACTS §4.2)."""
+    return f"{url}{'&' if '?' in url else '?'}ssoToken={quote(token, safe='')}"

@@ -1,0 +1,403 @@
+"""The vendor's deprecated REST callers through a real bridge and the sandbox: the forum's
+Power Automate flow (credentials → sessionToken → a documentnow GET), the answer and error
+shapes per version, the lockout shared with SOAP, session tokens swapped for the bearer,
+answers streamed back unchanged, the allow list, and the SSO hand-off the sandbox's web UI
+accepts once within its 30 seconds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bridge.sandbox import load_seed
+from tests.servers import (
+    Server,
+    demo_api_user,
+    post_login,
+    sandbox_calls,
+    sandbox_control,
+    start_bridge,
+    write_config,
+)
+from tests.soapxml import auth_result
+
+SEED = load_seed(None)
+JDOE = "jdoe@example.com"
+PASSWORD = SEED.user(JDOE).password  # type: ignore[union-attr]
+CREDENTIALS = "/api/documentnow/v{}/authentication/credentials"
+TEMPLATES = "/api/documentnow/v3.7/templates"
+SSO_PAGE = "/ui/simpleSetup/7d1f9a0e-77aa-4f0b-9d6e-2a1c5e0b3f21?lang=en"
+UNKNOWN_ROUTE = {"errorCode": "NOT_FOUND", "summary": "The requested resource was not found."}
+
+
+def _config(workdir: Path, sandbox: Server, **overrides: Any) -> Path:
+    settings: dict[str, Any] = {
+        "rest_facade": {}, "sso": {"url": SSO_PAGE},
+        "lockout": {"max_failures": 3, "window": "15m", "duration": "15m"},
+        "vars": {"expired_password_url": "https://sandbox.invalid/ChangePassword?expired=1"},
+    }
+    settings.update(overrides)
+    return write_config(workdir, sandbox.url, **settings)
+
+
+@pytest.fixture(scope="module")
+def facade(sandbox: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("facade")
+    server = start_bridge(workdir, _config(workdir, sandbox), workers=1)
+    yield server
+    server.stop()
+
+
+def _credentials(server: Server, username: str, password: str, version: str = "3.7",
+                 **extra: Any) -> requests.Response:
+    body = {"request": {"authRequest": {"username": username, "password": password,
+                                        "sessionLength": 30, **extra}}}
+    return requests.post(server.url + CREDENTIALS.format(version), json=body, timeout=10)
+
+
+def _session(server: Server, username: str = JDOE) -> str:
+    answer = _credentials(server, username, PASSWORD)
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["result"]["sessionToken"]
+    return token
+
+
+def _with_session(token: str) -> dict[str, str]:
+    return {"Authorization": f"X-AS-UserSessionToken {token}", "Accept": "application/json"}
+
+
+def _shape(value: Any) -> Any:
+    """The keys of an answer, all the way down, without the values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
+# -- the forum's flow ----------------------------------------------------------------
+
+
+def test_the_power_automate_flow_logs_in_and_lists_templates(facade: Server,
+                                                             sandbox: Server) -> None:
+    # Step 1, exactly as the flow posts it: the wrapped body, JSON headers.
+    login = requests.post(facade.url + CREDENTIALS.format("3.7"), timeout=10,
+                          headers={"Content-Type": "application/json",
+                                   "Accept": "application/json"},
+                          data=json.dumps({"request": {"authRequest": {
+                              "username": JDOE, "password": PASSWORD, "sessionLength": 60}}}))
+    assert login.status_code == 200, login.text
+    assert login.headers["Content-Type"].startswith("application/json")
+    assert login.headers["Cache-Control"] == "no-store"
+    result = login.json()["result"]
+    primary = next(a for a in SEED.user(JDOE).accounts if a.primary)  # type: ignore[union-attr]
+    assert {"accountId": primary.context_identifier, "name": primary.name,
+            "isPrimary": True} in result["accounts"]
+    assert result["lastLoginDate"][:2] == "20" and "sessionToken" in result
+
+    # Step 2: the next call, with the session token as the vendor had it used.
+    templates = requests.get(facade.url + TEMPLATES, headers=_with_session(
+        result["sessionToken"]), timeout=10)
+
+    assert templates.status_code == 200, templates.text
+    names = {t["name"] for t in templates.json()["result"]["templates"]}
+    assert names == {t.name for t in SEED.legacy.templates
+                     if t.account == primary.context_identifier}
+    # The sandbox saw a bearer, never the bridge's token: it would have refused that.
+    assert sandbox_calls(sandbox)["templates"] == 1
+
+
+@pytest.mark.parametrize("version", ["3.5", "3.6", "3.7"])
+def test_each_version_answers_in_the_vendors_shape(facade: Server, sandbox: Server,
+                                                   version: str) -> None:
+    ours = _credentials(facade, JDOE, PASSWORD, version)
+    vendors = _credentials(sandbox, JDOE, PASSWORD, version)
+
+    assert ours.status_code == vendors.status_code == 200
+    # roleId has no REST source: the bridge leaves it out, as the vendor leaves out nulls.
+    expected = _shape(vendors.json())
+    del expected["result"]["accounts"][0]["roleId"]
+    assert _shape(ours.json()) == expected
+
+
+def test_a_version_outside_the_credentials_paths_is_not_the_bridges_login(
+        facade: Server, sandbox: Server) -> None:
+    answer = requests.post(facade.url + CREDENTIALS.format("3.8"), json={}, timeout=10)
+
+    # Forwarded as it came (the allow list has documentnow v3.*): the vendor's own 404.
+    assert (answer.status_code, answer.json()) == (404, UNKNOWN_ROUTE)
+
+
+@pytest.mark.parametrize(("username", "password", "status", "code", "summary"), [
+    (JDOE, "wrong", 401, "UNAUTHORIZED", "The provided username or password was not valid"),
+    ("nobody@example.com", "wrong", 401, "UNAUTHORIZED",
+     "The provided username or password was not valid"),
+    ("locked@example.com", PASSWORD, 403, "FORBIDDEN", "The user account is locked."),
+    ("inactive@example.com", PASSWORD, 403, "FORBIDDEN", "The user account is inactive."),
+    ("expired@example.com", PASSWORD, 403, "FORBIDDEN", "The password has expired."),
+])
+def test_refusals_are_the_vendors_errors(facade: Server, username: str, password: str,
+                                         status: int, code: str, summary: str) -> None:
+    answer = _credentials(facade, username, password)
+
+    assert answer.status_code == status
+    assert answer.json() == {"errorCode": code, "summary": summary}
+
+
+@pytest.mark.parametrize(("body", "details"), [
+    ({"username": JDOE, "key": "k", "sessionLength": 30}, ["'Request' should not be empty."]),
+    ({"request": {"authRequest": {"username": JDOE}}}, ["'Password' should not be empty."]),
+    ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD, "sessionLength": 0}}},
+     ["'SessionLength' must be between 1 and 1440."]),
+])
+def test_a_malformed_request_is_a_validation_error(facade: Server, body: Any,
+                                                   details: list[str]) -> None:
+    answer = requests.post(facade.url + CREDENTIALS.format("3.7"), json=body, timeout=10)
+
+    assert answer.status_code == 400
+    assert answer.json() == {"errorCode": "BAD_REQUEST", "summary": "Error validating request",
+                             "details": details}
+
+
+def test_not_json_is_a_validation_error_never_a_traceback(facade: Server) -> None:
+    answer = requests.post(facade.url + CREDENTIALS.format("3.7"), data=b"\xff{<", timeout=10)
+
+    assert answer.status_code == 400 and answer.json()["errorCode"] == "BAD_REQUEST"
+    assert "Traceback" not in facade.output()
+
+
+def test_a_session_token_the_bridge_did_not_issue_is_forbidden(facade: Server,
+                                                               sandbox: Server) -> None:
+    for token in ("made-up", "", _session(sandbox)):  # the last: the vendor's own token
+        answer = requests.get(facade.url + TEMPLATES, headers=_with_session(token), timeout=10)
+
+        assert answer.status_code == 403
+        assert answer.json()["errorCode"] == "FORBIDDEN"
+    assert sandbox_calls(sandbox).get("templates", 0) == 0
+
+
+def test_a_user_context_must_be_one_of_the_tokens_accounts(facade: Server) -> None:
+    token = _session(facade)
+    other = next(a for a in SEED.user("multi@example.com").accounts)  # type: ignore[union-attr]
+    mine = next(a for a in SEED.user(JDOE).accounts)  # type: ignore[union-attr]
+
+    refused = requests.get(facade.url + TEMPLATES, timeout=10, headers={
+        **_with_session(token), "X-AS-UserContext": f"multi@example.com:{other.context_identifier}"})
+    chosen = requests.get(facade.url + TEMPLATES, timeout=10, headers={
+        **_with_session(token), "X-AS-UserContext": f"someone:{mine.context_identifier}"})
+
+    assert (refused.status_code, refused.json()["errorCode"]) == (403, "FORBIDDEN")
+    assert chosen.status_code == 200  # the user part is always the token's own
+
+
+def test_a_call_with_a_bearer_passes_through_untouched(facade: Server, sandbox: Server) -> None:
+    api_username, key = demo_api_user()
+    bearer = requests.post(sandbox.url + "/api/v3.7/authentication/apiUser", timeout=10, json={
+        "request": {"apiUsername": api_username, "key": key, "contextUsername": JDOE}}
+        ).json()["result"]["token"]
+    headers = {"Authorization": f"bearer {bearer}"}
+
+    through = requests.get(facade.url + TEMPLATES, headers=headers, timeout=10)
+    direct = requests.get(sandbox.url + TEMPLATES, headers=headers, timeout=10)
+
+    assert through.status_code == direct.status_code == 200
+    assert through.content == direct.content
+    assert through.headers["Content-Type"] == direct.headers["Content-Type"]
+
+
+def test_large_and_dripping_answers_pass_unchanged(facade: Server, sandbox: Server) -> None:
+    token = _session(facade)
+    # As large as the sandbox's control takes; the cap is tested below.
+    large = json.dumps({"messages": [], "result": {"blob": "x" * (900 * 1024)}})
+    sandbox_control(sandbox, fail={"status": 200, "body": large,
+                                   "content_type": "application/json; charset=utf-8"},
+                    paths=["/templates"], times=1)
+    answer = requests.get(facade.url + TEMPLATES, headers=_with_session(token), timeout=30)
+
+    assert answer.status_code == 200
+    assert answer.content == large.encode()
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+
+    # Eight bytes at a time, as a slow upstream sends it.
+    sandbox_control(sandbox, drip_ms=2, paths=["/templates"], times=1)
+    dripped = requests.get(facade.url + TEMPLATES, headers=_with_session(token), timeout=30)
+    direct = requests.get(facade.url + TEMPLATES, headers=_with_session(token), timeout=30)
+
+    assert dripped.status_code == 200 and dripped.content == direct.content
+
+
+def test_an_upstream_error_passes_through_as_the_vendor_wrote_it(facade: Server,
+                                                                 sandbox: Server) -> None:
+    token = _session(facade)
+    vendor_error = {"errorCode": "VALIDATION_FAILED", "summary": "Error validating request",
+                    "details": ["FromDate must come prior to ToDate"]}
+    sandbox_control(sandbox, fail={"status": 400, "body": vendor_error}, paths=["/envelopes"],
+                    times=1)
+
+    answer = requests.get(facade.url + "/api/documentnow/v3.7/envelopes?dateFilter=ANY",
+                          headers=_with_session(token), timeout=10)
+
+    assert (answer.status_code, answer.json()) == (400, vendor_error)
+
+
+def test_the_allow_list_refuses_other_paths(sandbox: Server, tmp_path: Path) -> None:
+    config = _config(tmp_path, sandbox, rest_facade={"forward": [TEMPLATES],
+                                                     "max_answer_bytes": 65536})
+    server = start_bridge(tmp_path, config, workers=1)
+    try:
+        token = _session(server)
+        before = sandbox_calls(sandbox)
+        for path in ("/api/documentnow/v3.7/users/jdoe%40example.com/accounts",
+                     "/api/documentnow/v3.7/templates/../users/x/accounts",
+                     "/api/documentnow/v3.7/templates/extra"):
+            answer = requests.get(server.url + path, headers=_with_session(token), timeout=10)
+            assert (answer.status_code, answer.json()) == (404, UNKNOWN_ROUTE), path
+        allowed = requests.get(server.url + TEMPLATES, headers=_with_session(token), timeout=10)
+        assert allowed.status_code == 200
+        after = sandbox_calls(sandbox)
+        assert after["accounts"] == before["accounts"]
+
+        # An answer over rest_facade.max_answer_bytes is not passed on.
+        sandbox_control(sandbox, fail={"status": 200, "body": {"blob": "x" * 100_000}},
+                        paths=["/templates"], times=1)
+        cut = requests.get(server.url + TEMPLATES, headers=_with_session(token), timeout=10)
+        assert cut.status_code == 502
+        assert cut.json()["errorCode"] == "INTERNAL_SERVER_ERROR"
+        assert "larger" in cut.json()["summary"]
+    finally:
+        server.stop()
+
+
+# -- the lockout, one for SOAP and REST -----------------------------------------------------
+
+
+def test_the_lockout_counts_soap_and_rest_failures_together(sandbox: Server,
+                                                            tmp_path: Path) -> None:
+    server = start_bridge(tmp_path, _config(tmp_path, sandbox), workers=1)
+    try:
+        assert auth_result(post_login(server, JDOE, "wrong-1").content).get("Success") == "false"
+        assert _credentials(server, JDOE, "wrong-2").status_code == 401
+        assert auth_result(post_login(server, JDOE, "wrong-3").content).get("Success") == "false"
+
+        # Locked now: the right password gets the wrong-password answer on both.
+        rest = _credentials(server, JDOE, PASSWORD)
+        soap = auth_result(post_login(server, JDOE, PASSWORD).content)
+
+        assert (rest.status_code, rest.json()["errorCode"]) == (401, "UNAUTHORIZED")
+        assert soap.get("Success") == "false"
+        assert '"outcome": "locked_out"' in server.output()
+    finally:
+        server.stop()
+
+
+# -- SSO --------------------------------------------------------------------------------
+
+
+def _soap_token(server: Server) -> str:
+    token = auth_result(post_login(server, JDOE, PASSWORD).content).get("AuthenticationToken")
+    assert token
+    return str(token)
+
+
+def _sso(server: Server, token: str) -> requests.Response:
+    return requests.post(server.url + "/v1/sso", headers={"Authorization": f"Bearer {token}"},
+                         timeout=10)
+
+
+def test_sso_gives_a_token_the_web_ui_accepts_once(facade: Server, sandbox: Server) -> None:
+    answer = _sso(facade, _soap_token(facade))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Cache-Control"] == "no-store"
+    handoff = answer.json()
+    assert handoff["expires_in"] == 30
+    assert handoff["url"] == f"{sandbox.url}{SSO_PAGE}&ssoToken={handoff['ssoToken']}"
+    first = requests.get(handoff["url"], timeout=10)
+    second = requests.get(handoff["url"], timeout=10)
+    assert (first.status_code, second.status_code) == (200, 403)
+    assert JDOE in first.text
+
+
+def test_an_sso_token_is_refused_after_30_seconds(facade: Server, sandbox: Server) -> None:
+    handoff = _sso(facade, _soap_token(facade)).json()
+
+    requests.post(sandbox.url + "/_sandbox/clock", json={"advance_s": 31},
+                  timeout=5).raise_for_status()
+
+    assert requests.get(handoff["url"], timeout=10).status_code == 403
+
+
+def test_each_sso_call_asks_the_upstream_anew(facade: Server, sandbox: Server) -> None:
+    token = _soap_token(facade)
+
+    tokens = {_sso(facade, token).json()["ssoToken"] for _ in range(2)}
+
+    assert len(tokens) == 2 and sandbox_calls(sandbox)["sso"] == 2
+
+
+def test_sso_through_the_rest_facade_with_a_session_token(facade: Server,
+                                                          sandbox: Server) -> None:
+    answer = requests.post(facade.url + "/api/documentnow/v3.7/authentication/sso", json={},
+                           headers=_with_session(_session(facade)), timeout=10)
+
+    assert answer.status_code == 200, answer.text
+    sso_token = answer.json()["result"]["ssoToken"]
+    page = requests.get(f"{sandbox.url}{SSO_PAGE}&ssoToken={sso_token}", timeout=10)
+    assert page.status_code == 200
+
+
+def test_sso_refused_upstream_is_a_clear_403(facade: Server, sandbox: Server) -> None:
+    token = _soap_token(facade)
+    sandbox_control(sandbox, fail={"status": 403, "body": {
+        "errorCode": "FORBIDDEN", "summary": "The bearer token is missing, invalid or expired."}},
+        paths=["/authentication/sso"], times=1)
+
+    answer = _sso(facade, token)
+
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "forbidden"
+    assert "FORBIDDEN" in answer.json()["error_description"]
+
+
+def test_sso_needs_a_token_the_bridge_issued(facade: Server, sandbox: Server) -> None:
+    assert _sso(facade, "made-up").status_code == 401
+    assert requests.post(facade.url + "/v1/sso", timeout=10).status_code == 401
+    assert requests.get(facade.url + "/v1/sso", timeout=10).status_code == 405
+    assert sandbox_calls(sandbox).get("sso", 0) == 0
+
+
+def test_sso_is_counted_in_the_metrics(facade: Server) -> None:
+    _sso(facade, _soap_token(facade))
+
+    metrics = requests.get(facade.url + "/metrics", timeout=10).text
+
+    assert 'soap_bridge_sso_tokens_total{entry="v1",outcome="ok"}' in metrics
+    assert 'soap_bridge_rest_requests_total{endpoint="credentials"' in metrics
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+def test_no_secret_reaches_the_log(facade: Server, sandbox: Server) -> None:
+    session = _session(facade)
+    requests.get(facade.url + TEMPLATES, headers=_with_session(session), timeout=10)
+    sso_token = _sso(facade, _soap_token(facade)).json()["ssoToken"]
+    rest_sso = requests.post(facade.url + "/api/documentnow/v3.7/authentication/sso", json={},
+                             headers=_with_session(session), timeout=10).json()
+    bearer = requests.post(facade.url + "/v1/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "subject_token": session}, timeout=10).json()["access_token"]
+
+    log = facade.output()
+
+    assert '"msg": "rest request"' in log
+    for secret in (PASSWORD + "-never", session, sso_token, rest_sso["result"]["ssoToken"],
+                   bearer):
+        assert secret not in log
+    assert f'"{PASSWORD}"' not in log
