@@ -40,6 +40,8 @@ _FLEET_HELP = {
     "dropped": "Comparisons dropped because the side queue was full (whole fleet).",
     "fallback": "Requests answered by the legacy service because the REST side failed "
                 "(whole fleet).",
+    "mode_change": "Changes of a cohort's mode by promotion rule or operator, outcome "
+                   "from-to (whole fleet).",
 }
 
 

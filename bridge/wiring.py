@@ -28,6 +28,8 @@ from bridge.metrics import observe_upstream
 from bridge.migrate.audit import Audit
 from bridge.migrate.dispatch import Dispatcher
 from bridge.migrate.marks import Marks
+from bridge.migrate.overlay import ModeOverlay
+from bridge.migrate.promoter import Promoter
 from bridge.migrate.records import Recorder
 from bridge.migrate.sidecalls import SideCalls
 from bridge.migrate.sidejobs import SideJobs
@@ -102,10 +104,12 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         side_calls=side_calls, recorder=recorder, store=store, tokens=tokens,
         limits=config.xml_limits, state_key=context.state_key, noise_sample=side.noise_sample,
     )
+    audit = Audit(store)
+    promoter = Promoter(store, ModeOverlay(store), audit, plans.current)
     dispatcher = Dispatcher(
         service=service, engine=engine, plans=plans.current,
         legacy=LegacyClient(legacy) if legacy else None, side=side_jobs, recorder=recorder,
-        tokens=tokens, limits=config.xml_limits, rate_limiter=rate_limiter,
+        tokens=tokens, limits=config.xml_limits, rate_limiter=rate_limiter, promoter=promoter,
     )
     directory = Directory(config.directory.sources, own_directory, engine,
                           lambda: plans.current().rules.get(ACCOUNTS_LOOKUP))
@@ -114,9 +118,8 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
                   {name: e.base_url for name, e in config.upstreams.items()},
                   rate_limiter, proxies.client)
     endpoints = list(config.upstreams.values()) + ([legacy] if legacy else [])
-    audit = Audit(store)
     console = Console(ConsoleAuth(store, [secrets[k] for k in config.operator_keys]), recorder,
-                      plans.current, Marks(store, audit), audit, proxies.client)
+                      plans.current, Marks(store, audit), audit, proxies.client, promoter)
     return Wiring(
         config=config, service=service, wsdl=wsdl, plans=plans,
         store=store, dispatcher=dispatcher, directory=directory, api=api,

@@ -65,6 +65,9 @@ def modes(plan: Plan, operation: str, overlay: Mapping[str, Any] | None = None
         row["mode"] = entry["mode"] if isinstance(entry, dict) else row["configured"]
         row["overridden"] = isinstance(entry, dict)
         row["since"] = iso(entry.get("ts")) if isinstance(entry, dict) else None
+        row["by"] = entry.get("by") if isinstance(entry, dict) else None
+        # After an automatic fall-back the rules promote no further until an operator acts.
+        row["hold"] = bool(entry.get("hold")) if isinstance(entry, dict) else False
     return rows
 
 

@@ -8,7 +8,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +26,7 @@ from bridge.console.session import (
 from bridge.migrate.audit import Audit
 from bridge.migrate.marks import KINDS, Marks
 from bridge.migrate.plan import Plan
+from bridge.migrate.promoter import Promoter
 from bridge.migrate.records import History, Recorder
 from bridge.migrate.report import parse_since
 from bridge.wsgi import JSON, Response, answering, json_response, read_body
@@ -59,18 +60,16 @@ class Console:
     def __init__(self, auth: ConsoleAuth, recorder: Recorder, plans: Callable[[], Plan],
                  marks: Marks, audit: Audit,
                  client: Callable[[dict[str, Any]], str | None],
-                 overlay: Callable[[str], Mapping[str, Any]] | None = None) -> None:
+                 promoter: Promoter | None = None) -> None:
         self.auth = auth
         self._recorder = recorder
         self._plans = plans
         self._marks = marks
         self._audit = audit
         self._client = client
-        self._overlay = overlay or (lambda operation: {})
+        self._promoter = promoter
         self._cache: dict[str, tuple[float, History]] = {}
         self._lock = threading.Lock()
-        # Further actions (promotion, bridge/console/actions) register here: name -> handler.
-        self.actions: dict[str, Callable[[str, dict[str, Any], Operator], dict[str, Any]]] = {}
 
     def __call__(self, environ: dict[str, Any], method: str, path: str,
                  base_url: str) -> Response:
@@ -200,9 +199,10 @@ class Console:
     def figures(self, operation: str, since: float = 0.0) -> dict[str, Any]:
         """The operation page's JSON."""
         history = self._history(since)
+        overlay = self._promoter.overlay.of(operation) if self._promoter else {}
         figures = operation_figures(operation, self._plans(), history, time.time(),
                                     self._marks.learned(operation), self._marks.of(operation),
-                                    self._overlay(operation))
+                                    overlay)
         figures["audit"] = list(reversed(self._audit.entries(operation=operation)[-20:]))
         return figures
 
@@ -231,13 +231,9 @@ class Console:
                                        "error_description": "the body must be a JSON object"})
         if action == "marks":
             return self._mark(name, body, operator)
-        handler = self.actions.get(action)
-        if handler is None:
-            return json_response(404, {"error": "not_found"})
-        try:
-            return json_response(200, handler(name, body, operator))
-        except ValueError as exc:
-            return json_response(400, {"error": "invalid_request", "error_description": str(exc)})
+        if action == "mode" and self._promoter is not None:
+            return self._mode(name, body, operator)
+        return json_response(404, {"error": "not_found"})
 
     def _mark(self, operation: str, body: dict[str, Any], operator: Operator) -> Response:
         path, kind = body.get("path"), body.get("mark")
@@ -249,6 +245,18 @@ class Console:
                                        f"mark is one of {', '.join(KINDS)}, or null to clear"})
         self._marks.mark(operation, path, kind, operator.label)
         return json_response(200, {"path": path, "mark": kind})
+
+    def _mode(self, operation: str, body: dict[str, Any], operator: Operator) -> Response:
+        assert self._promoter is not None
+        cohort, action = body.get("cohort"), body.get("action")
+        if (cohort is not None and not isinstance(cohort, str)) or not isinstance(action, str):
+            return json_response(400, {"error": "invalid_request", "error_description":
+                                       "send {action: promote|demote|reset, cohort: name|null}"})
+        try:
+            decided = self._promoter.by_hand(operation, cohort or None, action, operator.label)
+        except ValueError as exc:
+            return json_response(409, {"error": "conflict", "error_description": str(exc)})
+        return json_response(200, decided)
 
     # -- static files ---------------------------------------------------------------------
 

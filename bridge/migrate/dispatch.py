@@ -18,6 +18,7 @@ from bridge.errors import (
 )
 from bridge.migrate.exchange import Exchange, SoapRequest
 from bridge.migrate.plan import Plan
+from bridge.migrate.promoter import Promoter
 from bridge.migrate.records import Recorder
 from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY
 from bridge.migrate.sidejobs import SideJobs
@@ -78,6 +79,9 @@ class Dispatcher:
     tokens: TokenIssuer
     limits: XmlLimits
     rate_limiter: RateLimiter | None = None
+    # The modes in force over the configured routing, and the promotion rules' counts
+    # (bridge/migrate/overlay.py, promoter.py); None: the routing as configured.
+    promoter: Promoter | None = None
 
     def handle(self, incoming: SoapRequest, handled: Handled) -> SoapReply:
         """The answer to one SOAP request; what became of it goes into `handled`."""
@@ -99,6 +103,8 @@ class Dispatcher:
             return self._rest_reply(exchange, outcome)
         username = RuleEngine.username(rule, exchange.request) if rule else None
         mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
+        if self.promoter is not None and rule is not None:
+            mode = self.promoter.in_force(operation.name, cohort, mode)
         if self.rate_limiter is not None:
             wait = self.rate_limiter.over(exchange.client, username)
             if wait is not None:
@@ -118,7 +124,10 @@ class Dispatcher:
                     f"for it{reason}.", reason="not_migrated"
                 )
             return handled.passed(self._forward(exchange, plan.token_fields), LEGACY)
-        return self._by_mode(plan, rule, exchange, mode, cohort, handled)
+        reply = self._by_mode(plan, rule, exchange, mode, cohort, handled)
+        if self.promoter is not None:
+            self.promoter.observe(plan, operation.name, cohort, mode, handled.reason)
+        return reply
 
     def _by_mode(self, plan: Plan, rule: Rule, exchange: Exchange, mode: str,
                  cohort: str | None, handled: Handled) -> SoapReply:

@@ -9,7 +9,8 @@ from typing import Any
 
 from bridge.errors import Problem
 from bridge.identity import identity
-from bridge.schema import Kind, Reader, flag
+from bridge.migrate.promotion import Promotion, read_promotion
+from bridge.schema import Kind, Reader, duration, flag
 from bridge.yamlfile import LocatedDict, LocatedList, line_of
 
 LEGACY = "legacy"
@@ -41,6 +42,7 @@ class Cohort:
     users: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
     percent: float | None = None
+    promotion: Promotion | None = None
 
     def includes(self, username: str) -> bool:
         user = identity(username)
@@ -60,6 +62,15 @@ class OperationRoute:
     # operations that change data, unless the configuration says so here.
     allow_side_calls: bool | None = None
     line: int | None = None
+    promotion: Promotion | None = None
+
+    def promotion_of(self, cohort: str | None) -> Promotion | None:
+        """The promotion rules of a cohort (its own, else the operation's); None: the
+        operation's own mode."""
+        for found in self.cohorts:
+            if found.name == cohort:
+                return found.promotion or self.promotion
+        return self.promotion
 
     def modes(self) -> set[str]:
         return {self.mode, *(cohort.mode for cohort in self.cohorts)}
@@ -72,6 +83,8 @@ class Routing:
     default: str = REST
     unmapped: str = LEGACY
     operations: Mapping[str, OperationRoute] = field(default_factory=dict)
+    # How often one instance of the fleet applies the promotion rules.
+    promotion_check: float = 10.0
 
     def choose(self, operation: str, username: str | None, has_rule: bool) -> tuple[str, str | None]:
         """The mode for this request and the cohort that chose it (None: the operation's mode)."""
@@ -134,7 +147,8 @@ def _allow(key: str, value: Any) -> bool | None:
     return None if value is None else flag(key, value)
 
 
-_ROUTING: dict[str, Kind] = {"default": _mode, "unmapped": _unmapped}
+_ROUTING: dict[str, Kind] = {"default": _mode, "unmapped": _unmapped,
+                             "promotion_check": duration}
 _OPERATION: dict[str, Kind] = {"mode": _mode, "allow_side_calls": _allow}
 _COHORT: dict[str, Kind] = {"mode": _mode, "users": _users, "domains": _domains,
                             "percent": _percent}
@@ -166,9 +180,11 @@ def read_routing(section: Any, source: str) -> tuple[Routing, list[Problem]]:
         if not isinstance(spec, LocatedDict):
             reader.problem(ops, name, f"operation {name}: give a mode or a mapping")
             continue
-        route = reader.read(spec, _OPERATION, also=("cohorts",), where=f" for operation {name}")
-        operations[name] = OperationRoute(name, cohorts=_cohorts(reader, spec),
-                                          line=line_of(ops, name), **route)
+        route = reader.read(spec, _OPERATION, also=("cohorts", "promotion"),
+                            where=f" for operation {name}")
+        operations[name] = OperationRoute(
+            name, cohorts=_cohorts(reader, spec), line=line_of(ops, name),
+            promotion=read_promotion(reader, spec, f" for operation {name}"), **route)
     return Routing(operations=operations, **values), reader.problems
 
 
@@ -186,7 +202,8 @@ def _cohorts(reader: Reader, parent: LocatedDict) -> tuple[Cohort, ...]:
             reader.problem(value, index, "each cohort needs a name")
             continue
         name = spec["name"]
-        cohort = reader.read(spec, _COHORT, also=("name",), noun="cohort setting")
+        cohort = reader.read(spec, _COHORT, also=("name", "promotion"), noun="cohort setting")
+        cohort["promotion"] = read_promotion(reader, spec, f" for cohort {name}")
         if name in seen:
             reader.problem(spec, "name", f"cohort {name!r} is defined twice")
         seen.add(name)

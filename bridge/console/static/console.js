@@ -98,13 +98,14 @@
     });
     fill(document.querySelector("#modes tbody"), data.modes.map(function (row) {
       var actions = el("span", {class: "actions"});
-      ["promote", "demote"].forEach(function (action) {
+      ["promote", "demote"].concat(row.overridden ? ["reset"] : []).forEach(function (action) {
         var button = el("button", {type: "button", "data-action": action, "data-cohort": row.cohort || "", text: action});
         button.addEventListener("click", function () { changeMode(action, row.cohort); });
         actions.appendChild(button);
       });
       return [row.cohort || "(operation)", row.who, row.configured,
-              el("strong", {class: row.overridden ? "mode overridden" : "mode", text: row.mode + (row.overridden ? " (since " + row.since + ")" : "")}),
+              el("strong", {class: row.overridden ? "mode overridden" : "mode", "data-cohort": row.cohort || "",
+                            text: row.mode + (row.overridden ? " (" + row.by + ", since " + row.since + (row.hold ? "; promotion on hold" : "") + ")" : "")}),
               actions];
     }));
     var errors = [];
@@ -144,7 +145,7 @@
       ]);
       var cohorts = Object.keys(path.cohorts).map(function (name) { return (name === "-" ? "no cohort" : name) + ": " + path.cohorts[name]; }).join(", ");
       var buttons = el("span", {class: "actions"});
-      (noise ? (path.source === "operator" ? [["clear", null]] : [["real", "real"]]) : [["noise", "noise"], ["real", "real"]])
+      (noise ? [["real", "real"]].concat(path.source === "operator" ? [["clear", null]] : []) : [["noise", "noise"], ["real", "real"]])
         .forEach(function (choice) {
           var button = el("button", {type: "button", class: "mark", "data-mark": choice[0], text: "mark " + choice[0]});
           if (choice[0] === "clear") { button.textContent = "clear mark"; }

@@ -1,0 +1,189 @@
+"""The console in headless Chromium against a real bridge in shadow mode and the twin sandbox
+(whose legacy side knows one more account for multi@example.com): live figures, the CLI's
+verdict, differences with samples, a path marked noise from the page, no secret anywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.browser import Browser
+from tests.servers import (
+    REPO,
+    Server,
+    demo_api_user,
+    post_login,
+    start_bridge,
+    start_sandbox,
+    write_config,
+)
+from tests.soapxml import auth_result
+
+OPERATOR_KEY = "console-operator-key-0f9e8d7c6b5a49382716"
+ACCOUNTS = "AuthenticateUserResult.Accounts.UserAccount"
+AGREEMENT_BLUE = (31, 111, 235)
+LEGACY_PURPLE, REST_ORANGE = (130, 80, 223), (217, 119, 6)
+MARKER_PASSWORD = "Marker-Secret-Pw-7f3a9c"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_sandbox(tmp_path_factory.mktemp("twin"), REPO / "examples" / "seed-disagree.yaml")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def bridge(twin: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("console-bridge")
+    config = write_config(
+        workdir, twin.url, legacy={"base_url": twin.url, "read_timeout": "5s"},
+        routing={"operations": {"AuthenticateUser": {"mode": "shadow", "cohorts": [
+            {"name": "pilot", "mode": "shadow", "users": ["jdoe@example.com"]}]}}},
+        secrets={"api_username": {"env": "TEST_API_USERNAME"}, "api_key": {"env": "TEST_API_KEY"},
+                 "operator": {"env": "TEST_OPERATOR_KEY"}},
+        operator_keys=["operator"])
+    server = start_bridge(workdir, config, workers=1, env={"TEST_OPERATOR_KEY": OPERATOR_KEY})
+    server.extra["config"] = config
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def logged_in(browser: Browser, bridge: Server) -> Browser:
+    """Logged in through the form, as an operator would."""
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    assert browser.evaluate("location.pathname") == "/console/login"
+    browser.evaluate(f"document.getElementById('key').value = {json.dumps(OPERATOR_KEY)};"
+                     "document.querySelector('main form').submit(); true")
+    browser.wait_for("location.pathname === '/console/' && document.body.dataset.updates")
+    cookie = next(c for c in browser.cookies() if c["name"] == "soap_bridge_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console/"
+    assert browser.evaluate("document.cookie") == ""  # no script can read it
+    return browser
+
+
+def _compared(bridge: Server) -> int:
+    answer = requests.get(f"{bridge.url}/console/api/operations/AuthenticateUser",
+                          headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=10)
+    return int(answer.json()["compared"])
+
+
+def _logins(bridge: Server, *users: str) -> list[str]:
+    """Log the users in (password Password); the tokens the callers got."""
+    before = _compared(bridge)
+    tokens = [auth_result(post_login(bridge, user, "Password").content, SOAP11)
+              .get("AuthenticationToken") or "" for user in users]
+    deadline = time.monotonic() + 15
+    while _compared(bridge) < before + len(users):
+        assert time.monotonic() < deadline, "comparisons did not land"
+        time.sleep(0.1)
+    return tokens
+
+
+def _cli_verdict(bridge: Server) -> str:
+    done = subprocess.run([sys.executable, "-m", "bridge", "report", "--config",
+                           str(bridge.extra["config"]), "--format", "json"], cwd=bridge.workdir,
+                          capture_output=True, text=True, timeout=60, check=True)
+    return str(json.loads(done.stdout)["operations"][0]["verdict"])
+
+
+def _colour_pixels(browser: Browser, canvas: str, colour: tuple[int, int, int]) -> int:
+    """Pixels of that colour in a screenshot of the canvas, as the browser drew it."""
+    browser.evaluate(f"document.getElementById('{canvas}').scrollIntoView(); true")
+    rect = browser.evaluate(f"(() => {{ const r = document.getElementById('{canvas}')"
+                            ".getBoundingClientRect(); return {x: r.x + scrollX, y: r.y + scrollY,"
+                            " width: r.width, height: r.height}; })()")
+    raw = Image.open(io.BytesIO(browser.screenshot(rect))).convert("RGB").tobytes()
+    return sum(1 for at in range(0, len(raw), 3)
+               if all(abs(raw[at + i] - colour[i]) <= 24 for i in range(3)))
+
+
+def test_the_page_shows_live_figures_the_cli_verdict_and_charts_with_data(
+        logged_in: Browser, bridge: Server) -> None:
+    browser = logged_in
+    _logins(bridge, "jdoe@example.com", "multi@example.com", "jdoe@example.com",
+            "multi@example.com")
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    browser.wait_for("document.querySelector('#tile-compared .value')?.textContent === '4'")
+    assert browser.evaluate("document.getElementById('verdict').textContent") == _cli_verdict(
+        bridge)
+    differences = browser.evaluate("document.getElementById('differences').innerText")
+    assert ACCOUNTS in differences and "Multi Legacy Archive" in differences
+    assert "present" in differences and "(absent)" in differences
+    modes = browser.evaluate("document.querySelector('#modes tbody').innerText")
+    assert "pilot" in modes and "shadow" in modes
+    assert _colour_pixels(browser, "agreement-chart", AGREEMENT_BLUE) > 30
+    latency = _colour_pixels(browser, "latency-chart", LEGACY_PURPLE), _colour_pixels(
+        browser, "latency-chart", REST_ORANGE)
+    assert min(latency) > 30, latency
+    # New traffic shows without a reload.
+    browser.evaluate("window.stillThisPage = true")
+    _logins(bridge, "jdoe@example.com", "jdoe@example.com")
+    browser.wait_for("document.querySelector('#tile-compared .value').textContent === '6'")
+    assert browser.evaluate("window.stillThisPage") is True
+    assert browser.evaluate("document.getElementById('verdict').textContent") == _cli_verdict(
+        bridge)
+    assert browser.console_errors == []
+
+
+def test_an_operator_marks_a_path_noise_from_the_page(logged_in: Browser, bridge: Server) -> None:
+    browser = logged_in
+    _logins(bridge, "multi@example.com")
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    selector = f'#differences details[data-path="{ACCOUNTS}"] button[data-mark="noise"]'
+    browser.wait_for(f"!!document.querySelector('{selector}')")
+    browser.evaluate(f"document.querySelector('{selector}').click(); true")
+    browser.wait_for(f"!!document.querySelector('#noise details[data-path=\"{ACCOUNTS}\"]')")
+    assert "operator" in browser.evaluate("document.getElementById('noise').innerText")
+    assert "mark" in browser.evaluate("document.querySelector('#audit tbody').innerText")
+    # Every later comparison ignores it: multi@ now agrees.
+    before = requests.get(f"{bridge.url}/console/api/operations/AuthenticateUser",
+                          headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=10).json()
+    _logins(bridge, "multi@example.com")
+    after = requests.get(f"{bridge.url}/console/api/operations/AuthenticateUser",
+                         headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=10).json()
+    assert after["agreed"] == before["agreed"] + 1
+    # Marked real again, from the page: back among the differences.
+    real = f'#noise details[data-path="{ACCOUNTS}"] button[data-mark="real"]'
+    browser.evaluate(f"document.querySelector('{real}').click(); true")
+    browser.wait_for(f"!!document.querySelector('#differences details[data-path=\"{ACCOUNTS}\"]')")
+
+
+def test_no_secret_reaches_the_page_or_its_json(logged_in: Browser, bridge: Server) -> None:
+    browser = logged_in
+    tokens = _logins(bridge, "jdoe@example.com", "multi@example.com")
+    before = _compared(bridge)
+    post_login(bridge, "jdoe@example.com", MARKER_PASSWORD)  # refused on both sides, compared
+    post_login(bridge, "nobody@example.com", MARKER_PASSWORD)
+    browser.until(lambda: _compared(bridge) >= before + 2)
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    browser.wait_for("document.body.dataset.updates")
+    page = browser.evaluate("document.documentElement.outerHTML")
+    data = browser.evaluate("fetch('/console/api/operations/AuthenticateUser')"
+                            ".then(r => r.text())")
+    index = browser.evaluate("fetch('/console/api/operations').then(r => r.text())")
+    _, api_key = demo_api_user()
+    secrets = [*tokens, api_key, OPERATOR_KEY, MARKER_PASSWORD, "Password\""]
+    for secret in secrets:
+        assert secret
+        for shown in (page, data, index):
+            assert secret not in shown, secret
+    # User names are keyed in the samples, never shown.
+    assert "multi@example.com" not in data and "jdoe@example.com" not in data
