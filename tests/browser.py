@@ -127,3 +127,12 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def log_in_to_console(browser: Browser, base_url: str, key: str) -> None:
+    """Log in to a bridge's console through its form, as an operator would."""
+    browser.goto(f"{base_url}/console/")
+    assert browser.evaluate("location.pathname") == "/console/login"
+    browser.evaluate(f"document.getElementById('key').value = {json.dumps(key)};"
+                     "document.querySelector('main form').submit(); true")
+    browser.wait_for("location.pathname === '/console/' && document.body.dataset.updates")

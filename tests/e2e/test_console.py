@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.browser import Browser
+from tests.browser import Browser, log_in_to_console
 from tests.servers import (
     REPO,
     Server,
@@ -68,11 +68,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def logged_in(browser: Browser, bridge: Server) -> Browser:
     """Logged in through the form, as an operator would."""
-    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
-    assert browser.evaluate("location.pathname") == "/console/login"
-    browser.evaluate(f"document.getElementById('key').value = {json.dumps(OPERATOR_KEY)};"
-                     "document.querySelector('main form').submit(); true")
-    browser.wait_for("location.pathname === '/console/' && document.body.dataset.updates")
+    log_in_to_console(browser, bridge.url, OPERATOR_KEY)
     cookie = next(c for c in browser.cookies() if c["name"] == "soap_bridge_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console/"
     assert browser.evaluate("document.cookie") == ""  # no script can read it
