@@ -13,6 +13,11 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
   each of the WSDL's 24 services: Users and Accounts emulated in full, Ping and
   ListTemplates too; every other operation, and the `Submit`, `Envelopes` and
   `DownloadTemplate` `/mtom` endpoints, answer a Server fault saying they are not emulated;
+- what a deprecated REST caller does next (`documentnow`): `GET
+  /api/documentnow/v3.N/templates` with a bearer or a session token, and the web UI's
+  landing page `GET /ui/{page}?ssoToken=…`, which takes an SSO token once, within its 30
+  seconds; `POST /_sandbox/clock` `{"advance_s": N}` moves the sandbox's clock on (a reset
+  puts it back);
 - test controls: `POST /_sandbox/control` with
   `{"delay_ms": int, "drip_ms": int, "fail": null | {"status": int, "body": json-or-string,
   "content_type"?: str} | "garbage" | "close", "paths": [substring, ...], "times": int}`

@@ -16,12 +16,15 @@ import requests
 
 from bridge.sandbox import load_seed
 from tests.servers import (
+    REPO,
     Server,
     demo_api_user,
+    free_port,
     post_login,
     sandbox_calls,
     sandbox_control,
     start_bridge,
+    start_process,
     write_config,
 )
 from tests.soapxml import auth_result
@@ -401,3 +404,23 @@ def test_no_secret_reaches_the_log(facade: Server, sandbox: Server) -> None:
                    bearer):
         assert secret not in log
     assert f'"{PASSWORD}"' not in log
+
+
+# -- the example ---------------------------------------------------------------------------
+
+
+def test_the_example_runs_the_flow_on_the_bundled_sandbox(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_process(["serve", "--config", str(REPO / "examples" / "rest-facade.yaml"),
+                            "--port", str(port), "--workers", "1"], tmp_path,
+                           f"http://127.0.0.1:{port}/healthz")
+    try:
+        token = _session(server)
+        templates = requests.get(server.url + TEMPLATES, headers=_with_session(token),
+                                 timeout=10)
+        handoff = _sso(server, _soap_token(server)).json()
+
+        assert templates.status_code == 200 and templates.json()["result"]["templates"]
+        assert requests.get(handoff["url"], timeout=10).status_code == 200
+    finally:
+        server.stop()
