@@ -20,7 +20,7 @@ from bridge.migrate.exchange import SoapRequest
 from bridge.soap.envelope import SOAP11, SOAP12, version_of
 from bridge.upstream.legacy import SoapReply
 from bridge.wiring import Wiring
-from bridge.wsgi import Response, answering, json_response, read_body
+from bridge.wsgi import Response, answering, error_response, json_response, read_body
 
 log = logging.getLogger("bridge.app")
 
@@ -38,6 +38,7 @@ class BridgeApp:
         self.dispatcher = wiring.dispatcher
         # The deprecated REST callers' paths and /v1/sso (bridge/facade), when configured.
         self.facade = build_facade(wiring)
+        self.fault_style = wiring.config.fault_style
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -53,7 +54,7 @@ class BridgeApp:
             # A bug outside the SOAP and JSON paths is answered in the caller's SOAP version
             # (1.1 if the Content-Type names neither).
             version = version_of(environ.get("CONTENT_TYPE", "")) or SOAP11
-            response, _ = answering(version, lambda: self.route(environ))
+            response, _ = answering(version, lambda: self.route(environ), self.fault_style)
         finally:
             logs.request_id.reset(log_context)
         headers = [
@@ -88,9 +89,10 @@ class BridgeApp:
             return self.wiring.console(environ, method, path, self.base_url(environ))
         if path == "/metrics" and method in ("GET", "HEAD"):
             return self.metrics()
-        if path == self.config.wsdl_path and method in ("GET", "HEAD"):
+        wsdl = self.wiring.wsdls.get(path)
+        if wsdl is not None and method in ("GET", "HEAD"):
             if query.lower() in ("wsdl", "singlewsdl"):
-                body = self.wiring.wsdl.rendered(self.base_url(environ))
+                body = wsdl.rendered(self.base_url(environ))
                 return Response(200, body, "text/xml; charset=utf-8")
         ports = self.wiring.service.ports
         mtom = path.endswith("/mtom") and path[: -len("mtom")] + "text" in ports
@@ -130,9 +132,13 @@ class BridgeApp:
         version = version_of(environ.get("CONTENT_TYPE", "")) or SOAP11
         handled = Handled()
         response, error = answering(version, lambda: _response(
-            self.dispatcher.handle(self._incoming(environ, path), handled)))
+            self.dispatcher.handle(self._incoming(environ, path), handled)), self.fault_style)
         if error is not None:
             handled.failed(error)
+            if handled.version is not None and handled.version != version:
+                # The Envelope said another version than the Content-Type (ASMX reads it so):
+                # the error is answered in the Envelope's.
+                response = error_response(error, handled.version, self.fault_style)
         self._count(handled, response, time.perf_counter() - started)
         return response
 
@@ -143,7 +149,8 @@ class BridgeApp:
         content_type = environ.get("CONTENT_TYPE", "")
         version = SOAP12 if "application/soap+xml" in content_type.lower() else SOAP11
         response, error = answering(version, lambda: _response(
-            self.dispatcher.forward_mtom(self._incoming(environ, path), version)))
+            self.dispatcher.forward_mtom(self._incoming(environ, path), version)),
+            self.fault_style)
         reason = error.reason if error is not None else "ok"
         REQUESTS.labels("mtom", "legacy" if self.dispatcher.legacy else "-", reason).inc()
         log.info("mtom request", extra={"outcome": reason, "status": response.status})

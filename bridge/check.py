@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +11,7 @@ from bridge.config import Config
 from bridge.errors import ConfigError, Problem
 from bridge.grants.check import grant_problems
 from bridge.migrate.compare import read_compare
-from bridge.migrate.routing import NEEDS_RULE
+from bridge.migrate.routing import NEEDS_RULE, Routing
 from bridge.rules.model import (
     INVALID_CREDENTIALS,
     UNAVAILABLE,
@@ -48,6 +49,14 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
+        if rule.lookup is None:
+            # Every part knows the operation by its key (`Service.Operation` when several
+            # services are served), however the rule wrote it.
+            key, why = service.resolve(rule.operation)
+            if key is None:
+                problems.append(Problem(rule.file, rule.line_of("operation"), why))
+                continue
+            rule = dataclasses.replace(rule, operation=key)
         found = _RuleChecker(rule, config, service).run() + grant_problems(rule, config)
         problems.extend(found)
         if rule.operation in rules:
@@ -93,13 +102,29 @@ def config_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
     return found
 
 
+def routing_for(routing: Routing, service: SoapService) -> Routing:
+    """The routing with each operation under its key (`SoapService.resolve`), as the
+    dispatcher looks it up; names that resolve to nothing are left for `check` to tell."""
+    operations = {}
+    for name, route in routing.operations.items():
+        key = service.resolve(name)[0] or name
+        operations[key] = dataclasses.replace(route, operation=key)
+    return dataclasses.replace(routing, operations=operations)
+
+
 def _check_routing(config: Config, service: SoapService, rules: dict[str, Rule]) -> list[Problem]:
     problems = []
-    for name, route in config.routing.operations.items():
-        if name not in service.operations:
-            problems.append(Problem(config.source, route.line,
-                                    f"routing: operation {name!r} is not in the WSDL"))
-        elif name not in rules and route.modes() & NEEDS_RULE:
+    keys: dict[str, str] = {}
+    for written, route in config.routing.operations.items():
+        name, why = service.resolve(written)
+        if name is None:
+            problems.append(Problem(config.source, route.line, f"routing: {why}"))
+            continue
+        if name in keys:
+            problems.append(Problem(config.source, route.line, f"routing: {name} is "
+                                    f"routed twice (also as {keys[name]})"))
+        keys.setdefault(name, written)
+        if name not in rules and route.modes() & NEEDS_RULE:
             modes = ", ".join(sorted(route.modes() & NEEDS_RULE))
             problems.append(Problem(config.source, route.line,
                                     f"routing: {name} is given {modes} mode but has no rule in "

@@ -336,7 +336,7 @@ def _check(args: argparse.Namespace) -> int:
 
     path = args.config or demo_config_path()
     config = load_config(path)
-    service = SoapService(config.wsdl)
+    service = SoapService([served.wsdl for served in config.served])
     rules, problems = check_rules(config, service)
     problems += exposed_files(config)
     for problem in problems:
@@ -354,7 +354,8 @@ def _check(args: argparse.Namespace) -> int:
     for problem in config_warnings(config, rules):
         print(f"warning: {problem}", file=sys.stderr)
     operations = ", ".join(sorted(rules)) or "none"
-    print(f"OK: {path}: WSDL {os.path.relpath(config.wsdl)} with "
+    wsdls = ", ".join(os.path.relpath(served.wsdl) for served in config.served)
+    print(f"OK: {path}: WSDL {wsdls} with "
           f"{len(service.operations)} operations; rules for {operations}.")
     return 0
 

@@ -19,6 +19,7 @@ from bridge.facade.settings import FacadeSettings, SsoSettings, read_facade, ups
 from bridge.grants.settings import GrantProvider, read_grants
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
 from bridge.schema import Kind, Reader, duration, duration_or_off, flag, share, text, whole
+from bridge.services import ServiceFile, fault_style, read_services
 from bridge.soap.xmlparse import XmlLimits
 from bridge.upstream.breaker import BreakerSettings
 from bridge.upstream.rest import Endpoint
@@ -153,6 +154,15 @@ class Config:
     allow_readable_secret_files: bool = False
     # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
     grants: dict[str, GrantProvider] = field(default_factory=dict)
+    # The WSDLs served, each at its path (`services:`); () for the one of wsdl/wsdl_path.
+    services: tuple[ServiceFile, ...] = ()
+    # How every Fault looks: "wcf" or "asmx" (bridge/services.py).
+    fault_style: str = "wcf"
+
+    @property
+    def served(self) -> tuple[ServiceFile, ...]:
+        """Every WSDL the bridge serves and its path: `services:`, else `wsdl` at `wsdl_path`."""
+        return self.services or (ServiceFile(self.wsdl, self.wsdl_path),)
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -183,7 +193,7 @@ _LIMIT: dict[str, Kind] = {"limit": whole(), "window": duration}
 # Top-level keys read below, each in its own way.
 _SECTIONS = ("wsdl", "mappings", "listen", "tokens", "lockout", "limits", "upstreams", "secrets",
              "vars", "sandbox", "legacy", "routing", "side_calls", "directory", "operator_keys",
-             "rate_limits", "trusted_proxies", "token_exchange", "grants")
+             "rate_limits", "trusted_proxies", "token_exchange", "grants", "services")
 # An argon2id or bcrypt hash, as `soap-bridge passwd --client` makes it.
 _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
@@ -259,11 +269,15 @@ def load_config(path: str) -> Config:
     settings = reader.read(data, {
         "wsdl_path": text, "store": _store, "public_url": _public_url, "workers": whole(),
         "log_level": _log_level, "credentials_file": in_folder,
-        "allow_readable_secret_files": flag,
+        "allow_readable_secret_files": flag, "fault_style": fault_style,
     }, also=_SECTIONS)
 
-    wsdl = relative(str(data.get("wsdl", os.path.join(resource_root(), "wsdl", "DocumentNOW.wsdl"))))
-    if not os.path.isfile(wsdl):
+    services = read_services(reader, data, relative)
+    if services:
+        settings["wsdl_path"] = services[0].path
+    wsdl = services[0].wsdl if services else relative(str(data.get(
+        "wsdl", os.path.join(resource_root(), "wsdl", "DocumentNOW.wsdl"))))
+    if not services and not os.path.isfile(wsdl):
         reader.problem(data, "wsdl", f"WSDL file not found: {wsdl}")
 
     mappings_raw = data.get("mappings", [os.path.join(resource_root(), "mappings", "assuresign")])
@@ -390,6 +404,7 @@ def load_config(path: str) -> Config:
         trusted_proxies=tuple(str(p) for p in proxies),
         token_clients=token_clients,
         grants=grants,
+        services=services,
         **settings,
     )
     if reader.problems:

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 
-from bridge.check import load_rules
+from bridge.check import load_rules, routing_for
 from bridge.config import Config, load_config
 from bridge.errors import ConfigError
 from bridge.migrate.plan import Plan
@@ -26,7 +26,7 @@ RELOADABLE = ("mappings", "routing")
 def build_plan(config: Config, service: SoapService) -> Plan:
     """Compile rules and comparison rules for a configuration; ConfigError lists all problems."""
     # load_rules validates the compare sections too.
-    return Plan.of(load_rules(config, service), config.routing)
+    return Plan.of(load_rules(config, service), routing_for(config.routing, service))
 
 
 class PlanSource:

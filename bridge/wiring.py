@@ -70,13 +70,16 @@ class Wiring:
     grants: GrantKeepers | None = None
     # The migration console at /console/ (bridge/console).
     console: Console | None = None
+    # Every WSDL served, by the path `GET <path>?WSDL` serves it at (`services:`).
+    wsdls: Mapping[str, WsdlDocument] = dataclasses.field(default_factory=dict)
 
 
 def wire(config: Config, state_key: bytes | None = None) -> Wiring:
     """Every part, for `soap-bridge serve`; `state_key` seals what the store keeps (random:
     readable by this process alone)."""
-    service = SoapService(config.wsdl)
-    wsdl = WsdlDocument(config.wsdl)
+    service = SoapService([served.wsdl for served in config.served])
+    wsdls = {served.path: WsdlDocument(served.wsdl) for served in config.served}
+    wsdl = wsdls[config.served[0].path]
     plans = PlanSource(config, service, build_plan(config, service))
     secrets = resolve_secrets(config)
     store = open_store(config.store, config.source)
@@ -110,6 +113,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         service=service, engine=engine, plans=plans.current,
         legacy=LegacyClient(legacy) if legacy else None, side=side_jobs, recorder=recorder,
         tokens=tokens, limits=config.xml_limits, rate_limiter=rate_limiter, promoter=promoter,
+        fault_style=config.fault_style, legacy_retired_at=config.legacy_retired_at,
     )
     directory = Directory(config.directory.sources, own_directory, engine,
                           lambda: plans.current().rules.get(ACCOUNTS_LOOKUP))
@@ -128,7 +132,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         breakers={name: client.breaker for name, client in context.upstreams.items()
                   if client.breaker is not None},
         grants=grants,
-        console=console,
+        console=console, wsdls=wsdls,
     )
 
 
@@ -139,7 +143,8 @@ def wire_directory(config: Config, state_key: bytes | None = None) -> Directory:
     own_directory = LocalDirectory(config.directory.sources, store, config.directory.file)
     lookup = None
     if "rest" in config.directory.sources:
-        lookup = load_rules(config, SoapService(config.wsdl)).get(ACCOUNTS_LOOKUP)
+        lookup = load_rules(config, SoapService([served.wsdl for served in config.served])
+                            ).get(ACCOUNTS_LOOKUP)
     engine = RuleEngine(_engine_context(config, store, TokenIssuer(store), resolve_secrets(config),
                                         state_key or random.token_bytes(32), own_directory))
     return Directory(config.directory.sources, own_directory, engine, lambda: lookup)

@@ -13,7 +13,7 @@ from gunicorn.http.errors import NoMoreData, ParseException
 
 from bridge import logs
 from bridge.errors import BridgeError, Fault, Headers, InternalError, SoapClientError
-from bridge.soap.envelope import content_type_for, fault_status, write_fault
+from bridge.soap.envelope import WCF, content_type_for, fault_status, write_fault
 
 log = logging.getLogger("bridge.app")
 
@@ -37,9 +37,11 @@ class Response:
     headers: Headers = ()
 
 
-def answering(form: str, handle: Callable[[], Response]) -> tuple[Response, BridgeError | None]:
+def answering(form: str, handle: Callable[[], Response], style: str = WCF
+              ) -> tuple[Response, BridgeError | None]:
     """What `handle` answers; if it raises, the answer to the error in `form` (a SOAP
-    version, or JSON), and the error, for the log line and the metrics."""
+    version, or JSON; a Fault in `style`, `fault_style`), and the error, for the log line and
+    the metrics."""
     try:
         return handle(), None
     except Exception as exc:
@@ -49,11 +51,12 @@ def answering(form: str, handle: Callable[[], Response]) -> tuple[Response, Brid
             log.exception("unhandled error")
         elif error.log_message:
             log.error(error.log_message, extra={"error": str(error)})
-        return error_response(error, form), error
+        return error_response(error, form, style), error
 
 
-def error_response(error: BridgeError, form: str) -> Response:
-    """The one answer to an error: a Fault in the caller's SOAP version, or the JSON error."""
+def error_response(error: BridgeError, form: str, style: str = WCF) -> Response:
+    """The one answer to an error: a Fault in the caller's SOAP version and the configured
+    style (ASMX's: `---> 9999: Unkown. <message>`, HTTP 500), or the JSON error."""
     message = error.public_message
     if message is None:
         message = f"Internal error (request id {logs.request_id.get()})."
@@ -65,8 +68,11 @@ def error_response(error: BridgeError, form: str) -> Response:
         return json_response(error.json_status, {"error": error.json_error,
                                                  "error_description": message}, error.headers())
     fault = Fault(error.fault_code, message)
-    return Response(error.http_status or fault_status(fault, form), write_fault(fault, form),
-                    content_type_for(form), error.headers())
+    status = fault_status(fault, form, style)
+    if style == WCF:
+        status = error.http_status or status
+    return Response(status, write_fault(fault, form, style), content_type_for(form),
+                    error.headers())
 
 
 def json_response(status: int, body: Any, headers: Headers = ()) -> Response:

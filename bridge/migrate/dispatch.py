@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -20,11 +21,13 @@ from bridge.migrate.exchange import Exchange, SoapRequest
 from bridge.migrate.plan import Plan
 from bridge.migrate.promoter import Promoter
 from bridge.migrate.records import Recorder
-from bridge.migrate.routing import FALLBACK, LEGACY, SHADOW, VERIFY
+from bridge.migrate.routing import FALLBACK, LEGACY, NEEDS_LEGACY, REST, SHADOW, VERIFY
 from bridge.migrate.sidejobs import SideJobs
 from bridge.rules.engine import Outcome, RuleEngine
 from bridge.rules.model import UNAVAILABLE, Rule
 from bridge.soap.envelope import (
+    ASMX,
+    WCF,
     content_type_for,
     fault_status,
     read_envelope,
@@ -50,6 +53,9 @@ class Handled:
     cohort: str | None = None
     outcome: Outcome | None = None
     reason: str = "-"
+    # The SOAP version of the Envelope once read (the Content-Type may have said otherwise):
+    # the version an error is answered in.
+    version: str | None = None
 
     def settle(self, mode: str, cohort: str | None, outcome: Outcome | None = None,
                reason: str | None = None) -> None:
@@ -82,11 +88,22 @@ class Dispatcher:
     # The modes in force over the configured routing, and the promotion rules' counts
     # (bridge/migrate/overlay.py, promoter.py); None: the routing as configured.
     promoter: Promoter | None = None
+    # How Faults look (`fault_style`); ASMX also reads the SOAP version from the Envelope.
+    fault_style: str = WCF
+    # When the legacy service stops (`legacy.retired_at`, epoch seconds): nothing is passed
+    # to it from then on.
+    legacy_retired_at: float | None = None
+
+    def legacy_live(self) -> bool:
+        """Whether there is a legacy service to pass requests to, now."""
+        return self.legacy is not None and (self.legacy_retired_at is None
+                                            or time.time() < self.legacy_retired_at)
 
     def handle(self, incoming: SoapRequest, handled: Handled) -> SoapReply:
         """The answer to one SOAP request; what became of it goes into `handled`."""
         envelope = read_envelope(incoming.body, incoming.content_type, incoming.action,
-                                 self.limits)
+                                 self.limits, by_envelope=self.fault_style == ASMX)
+        handled.version = envelope.version
         operation = self.service.find(incoming.path, envelope)
         handled.operation = operation.name
         plan = self.plans()
@@ -105,6 +122,10 @@ class Dispatcher:
         mode, cohort = plan.routing.choose(operation.name, username, rule is not None)
         if self.promoter is not None and rule is not None:
             mode = self.promoter.in_force(operation.name, cohort, mode)
+        legacy_live = self.legacy_live()
+        if rule is not None and mode in NEEDS_LEGACY and not legacy_live:
+            # Past legacy.retired_at there is nothing to compare with or fall back to.
+            mode = REST
         if self.rate_limiter is not None:
             wait = self.rate_limiter.over(exchange.client, username)
             if wait is not None:
@@ -116,9 +137,10 @@ class Dispatcher:
                 handled.settle(mode, cohort, outcome, "rate_limited")
                 return self._rest_reply(exchange, outcome)
         if rule is None:
-            if mode != LEGACY or self.legacy is None:
+            if mode != LEGACY or not legacy_live:
                 # The request was valid: the gap is ours, so a Server (1.2: Receiver) Fault.
-                reason = ("" if mode != LEGACY else " and no legacy service to pass it to")
+                reason = ("" if mode != LEGACY else " and no legacy service to pass it to"
+                          if self.legacy is None else self._retired())
                 raise SoapServerError(
                     f"Operation {operation.name} is not yet migrated: this bridge has no rule "
                     f"for it{reason}.", reason="not_migrated"
@@ -148,7 +170,7 @@ class Dispatcher:
         if mode == VERIFY and side_ok and self.side.legacy is not None:
             self.side.verify(plan, rule, exchange, outcome, cohort)
         elif (outcome.reason == "ok" and rule.legacy_token is not None
-              and self.side.legacy is not None and side_ok):
+              and self.side.legacy is not None and side_ok and self.legacy_live()):
             # While the legacy service is still there, log in there too (beside the request),
             # so operations passed through to it accept the token the bridge just issued.
             self.side.legacy_login(rule, exchange, outcome)
@@ -170,7 +192,7 @@ class Dispatcher:
             wait = self.rate_limiter.over(incoming.client, None)
             if wait is not None:
                 raise RateLimited(wait)
-        if self.legacy is None:
+        if not self.legacy_live():
             text = incoming.path.rsplit("/", 1)[0] + "/text"
             raise SoapServerError(
                 f"The MTOM endpoint {incoming.path} is not served by this bridge: send the same "
@@ -195,7 +217,11 @@ class Dispatcher:
             return self.legacy.forward(path, body, dict(headers))
         except UpstreamError as exc:
             log.warning("legacy service unavailable", extra={"detail": exc.detail})
-            return _fault_reply(_LEGACY_DOWN, version)
+            return _fault_reply(_LEGACY_DOWN, version, self.fault_style)
+
+    def _retired(self) -> str:
+        moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.legacy_retired_at or 0))
+        return f" and the legacy service was retired at {moment}"
 
     def _legacy_token_for(self, token: str) -> str | None:
         grant = self.tokens.resolve(token)
@@ -208,13 +234,13 @@ class Dispatcher:
             if outcome.reason == SoapClientError.reason:
                 # Say what the Body should have held: the caller's client dropped or misnamed it.
                 message += f" Expected {expected(exchange.operation)}"
-            return _fault_reply(Fault(outcome.fault.code, message), version)
+            return _fault_reply(Fault(outcome.fault.code, message), version, self.fault_style)
         namespace = self.service.foreign_namespace(exchange.operation, exchange.envelope)
         return SoapReply(200, content_type_for(version),
                          self.service.answer(exchange.operation, outcome.result or {}, version,
                                              namespace))
 
 
-def _fault_reply(fault: Fault, version: str) -> SoapReply:
-    return SoapReply(fault_status(fault, version), content_type_for(version),
-                     write_fault(fault, version))
+def _fault_reply(fault: Fault, version: str, style: str) -> SoapReply:
+    return SoapReply(fault_status(fault, version, style), content_type_for(version),
+                     write_fault(fault, version, style))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,17 @@ _CONTENT_TYPE = {
 }
 # SOAP 1.2 spells the generic fault codes differently.
 _FAULT_CODE_12 = {"Client": "Sender", "Server": "Receiver"}
+
+# How Faults look (config `fault_style`): WCF's, or ASMX's (an ASP.NET .asmx service, Nmbrs).
+WCF = "wcf"
+ASMX = "asmx"
+# ASMX wraps every exception a web method throws in this sentence; callers find the error by
+# the four-digit code after it (`---> 1001:`, or the regex `\d{4}:`), FACTS nmbrs §3.1.
+ASMX_PREFIX = "Server was unable to process request. ---> "
+# Nmbrs' generic error, in its own spelling, for a message that carries no code of its own.
+ASMX_GENERIC = "9999: Unkown"
+_CODED = re.compile(r"\d{4}:")
+_XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
 
 
 @dataclass(frozen=True)
@@ -65,9 +77,14 @@ def version_of(content_type: str) -> str | None:
 
 
 def read_envelope(
-    data: bytes, content_type: str, soap_action: str | None, limits: XmlLimits
+    data: bytes, content_type: str, soap_action: str | None, limits: XmlLimits,
+    by_envelope: bool = False,
 ) -> Envelope:
-    """Check transport headers and envelope agree, then split out header and body."""
+    """Check transport headers and envelope agree, then split out header and body.
+
+    `by_envelope`: the SOAP version is the Envelope's whatever the Content-Type says, as
+    ASMX reads it (field clients post SOAP 1.2 envelopes as text/xml, FACTS nmbrs §2.1);
+    WCF refuses the mismatch."""
     media, params = _split_content_type(content_type)
     if media == ns.SOAP11_CONTENT_TYPE:
         version = SOAP11
@@ -87,11 +104,18 @@ def read_envelope(
         raise SoapClientError("the document is not a SOAP Envelope")
     if etree.QName(root).namespace != expected:
         other = SOAP12 if version == SOAP11 else SOAP11
-        if etree.QName(root).namespace == _ENV_NS[other]:
+        if etree.QName(root).namespace == _ENV_NS[other] and by_envelope:
+            # The action is wherever the caller put it: the SOAPAction header or the
+            # Content-Type's action parameter.
+            version, expected = other, _ENV_NS[other]
+            action = (params.get("action") or (soap_action or "").strip().strip('"')
+                      or None)
+        elif etree.QName(root).namespace == _ENV_NS[other]:
             raise SoapClientError(
                 f"a SOAP {other} envelope was sent with the SOAP {version} content type {media}"
             )
-        raise SoapClientError("the Envelope is not in a SOAP envelope namespace")
+        else:
+            raise SoapClientError("the Envelope is not in a SOAP envelope namespace")
     header = root.find(f"{{{expected}}}Header")
     body = root.find(f"{{{expected}}}Body")
     if body is None:
@@ -131,16 +155,28 @@ def write_envelope(version: str, payload: etree._Element) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
-def fault_status(fault: Fault, version: str) -> int:
-    """The HTTP status of a Fault: every fault is a 500 in SOAP 1.1's HTTP binding; SOAP 1.2
-    answers Sender faults with 400."""
-    if version == SOAP12 and fault.code == "Client":
+def fault_status(fault: Fault, version: str, style: str = WCF) -> int:
+    """The HTTP status of a Fault: every fault is a 500 in SOAP 1.1's HTTP binding, and in
+    every version for ASMX; WCF answers SOAP 1.2 Sender faults with 400."""
+    if version == SOAP12 and fault.code == "Client" and style != ASMX:
         return 400
     return 500
 
 
-def write_fault(fault: Fault, version: str) -> bytes:
-    """A Fault in an Envelope/Body of the caller's SOAP version."""
+def asmx_text(message: str) -> str:
+    """A Fault's text as ASMX writes it: `Server was unable to process request. ---> NNNN:
+    Title`. A message without a four-digit code of its own gets Nmbrs' generic one."""
+    if message.startswith(ASMX_PREFIX):
+        return message
+    if not _CODED.match(message):
+        message = f"{ASMX_GENERIC}. {message}" if message else ASMX_GENERIC
+    return ASMX_PREFIX + message
+
+
+def write_fault(fault: Fault, version: str, style: str = WCF) -> bytes:
+    """A Fault in an Envelope/Body of the caller's SOAP version, in the style asked for."""
+    if style == ASMX:
+        return _write_asmx_fault(fault, version)
     env_ns = _ENV_NS[version]
     envelope = etree.Element(f"{{{env_ns}}}Envelope", nsmap={"s": env_ns})
     body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
@@ -160,6 +196,28 @@ def write_fault(fault: Fault, version: str) -> bytes:
         text.set(xml_lang, "en")
         text.text = fault.message
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def _write_asmx_fault(fault: Fault, version: str) -> bytes:
+    """The Fault as ASMX writes it (FACTS nmbrs §2.4): the Envelope's three declarations,
+    `soap:Server` (1.2 `soap:Receiver`) whatever the cause, an empty detail."""
+    env_ns = _ENV_NS[version]
+    envelope = etree.Element(f"{{{env_ns}}}Envelope",
+                             nsmap={"soap": env_ns, "xsi": ns.XSI, "xsd": ns.XSD})
+    node = etree.SubElement(etree.SubElement(envelope, f"{{{env_ns}}}Body"), f"{{{env_ns}}}Fault")
+    if version == SOAP11:
+        etree.SubElement(node, "faultcode").text = "soap:Server"
+        etree.SubElement(node, "faultstring").text = asmx_text(fault.message)
+        etree.SubElement(node, "detail")
+    else:
+        code = etree.SubElement(node, f"{{{env_ns}}}Code")
+        etree.SubElement(code, f"{{{env_ns}}}Value").text = "soap:Receiver"
+        reason = etree.SubElement(node, f"{{{env_ns}}}Reason")
+        text = etree.SubElement(reason, f"{{{env_ns}}}Text")
+        text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+        text.text = asmx_text(fault.message)
+        etree.SubElement(node, f"{{{env_ns}}}Detail")
+    return _XML_DECLARATION + etree.tostring(envelope, encoding="utf-8")
 
 
 def read_answer(data: bytes, limits: XmlLimits) -> etree._Element | Fault:

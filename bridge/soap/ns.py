@@ -6,6 +6,7 @@ WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
 WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
 
 SOAP11_CONTENT_TYPE = "text/xml"
 SOAP12_CONTENT_TYPE = "application/soap+xml"

@@ -10,7 +10,7 @@ local name, repeated elements as lists, simple content under ``_value``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ from zeep.wsdl import Document
 from bridge.errors import ConfigError, Problem, SoapClientError
 from bridge.soap import xsd
 from bridge.soap.envelope import Envelope, write_envelope
+from bridge.soap.headers import Declarations, unmapped
 from bridge.soap.reader import RequestReader, compile_request
 from bridge.soap.shapes import TEXT, Field, Operation, coerce_simple
 from bridge.soap.writer import AnswerWriter, compile_answer
@@ -48,22 +49,51 @@ class Port:
 
 
 class SoapService:
-    """Everything the bridge needs to know about a WSDL, compiled once."""
+    """Everything the bridge needs to know about its WSDLs, compiled once.
 
-    def __init__(self, wsdl_path: str) -> None:
-        self.wsdl_path = wsdl_path
+    Operations are known by their key (`Operation.name`): the WSDL's name while the WSDLs
+    hold one `wsdl:service`, else `Service.Operation`, so that names several services share
+    (Nmbrs' `List_GetAll`) stay apart. `resolve` turns what a rule or the routing wrote into
+    the key."""
+
+    def __init__(self, wsdl_paths: str | Sequence[str]) -> None:
+        paths = [wsdl_paths] if isinstance(wsdl_paths, str) else list(wsdl_paths)
+        self.wsdl_path = paths[0]
         settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
-        try:
-            document = Document(wsdl_path, Transport(), settings=settings)  # type: ignore[arg-type]
-        except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
-            raise ConfigError([Problem(wsdl_path, None, f"cannot load WSDL: {exc}")]) from exc
-        self._types = document.types
+        documents: list[tuple[str, Document]] = []
+        for path in paths:
+            try:
+                documents.append((path, Document(path, Transport(),  # type: ignore[arg-type]
+                                                 settings=settings)))
+            except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
+                raise ConfigError([Problem(path, None, f"cannot load WSDL: {exc}")]) from exc
+        owners: dict[str, str] = {}
+        for path, document in documents:
+            for service_name in document.services:
+                if service_name in owners:
+                    raise ConfigError([Problem(path, None, (
+                        f"wsdl:service {service_name} is also in {owners[service_name]}: the "
+                        "service names qualify the operations, so they must differ"))])
+                owners[service_name] = path
+        self.qualified = len(owners) > 1
         self.ports: dict[str, Port] = {}
         self.operations: dict[str, Operation] = {}
-        for service_name, service in document.services.items():
-            for port_name, port in service.ports.items():
-                address = port.binding_options.get("address", "")
-                self._add_port(service_name, port_name, urlsplit(address).path, port.binding)
+        # Each operation's schema and what it declares: the WSDLs are compiled apart.
+        self._schemas: dict[str, tuple[Any, Declarations]] = {}
+        self._header_shapes: dict[str, Field] = {}
+        for path, document in documents:
+            self.wsdl_path, self._types = path, document.types
+            self._declared = Declarations(xsd.declarations(document.types))
+            for service_name, service in document.services.items():
+                for port_name, port in service.ports.items():
+                    address = urlsplit(port.binding_options.get("address", "")).path
+                    existing = self.ports.get(address)
+                    if existing is not None and existing.service != service_name:
+                        raise ConfigError([Problem(path, None, (
+                            f"services {existing.service} and {service_name} are both at "
+                            f"{address}: each endpoint path serves one service"))])
+                    self._add_port(service_name, port_name, address, port.binding)
+        self.wsdl_path = paths[0]
         # Compiled once here, so reading requests and answering never pay for zeep's schema walk.
         self._readers: dict[str, RequestReader] = {}
         self._writers: dict[str, AnswerWriter] = {}
@@ -82,7 +112,7 @@ class SoapService:
         by_action: dict[str, Operation] = dict(existing.by_action) if existing else {}
         by_element: dict[str, Operation] = dict(existing.by_element) if existing else {}
         for name, op in binding._operations.items():
-            operation = self._operation(service, port_name, path, name, op)
+            operation = self._operation(service, port_name, path, self.key(service, name), op)
             if operation.action:
                 by_action[operation.action] = operation
             by_element[operation.input_qname] = operation
@@ -118,7 +148,35 @@ class SoapService:
             _output_element=output_element,
         )
         self.operations[name] = operation
+        self._schemas[name] = (self._types, self._declared)
         return operation
+
+    def key(self, service: str, name: str) -> str:
+        """The key of the WSDL operation `name` of `service` (a `wsdl:service` name)."""
+        return f"{service}.{name}" if self.qualified else name
+
+    def resolve(self, written: str) -> tuple[str | None, str]:
+        """The key of the operation a rule or the routing names, bare or `Service.Operation`,
+        and, when there is none, why (for a `file:line` problem)."""
+        if written in self.operations:
+            return written, ""
+        service, dot, name = written.rpartition(".")
+        if dot and not self.qualified:
+            # One service: its qualified spelling is the bare name.
+            known = self.operations.get(name)
+            if known is not None and known.service == service:
+                return name, ""
+        if not dot:
+            owners = sorted(op.service for op in self.operations.values()
+                            if op.name.rpartition(".")[2] == written)
+            if len(owners) == 1:
+                return self.key(owners[0], written), ""
+            if owners:
+                spelled = " or ".join(f"{owner}.{written}" for owner in owners)
+                return None, (f"operation {written!r} is in several services "
+                              f"({', '.join(owners)}): write {spelled}")
+        return None, (f"operation {written!r} is not in the WSDL (known: "
+                      f"{', '.join(sorted(self.operations))})")
 
     def find(self, path: str, envelope: Envelope) -> Operation:
         """The operation a request is for: by SOAP action, else by the body element.
@@ -176,7 +234,7 @@ class SoapService:
             body = reader.read(payload) if reader is not None else None
         if body is None:
             try:
-                value = operation._input_element.parse(payload, self._types)
+                value = operation._input_element.parse(payload, self._schemas[operation.name][0])
             except (ZeepError, ValueError, TypeError) as exc:
                 raise SoapClientError(
                     f"{operation.name} request does not match the WSDL: {exc}. "
@@ -186,23 +244,34 @@ class SoapService:
         header: dict[str, Any] = {}
         if envelope.header is not None:
             for child in envelope.header:
-                header.update(self._decode_header(child))
+                for name, value in self._decode_header(child, operation).items():
+                    header.setdefault(name, value)
         return {"body": body, "header": header}
 
-    def _decode_header(self, element: etree._Element) -> dict[str, Any]:
+    def _decode_header(self, element: etree._Element, operation: Operation) -> dict[str, Any]:
+        """A header element read as the WSDL declares it (`soap.headers`), under its name and
+        the names of the headers related to it; {} for one the WSDL does not declare
+        (WS-Addressing and the like): not ours to interpret, and rules cannot address it."""
         if not isinstance(element.tag, str):
             return {}
-        try:
-            xsd_element = self._types.get_element(element.tag)
-        except ZeepError:
-            # Headers the WSDL does not declare (WS-Addressing and the like) are
-            # not ours to interpret; rules can only address declared ones.
+        schema, declared = self._schemas[operation.name]
+        theirs = etree.QName(element).namespace or ""
+        namespace = declared.namespace_of(theirs)
+        match = declared.match(namespace, etree.QName(element).localname) if namespace else None
+        if namespace is None or match is None:
             return {}
+        target = match.element.element
+        shape = self._header_shapes.get(match.element.qname)
+        if shape is None:
+            shape = self._header_shapes.setdefault(match.element.qname, xsd.shape(target))
+        canonical = _canonical(unmapped(element), shape, namespace, theirs)
         try:
-            value = xsd_element.parse(element, self._types)
+            value = target.parse(canonical, schema)
         except (ZeepError, ValueError, TypeError) as exc:
-            raise SoapClientError(f"SOAP header {element.tag} does not match the WSDL: {exc}") from exc
-        return {etree.QName(element).localname: _plain(serialize_object(value, dict))}
+            raise SoapClientError(f"SOAP header {match.element.local} does not match the WSDL: "
+                                  f"{exc}") from exc
+        plain = _plain(serialize_object(value, dict))
+        return dict.fromkeys(match.names, plain)
 
     def encode(self, operation: Operation, result: Mapping[str, Any]) -> etree._Element:
         """Render the operation's response element from plain data."""
@@ -236,7 +305,7 @@ class SoapService:
     def parse_response(self, operation: Operation, payload: etree._Element) -> dict[str, Any]:
         """A response element (e.g. from the legacy service) as plain data."""
         try:
-            value = operation._output_element.parse(payload, self._types)
+            value = operation._output_element.parse(payload, self._schemas[operation.name][0])
         except (ZeepError, ValueError, TypeError) as exc:
             raise SoapClientError(f"{operation.name} response does not match the WSDL: {exc}") from exc
         return _plain(serialize_object(value, dict)) or {}

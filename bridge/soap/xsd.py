@@ -47,6 +47,8 @@ def shape(element: Any, kind: str = "element", seen: frozenset[int] = frozenset(
         else:
             children.append(shape(child, seen=inner))
     for name, attribute in getattr(xsd_type, "attributes", []):
+        if not isinstance(attribute, Attribute):
+            continue  # <anyAttribute/> (Nmbrs' AuthHeader): nothing a rule can name
         children.append(
             Field(
                 name,
@@ -173,3 +175,22 @@ def content(field: Field, xsd_type: ComplexType) -> Content | None:
     if sorted(used) != sorted(names):
         return None
     return Content(tuple(attributes), tuple(elements), text, own_parse)
+
+
+def declarations(schema: Any) -> list[tuple[str, tuple[str, ...], Any]]:
+    """Every global element and named complex type of a compiled schema: its qualified name,
+    its child elements' names in order, and zeep's element (None for a type): what header
+    elements are matched against (`soap.headers`)."""
+    found: list[tuple[str, tuple[str, ...], Any]] = []
+    for element in schema.elements:
+        if isinstance(element, Element):  # zeep also lists xs:schema itself
+            found.append((element.qname.text, _member_names(element.type), element))
+    for xsd_type in schema.types:
+        if isinstance(xsd_type, ComplexType) and xsd_type.qname is not None:
+            found.append((xsd_type.qname.text, _member_names(xsd_type), None))
+    return found
+
+
+def _member_names(xsd_type: Any) -> tuple[str, ...]:
+    return tuple(name for name, child in getattr(xsd_type, "elements", [])
+                 if isinstance(child, Element) and name != ZEEP_TEXT)

@@ -7,8 +7,10 @@ from lxml import etree
 
 from bridge.errors import Fault, SoapClientError
 from bridge.soap.envelope import (
+    ASMX,
     SOAP11,
     SOAP12,
+    asmx_text,
     fault_status,
     read_envelope,
     version_of,
@@ -92,3 +94,69 @@ def test_write_envelope_wraps_the_payload() -> None:
     assert root.tag == f"{{{ENV12}}}Envelope"
     assert root[0][0].tag == "{urn:x}Answer"
     assert data.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+
+
+# -- ASMX (fault_style: asmx) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("message", "text"), [
+    ("1001: Invalid Authentication",
+     "Server was unable to process request. ---> 1001: Invalid Authentication"),
+    ("Too many requests.", "Server was unable to process request. ---> 9999: Unkown. Too many "
+                           "requests."),
+    ("", "Server was unable to process request. ---> 9999: Unkown"),
+    ("Server was unable to process request. ---> 2046: Not Found",
+     "Server was unable to process request. ---> 2046: Not Found"),
+])
+def test_asmx_text_always_carries_a_code(message: str, text: str) -> None:
+    assert asmx_text(message) == text
+
+
+@pytest.mark.parametrize("code", ["Client", "Server"])
+def test_asmx_fault_11_is_soap_server_500_with_an_empty_detail(code: str) -> None:
+    fault = Fault(code, "1002: Unauthorized Access")
+    data = write_fault(fault, SOAP11, ASMX)
+
+    assert data.startswith(b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope ')
+    root = etree.fromstring(data)
+    assert root.nsmap == {"soap": ENV11, "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+                          "xsd": "http://www.w3.org/2001/XMLSchema"}
+    node = root.find(f"{{{ENV11}}}Body/{{{ENV11}}}Fault")
+    assert node is not None
+    assert [child.tag for child in node] == ["faultcode", "faultstring", "detail"]
+    assert node.findtext("faultcode") == "soap:Server"
+    assert node.findtext("faultstring") == ("Server was unable to process request. ---> 1002: "
+                                            "Unauthorized Access")
+    assert fault_status(fault, SOAP11, ASMX) == 500
+
+
+def test_asmx_fault_12_is_receiver_500() -> None:
+    fault = Fault("Client", "1001: Invalid Authentication")
+    root = etree.fromstring(write_fault(fault, SOAP12, ASMX))
+    node = root.find(f"{{{ENV12}}}Body/{{{ENV12}}}Fault")
+
+    assert node is not None
+    assert node.findtext(f"{{{ENV12}}}Code/{{{ENV12}}}Value") == "soap:Receiver"
+    assert node.findtext(f"{{{ENV12}}}Reason/{{{ENV12}}}Text") == (
+        "Server was unable to process request. ---> 1001: Invalid Authentication")
+    assert node.find(f"{{{ENV12}}}Detail") is not None
+    # WCF answers a 1.2 Sender fault 400; ASMX every fault 500.
+    assert (fault_status(fault, SOAP12), fault_status(fault, SOAP12, ASMX)) == (400, 500)
+
+
+@pytest.mark.parametrize(("content_type", "soap_action", "body", "version", "action"), [
+    ("text/xml; charset=utf-8", None, BODY12, SOAP12, None),
+    ("text/xml", '"urn:a"', BODY12, SOAP12, "urn:a"),
+    ('application/soap+xml; action="urn:b"', None, BODY11, SOAP11, "urn:b"),
+])
+def test_by_envelope_the_version_is_the_envelopes(content_type: str, soap_action: str | None,
+                                                  body: str, version: str,
+                                                  action: str | None) -> None:
+    envelope = read_envelope(body.encode(), content_type, soap_action, XmlLimits(),
+                             by_envelope=True)
+
+    assert (envelope.version, envelope.action) == (version, action)
+    assert envelope.payload is not None and envelope.payload.tag == "op"
+    # WCF's reading refuses the same request.
+    with pytest.raises(SoapClientError, match="envelope was sent with the SOAP"):
+        read_envelope(body.encode(), content_type, soap_action, XmlLimits())

@@ -1,4 +1,4 @@
-"""WSDLs for the reader and writer tests (DocumentNOW, the Nmbrs fixture, and a frame for a
+"""WSDLs for the reader and writer tests (DocumentNOW, Nmbrs' DebtorService, and a frame for a
 WSDL of no vendor built around a test's own schema, for shapes DocumentNOW lacks), and what
 both proofs need to generate messages from them: the zeep part behind each field, the sample
 pool a field draws from, whether the plans were proved for a field, bounded combinations."""
@@ -21,7 +21,7 @@ from bridge.soap.shapes import Field
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 DOCUMENTNOW = REPO / "wsdl" / "DocumentNOW.wsdl"
-NMBRS = FIXTURES / "nmbrs" / "DebtorService.wsdl"
+NMBRS = REPO / "wsdl" / "nmbrs" / "DebtorService.wsdl"
 WSDL_NS = "{http://schemas.xmlsoap.org/wsdl/}"
 # Read from the file, not from the service under test, so a lost operation fails the test.
 DOCUMENTNOW_OPERATIONS = sorted({
