@@ -674,7 +674,10 @@ class RuleEngine:
 
 def _nothing_given(rule: Rule, inputs: Mapping[str, Any]) -> list[str]:
     """The required inputs, as element paths, when the request carries not one of them."""
-    required = [entry for entry in rule.inputs if entry.required]
+    # An HTTP header (http.Authorization) is no part of the request's shape: without it the
+    # caller is refused (invalid_token), not told its request is malformed.
+    required = [entry for entry in rule.inputs if entry.required
+                and not entry.path.startswith("http.")]
     if not required or any(inputs.get(entry.name) is not None for entry in required):
         return []
     return ["/".join(entry.path.split(".")[1:]) for entry in required]

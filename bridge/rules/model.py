@@ -346,9 +346,6 @@ _UPSTREAM_STEP_KEYS: tuple[str, ...] = ("upstream", "method", "path", "headers",
                                         "on_error", "retry")
 _UPSTREAM_STEP_KEYS += ("grant", "pages", "throttle")
 LEARNED_NAMES = ("firstName", "lastName")
-# What templates read; an `each` step's item may not shadow one of them.
-_SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",
-                     "answer"})
 _RULE_KEYS |= {"learn_ids"}
 # What templates read; an `each` step's item may not shadow one of them.
 _SCOPES = frozenset({"input", "steps", "secrets", "vars", "token", "session", "refusal",

@@ -93,7 +93,7 @@ def test_the_small_rule_compiles(tmp_path: Path) -> None:
     # The mapping form of an input is told at its path, not at its name.
     ([("  password: {path: body.Request.Password, secret: true}\n",
        "  password:\n    secret: true\n    path: Request.Password  # <-\n")],
-     ["input 'password': path must start with body. or header."]),
+     ["input 'password': path must start with body., header. or http."]),
     ([("refusals:\n", "legacy_token: {answer: X}  # <-\nrefusals:\n")],
      ["legacy_token takes answer: <path in the answer> and requests: <attribute name>"]),
     ([("    on_error:\n", "  - id: check  # <-\n    upstream: esign\n    path: /x\n    on_error:\n")],
