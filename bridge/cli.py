@@ -130,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     grants_commands.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
     migration.add_commands(commands)
+    carryover.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
 
     migration.add_commands(commands)

@@ -675,9 +675,10 @@ class RuleEngine:
 def _nothing_given(rule: Rule, inputs: Mapping[str, Any]) -> list[str]:
     """The required inputs, as element paths, when the request carries not one of them."""
     # An HTTP header (http.Authorization) is no part of the request's shape: without it the
-    # caller is refused (invalid_token), not told its request is malformed.
+    # caller is refused (invalid_token), not told its request is malformed. Nor is a SOAP
+    # header, optional in every WSDL: Nmbrs answers a call without one 1001.
     required = [entry for entry in rule.inputs if entry.required
-                and not entry.path.startswith("http.")]
+                and not entry.path.startswith(("http.", "header."))]
     if not required or any(inputs.get(entry.name) is not None for entry in required):
         return []
     return ["/".join(entry.path.split(".")[1:]) for entry in required]
