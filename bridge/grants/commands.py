@@ -7,14 +7,15 @@ import datetime
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, demo_config_path, load_config, resolve_secrets
 from bridge.errors import ConfigError, Problem, StoreError
-from bridge.grants.connect import ConnectError, build_keepers, connect
-from bridge.grants.keeper import GrantKeeper
 from bridge.store import open_store
 from bridge.upstream.rest import RestClient
+
+if TYPE_CHECKING:
+    from bridge.grants.keeper import GrantKeeper
 
 STATE_KEY_ENV = "SOAP_BRIDGE_STATE_KEY"
 _COLUMNS = ("debtor", "users", "scopes", "access_expires", "rotated_at", "rotations", "state")
@@ -69,6 +70,9 @@ def _keeper(args: argparse.Namespace, provider: str, state_key: bytes,
         known = ", ".join(sorted(config.grants)) or "none"
         raise ConfigError([Problem(config.source, None, f"no grant provider {provider!r} under "
                                    f"grants: (configured: {known})")])
+    # Imported here: the CLI is loaded before `serve` prepares prometheus-client's folder.
+    from bridge.grants.connect import build_keepers
+
     settings = config.grants[provider]
     if config.upstreams[settings.upstream].base_url == "sandbox":
         raise ConfigError([Problem(config.source, None, "demo mode's sandbox runs inside `serve`: "
@@ -88,6 +92,8 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"soap-bridge connect: set {STATE_KEY_ENV} (at least 32 characters, the same as "
               "the bridge's): the refresh token is sealed with it", file=sys.stderr)
         return 2
+    from bridge.grants.connect import ConnectError, connect
+
     config, keeper = _keeper(args, args.provider, key.encode("utf-8"))
     rest = RestClient(config.upstreams[keeper.provider.upstream])
     try:
