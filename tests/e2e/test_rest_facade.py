@@ -7,6 +7,9 @@ accepts once within its 30 seconds."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,40 @@ def test_the_power_automate_flow_logs_in_and_lists_templates(facade: Server,
                      if t.account == primary.context_identifier}
     # The sandbox saw a bearer, never the bridge's token: it would have refused that.
     assert sandbox_calls(sandbox)["templates"] == 1
+
+
+# The flow again from another HTTP stack (node's fetch), as a script would run it: the
+# password comes in on stdin, never on the command line.
+_NODE_FLOW = """
+const [base, username] = process.argv.slice(1);
+let password = "";
+process.stdin.on("data", (chunk) => { password += chunk; });
+process.stdin.on("end", async () => {
+  const login = await fetch(`${base}/api/documentnow/v3.7/authentication/credentials`, {
+    method: "POST", headers: {"Content-Type": "application/json", "Accept": "application/json"},
+    body: JSON.stringify({request: {authRequest: {username, password: password.trim(),
+                                                  sessionLength: 60}}}),
+  });
+  const token = (await login.json()).result.sessionToken;
+  const templates = await fetch(`${base}/api/documentnow/v3.7/templates`, {
+    headers: {"Authorization": `X-AS-UserSessionToken ${token}`, "Accept": "application/json"},
+  });
+  const names = (await templates.json()).result.templates.map((t) => t.name).sort();
+  console.log(JSON.stringify({login: login.status, templates: templates.status, names}));
+});
+"""
+
+
+def test_the_flow_from_node(facade: Server) -> None:
+    node = shutil.which("node")
+    assert node, "node is needed (.ci/ensure-tools)"
+
+    done = subprocess.run([node, "-e", _NODE_FLOW, facade.url, JDOE], input=PASSWORD,
+                          capture_output=True, text=True, timeout=60, check=True)
+
+    primary = next(a for a in SEED.user(JDOE).accounts if a.primary)  # type: ignore[union-attr]
+    assert json.loads(done.stdout) == {"login": 200, "templates": 200, "names": sorted(
+        t.name for t in SEED.legacy.templates if t.account == primary.context_identifier)}
 
 
 @pytest.mark.parametrize("version", ["3.5", "3.6", "3.7"])
@@ -248,9 +285,10 @@ def test_an_upstream_error_passes_through_as_the_vendor_wrote_it(facade: Server,
     assert (answer.status_code, answer.json()) == (400, vendor_error)
 
 
-def test_the_allow_list_refuses_other_paths(sandbox: Server, tmp_path: Path) -> None:
+def test_the_allow_list_size_cap_and_rate_limits(sandbox: Server, tmp_path: Path) -> None:
     config = _config(tmp_path, sandbox, rest_facade={"forward": [TEMPLATES],
-                                                     "max_answer_bytes": 65536})
+                                                     "max_answer_bytes": 65536},
+                     rate_limits={"per_user": {"limit": 2, "window": "1h"}})
     server = start_bridge(tmp_path, config, workers=1)
     try:
         token = _session(server)
@@ -272,6 +310,15 @@ def test_the_allow_list_refuses_other_paths(sandbox: Server, tmp_path: Path) -> 
         assert cut.status_code == 502
         assert cut.json()["errorCode"] == "INTERNAL_SERVER_ERROR"
         assert "larger" in cut.json()["summary"]
+
+        # The rate limits of SOAP logins hold for REST ones: the third login of one user in
+        # the window is refused before anything is asked of anyone.
+        multi = "multi@example.com"
+        assert [_credentials(server, multi, PASSWORD).status_code for _ in range(2)] == [200, 200]
+        limited = _credentials(server, multi, PASSWORD)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert limited.json() == {"errorCode": "TOO_MANY_REQUESTS",
+                                  "summary": "Too many sign-in attempts. Please try again later."}
     finally:
         server.stop()
 
@@ -279,10 +326,17 @@ def test_the_allow_list_refuses_other_paths(sandbox: Server, tmp_path: Path) -> 
 # -- the lockout, one for SOAP and REST -----------------------------------------------------
 
 
-def test_the_lockout_counts_soap_and_rest_failures_together(sandbox: Server,
+def test_token_life_and_the_lockout_shared_with_soap(sandbox: Server,
                                                             tmp_path: Path) -> None:
-    server = start_bridge(tmp_path, _config(tmp_path, sandbox), workers=1)
+    server = start_bridge(tmp_path, _config(tmp_path, sandbox, tokens={"ttl": "2s"}), workers=1)
     try:
+        # A session token lives the sessionLength asked for (30 minutes here), at most the
+        # configured token life: then it is the vendor's FORBIDDEN.
+        expiring = _session(server, "multi@example.com")
+        time.sleep(2.2)
+        late = requests.get(server.url + TEMPLATES, headers=_with_session(expiring), timeout=10)
+        assert (late.status_code, late.json()["errorCode"]) == (403, "FORBIDDEN")
+
         assert auth_result(post_login(server, JDOE, "wrong-1").content).get("Success") == "false"
         assert _credentials(server, JDOE, "wrong-2").status_code == 401
         assert auth_result(post_login(server, JDOE, "wrong-3").content).get("Success") == "false"
