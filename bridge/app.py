@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -14,7 +13,14 @@ from typing import Any
 from bridge import logs
 from bridge.errors import StoreError
 from bridge.facade.app import build_facade
-from bridge.metrics import BEARER_CACHE, LOCKOUTS, REQUEST_SECONDS, REQUESTS, render_metrics
+from bridge.metrics import (
+    BEARER_CACHE,
+    LOCKOUTS,
+    REQUESTS,
+    child,
+    count_request,
+    render_metrics,
+)
 from bridge.migrate.dispatch import Handled
 from bridge.migrate.exchange import SoapRequest
 from bridge.soap.envelope import SOAP11, SOAP12, version_of
@@ -45,7 +51,7 @@ class BridgeApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = environ.get("HTTP_X_REQUEST_ID", "")
         if not _REQUEST_ID.match(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = logs.new_request_id()
         facade = self.facade
         if facade is not None and facade.serves(environ.get("PATH_INFO", "")):
             return facade(environ, start_response, request_id)
@@ -170,13 +176,12 @@ class BridgeApp:
     def _count(self, handled: Handled, response: Response, elapsed: float) -> None:
         """The request's metrics and its `soap request` log line."""
         outcome = handled.outcome
-        REQUESTS.labels(handled.operation, handled.mode, handled.reason).inc()
-        REQUEST_SECONDS.labels(handled.operation).observe(elapsed)
+        count_request(handled.operation, handled.mode, handled.reason, elapsed)
         if outcome is not None:
             if outcome.cache_hits:
-                BEARER_CACHE.labels("hit").inc(outcome.cache_hits)
+                child(BEARER_CACHE, "hit").inc(outcome.cache_hits)
             if outcome.cache_misses:
-                BEARER_CACHE.labels("miss").inc(outcome.cache_misses)
+                child(BEARER_CACHE, "miss").inc(outcome.cache_misses)
             if outcome.locked_now:
                 LOCKOUTS.inc()
         if not log.isEnabledFor(logging.INFO):

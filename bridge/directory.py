@@ -3,6 +3,7 @@ learned answers) and names (directory file, learned answers)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -76,11 +77,13 @@ def normalise_entry(entry: Any) -> dict[str, Any] | None:
     return found if found["accounts"] or len(found) > 1 else None
 
 
-def directory_keys(username: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def directory_keys(username: str) -> tuple[str, ...]:
     """Where the user's learned entry is: under their identity, and for a name whose key
-    was made differently before identity (strip, casefold), where it was (read second)."""
-    return ["directory:" + fingerprint(form, "directory-user")
-            for form in dict.fromkeys((identity(username), folded(username)))]
+    was made differently before identity (strip, casefold), where it was (read second).
+    Kept per name (no secret): read on every login, warm ones too."""
+    return tuple("directory:" + fingerprint(form, "directory-user")
+                 for form in dict.fromkeys((identity(username), folded(username))))
 
 
 def learn_directory(store: Store, username: str, accounts: list[dict[str, Any]],

@@ -19,6 +19,7 @@ SQLite stores, the same in Lua for Redis.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -138,13 +139,15 @@ class Lockout:
             self._store.delete(key)
 
     @staticmethod
-    def _keys(subject: str) -> list[str]:
+    @functools.lru_cache(maxsize=4096)
+    def _keys(subject: str) -> tuple[str, ...]:
+        # Kept per subject (a user name, no secret): two hashes and an NFKC fold a login less.
         current = fingerprint(identity(subject), "lockout-subject")
         keys = [f"lockout:{kind}:{current}" for kind in _KINDS]
         before = fingerprint(lowered(subject), "lockout-subject")
         if before != current:
             keys += [f"lockout:{kind}:{before}" for kind in _KINDS[:_HELD]]
-        return keys
+        return tuple(keys)
 
 
 # -- the atomic steps, in Python and in Lua ----------------------------------------------

@@ -119,3 +119,23 @@ def test_each_thread_parses_with_a_parser_of_its_own() -> None:
     assert all(first is second for first, second in seen.values())
     assert len({id(pair[0]) for pair in seen.values()}) == 6
     assert sorted(answers) == sorted(f"t{i}-{n}" for i in range(6) for n in range(200))
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"<a>" * 65 + b"</a>" * 65, "nesting deeper than 64"),
+    (b"<r>" + b"<a>" * 300 + b"</a>" * 300 + b"</r>", "nesting deeper than 64"),
+    (f"<r><a {_attributes(129)}/></r>".encode(), "XML element has more than 128 attributes"),
+    (b"<a>" * 65, "nesting deeper than 64"),
+], ids=["depth", "deeper-than-the-parser-goes", "attributes-per-element", "cut-short"])
+def test_small_bodies_built_at_once_keep_the_limits(data: bytes, message: str) -> None:
+    # Under the size where only these two limits can be passed, the body is built at once
+    # and they are read off the tree (or, if the parser refuses it, found by the pre-scan).
+    assert len(data) <= 2304
+    with pytest.raises(SoapClientError, match=message):
+        parse_xml(data, XmlLimits())
+
+
+def test_a_small_body_at_the_limits_is_read() -> None:
+    data = (b"<a>" * 64 + b"</a>" * 64).replace(b"<a>", f"<a {_attributes(128)}>".encode(), 1)
+    assert len(data) <= 2304
+    assert parse_xml(data, XmlLimits()).tag == "a"
