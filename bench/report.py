@@ -14,7 +14,16 @@ from pathlib import Path
 
 from bench import wrk
 from bench.profile import PARTS, Split
-from bench.rows import BALANCE_ATTEMPTS, LOPSIDED, SANDBOX_THREADS, THREADS, Measure, Outcome
+from bench.rows import (
+    BALANCE_ATTEMPTS,
+    LOPSIDED,
+    SANDBOX_THREADS,
+    SERVER_SET_UP,
+    SYNC,
+    THREADS,
+    Measure,
+    Outcome,
+)
 from bench.targets import Target
 
 NOTES_START = "<!-- notes: kept when the bench rewrites this file -->"
@@ -73,11 +82,15 @@ def machine() -> list[tuple[str, str]]:
         ("memory", ram),
         ("kernel", f"{platform.system()} {platform.release()} ({platform.machine()})"),
         ("Python", platform.python_version()),
-        ("gunicorn", _version("gunicorn")),
+        ("gunicorn / granian", f"{_version('gunicorn')} / {_version('granian')}"),
         ("wrk", wrk.version()),
         ("spyne / requests / lxml / zeep", " / ".join(
             _version(name) for name in ("spyne", "requests", "lxml", "zeep"))),
     ]
+
+
+def _servers() -> str:
+    return "; ".join(f"*{name}*: {set_up}" for name, set_up in SERVER_SET_UP.items())
 
 
 def _version(package: str) -> str:
@@ -171,7 +184,7 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "# Performance",
         "",
         "Written by `python -m bench` (bench/run.py); run it again to refresh every number. "
-        "The notes at the end are kept. Issue #5 asks for these measurements. `make bench` "
+        "The notes at the end are kept. Issues #5 and #14 ask for these measurements. `make bench` "
         "installs what it needs and runs it: the `bench` extra (`.venv/bin/pip install -e "
         "'.[bench]'`: Spyne), Debian's `wrk` and, for the Redis rows, a Redis at `--store` (its "
         "db is flushed).",
@@ -191,10 +204,10 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         f"sandbox` server, wsgiref, closes every connection and would dominate). It started in "
         f"{context.sandbox_startup:.2f} s.",
         "",
-        f"Every server under test runs under the same gunicorn set-up as `soap-bridge serve` "
-        f"(`bridge/server.py`: gthread, app preloaded, keep-alive 5 s), {args.workers} workers x "
+        f"Each row names its server (the *Servers* table): {_servers()}. {args.workers} workers x "
         f"{THREADS} threads unless the row says otherwise. The bridge is the real CLI, "
-        f"`soap-bridge serve --config … --workers N --threads {THREADS} --log-level warning`, "
+        f"`soap-bridge serve --config … --workers N --threads {THREADS} --log-level warning "
+        f"[--server granian]`, "
         f"with the `mappings/assuresign-api-key` rule: the Password field carries the API key of "
         f"`{context.api_user}`. Caches in the shipped rule: "
         f"{', '.join(f'`{c}`' for c in context.caches) or 'none'}; the cold rows use a copy "
@@ -212,7 +225,7 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "",
         "## Results",
         "",
-        "*server CPU*: user + system time of the gunicorn master and workers (the sandbox on "
+        "*server CPU*: user + system time of the server's master and workers (the sandbox on "
         "the direct rows) per request; *sandbox CPU*: the upstream's, per request; *wrk CPU*: "
         "the load generator's; *busiest worker*: that worker's share of the workers' CPU "
         "(gthread keeps each keep-alive connection on the worker that accepted it, so one "
@@ -234,17 +247,21 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "",
         "### Servers",
         "",
-        *_table(["row", "workers x threads", "start-up (spawn to first successful login)",
-                 "peak RSS per worker (VmHWM)"], [
-            [o.row.name, "sandbox" if o.row.direct else f"{o.row.workers} x {THREADS}",
+        *_table(["row", "server", "workers x threads", "start-up (spawn to first successful "
+                 "login)", "peak RSS per worker (VmHWM)"], [
+            [o.row.name, "sandbox (gunicorn)" if o.row.direct else o.row.server,
+             "sandbox" if o.row.direct else f"{o.row.workers} x "
+             f"{1 if o.row.server == SYNC else THREADS}",
              "—" if o.startup is None else f"{o.startup:.2f} s",
              "—" if not o.peak_rss_kib else f"{o.peak_rss_kib / 1024:.1f} MiB"]
             for o in outcomes if not o.skipped]),
         "",
         "## Targets",
         "",
+        "Every ratio is of rows of this one run; lines without a goal are for information.",
+        "",
         *_table(["target", "goal", "measured", ""], [
-            [t.name, t.goal, t.value, "—" if t.met is None else ("met" if t.met else "**missed**")]
+            [t.name, t.goal, t.value, "—" if t.met is None else ("pass" if t.met else "**miss**")]
             for t in checks]),
         "",
         "## Where a warm request's time goes",
@@ -252,7 +269,8 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         f"The bridge's WSGI app in this process (`BridgeApp` on the warm rule, SQLite, metrics "
         f"in multiprocess files as under `soap-bridge serve`, against the same sandbox): every "
         f"user logged in once, then {split.requests} logins timed "
-        f"({split.plain_us:,.0f} µs each without a profiler, no HTTP server in front) and the "
+        f"({split.plain_us:,.0f} µs of this thread's CPU each without a profiler, no HTTP "
+        f"server in front) and the "
         f"same {split.requests} under cProfile. cProfile slows Python code down, so read the "
         f"shares more than the microseconds. Own time is put in a part by module path "
         f"(bench/profile.py); code of others (zeep, lxml, the template language) counts in the "
@@ -271,17 +289,18 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "",
         "## How to read this, and what would close a missed target",
         "",
-        "- The floor is what the stack costs with no work at all: gunicorn, HTTP on loopback "
-        "and wrk. The bridge cannot beat it; the warm target is a share of it.",
+        "- A floor is what its server costs with no work at all: the server, HTTP on loopback "
+        "and wrk. No app under that server can beat it; the warm latency target is a multiple "
+        "of it.",
         f"- This machine has {cores} cores for the server, the sandbox and wrk together: when "
         "*cores busy* is near that, the row measures the machine as much as the server. The "
         "sandbox is a single process (one GIL): on the cold rows its CPU per request bounds "
         "the throughput of every server that must call it.",
         "- The added-latency target subtracts the upstream calls as wrk (C, keep-alive) makes "
-        "them: the bridge's own HTTP client (`requests`, two calls per cold login) counts as "
+        "them: the bridge's own HTTP client (`http.client`, two calls per cold login) counts as "
         "added time, and at 1 connection the server, the sandbox and wrk still share the cores.",
-        "- Spyne answers the vendor's bearer as its AuthenticationToken, while the bridge mints "
-        "a token of its own and stores it: the comparison favours the peer by that store write.",
+        "- Spyne answers the vendor's bearer as its AuthenticationToken, while the bridge "
+        "answers a token of its own: the comparison favours the peer by that work.",
         "",
         NOTES_START,
         notes,

@@ -16,14 +16,28 @@ LOPSIDED = 0.8
 BALANCE_ATTEMPTS = 3
 
 
+# The servers a row can run under: `soap-bridge serve --server` offers the first and the last;
+# gunicorn's sync worker is what a hand-written Spyne service is usually run with.
+GTHREAD, SYNC, GRANIAN = "gunicorn", "gunicorn-sync", "granian"
+SERVER_SET_UP = {
+    GTHREAD: "gunicorn gthread with requests read whole in the event loop (`bridge/server.py`, "
+             "`bridge/intake.py`), app preloaded, keep-alive 5 s",
+    SYNC: "gunicorn's sync worker (one request at a time per worker, no keep-alive), app "
+          "preloaded",
+    GRANIAN: "granian 2.8 WSGI (`bridge/granian_server.py`: Rust HTTP, the preloaded app on "
+             "the worker's Python threads), keep-alive",
+}
+
+
 @dataclass(frozen=True)
 class Row:
     name: str
-    kind: str  # floor | spyne | bridge | api-user | accounts
+    kind: str  # floor | spyne | spyne-bare | bridge | api-user | accounts
     workers: int
     what: str
     store: str | None = None  # bridge rows: "sqlite" or a Redis URL
     cold: bool = False
+    server: str = GTHREAD
 
     @property
     def direct(self) -> bool:
@@ -38,26 +52,34 @@ class Row:
 def plan(workers: int, store: str) -> list[Row]:
     more = workers * 2
     soap = "AuthenticateUser over SOAP 1.1, rotating through the users"
+    floor = f"{soap}; reads the request, answers one fixed success: no parsing, no upstream"
     return [
-        Row("floor", "floor", workers, f"{soap}; reads the request, answers one fixed success: "
-            "no parsing, no upstream"),
+        Row("floor", "floor", workers, f"{floor} (the limit of the default server)"),
+        Row("floor-granian", "floor", workers, f"{floor}, under granian", server=GRANIAN),
+        Row("floor-sync", "floor", workers, f"{floor}, under gunicorn's sync worker",
+            server=SYNC),
+        Row("spyne-bare", "spyne-bare", workers, f"{soap}; Spyne parses it and answers a fixed "
+            "success: no upstream call at all (gunicorn sync, as such a service is run)",
+            server=SYNC),
         Row("spyne", "spyne", workers, f"{soap}; Spyne parses it, calls apiUser then the user's "
-            "accounts over one pooled keep-alive session, answers the vendor's bearer as the token"),
+            "accounts over one pooled keep-alive session, answers the vendor's bearer as the "
+            "token (gunicorn sync: what a user would write)", server=SYNC),
         Row("bridge-cold", "bridge", workers, f"{soap}; the api-key rule without any cache: every "
             "login calls apiUser and the user's accounts, reads the names from the learned "
-            "directory, mints and stores a token (SQLite)",
+            "directory and answers a token (SQLite)",
             store="sqlite", cold=True),
         Row("bridge-warm", "bridge", workers, f"{soap}; the api-key rule as shipped, repeat logins "
             "of the same users: the remembered verification and accounts come from the worker's "
-            "memory; the lockout read, the learned directory's names and the token write go to "
-            "the store (SQLite)",
+            "memory; the lockout standing and the learned directory's names are read from the "
+            "store (SQLite)",
             store="sqlite"),
+        Row("bridge-warm-granian", "bridge", workers, "as bridge-warm, under granian",
+            store="sqlite", server=GRANIAN),
         Row("bridge-cold-redis", "bridge", workers, "as bridge-cold, state in Redis",
             store=store, cold=True),
         Row("bridge-warm-redis", "bridge", workers, "as bridge-warm, state in Redis", store=store),
         Row(f"bridge-warm-{more}w", "bridge", more, f"as bridge-warm, {more} workers",
             store="sqlite"),
-        Row(f"floor-{more}w", "floor", more, f"as floor, {more} workers"),
         Row("upstream-apiuser", "api-user", 1, "wrk calls the sandbox's `POST apiUser` itself "
             "(the first call of a cold login)"),
         Row("upstream-accounts", "accounts", 1, "wrk calls the sandbox's `GET users/{username}/"

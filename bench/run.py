@@ -27,7 +27,17 @@ import yaml
 
 from bench import proc, report, rest, soap, targets, wrk
 from bench.profile import Split, profile_bridge
-from bench.rows import BALANCE_ATTEMPTS, SANDBOX_THREADS, THREADS, Measure, Outcome, Row, plan
+from bench.rows import (
+    BALANCE_ATTEMPTS,
+    GRANIAN,
+    GTHREAD,
+    SANDBOX_THREADS,
+    THREADS,
+    Measure,
+    Outcome,
+    Row,
+    plan,
+)
 from bench.rules import REPO, shipped_caches, write_cold
 from bench.sandbox import api_user, write_seed
 from bench.servers import Fleet, Server, free_port
@@ -52,8 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Throughput, latency, CPU, memory, upstream calls and start-up of the bridge\n"
                     "against the stack's floor, a hand-written Spyne peer and the upstream itself;\n"
                     "Markdown to stdout and to --output.")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run (10)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each (2)")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per measured run (6)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each (1)")
     parser.add_argument("--connections", type=int, default=32,
                         help="connections of the throughput load, 16-64 (32)")
     parser.add_argument("--workers", type=int, default=2, help="workers per server (2)")
@@ -97,11 +107,11 @@ class Bench:
     # -- servers --------------------------------------------------------------
 
     def host(self, name: str, app: str, workers: int, threads: int, log: Path,
-             ready: Callable[[str], bool], *extra: str) -> Server:
+             ready: Callable[[str], bool], *extra: str, server: str = GTHREAD) -> Server:
         port = free_port()
         return self.fleet.start(name, [sys.executable, "-m", "bench.host", app, "--port", str(port),
                                        "--workers", str(workers), "--threads", str(threads),
-                                       *extra], port, log, ready, cwd=REPO)
+                                       "--server", server, *extra], port, log, ready, cwd=REPO)
 
     def start_sandbox(self) -> Server:
         self.sandbox = self.host(
@@ -136,16 +146,19 @@ class Bench:
         folder = self.work / row.name
         folder.mkdir()
         log = folder / "server.log"
-        if row.kind == "floor":
-            return self.host(row.name, "floor", row.workers, THREADS, log, self.logs_in)
+        if row.kind in ("floor", "spyne-bare"):
+            return self.host(row.name, row.kind, row.workers, THREADS, log, self.logs_in,
+                             server=row.server)
         if row.kind == "spyne":
             assert self.sandbox is not None
             return self.host(row.name, "spyne", row.workers, THREADS, log, self.logs_in,
-                             "--upstream", self.sandbox.url, "--api-user", self.api_username)
+                             "--upstream", self.sandbox.url, "--api-user", self.api_username,
+                             server=row.server)
         port = free_port()
         command = [sys.executable, "-m", "bridge", "serve", "--config",
                    str(self.bridge_config(row, folder)), "--port", str(port),
-                   "--workers", str(row.workers), "--threads", str(THREADS), "--log-level", "warning"]
+                   "--workers", str(row.workers), "--threads", str(THREADS), "--log-level", "warning",
+                   "--server", "granian" if row.server == GRANIAN else "gunicorn"]
         if row.redis:
             assert row.store is not None
             command += ["--store", row.store]

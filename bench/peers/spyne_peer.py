@@ -13,6 +13,7 @@ needed for the bench).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -96,6 +97,30 @@ class Vendor:
 def make_app(upstream: str, api_username: str, threads: int) -> Any:
     vendor = Vendor(upstream, api_username, pool_size=max(threads, 4))
 
+    def authenticate(username: str, password: str) -> AuthenticateUserResult:
+        try:
+            return vendor.authenticate(username, password)
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return AuthenticateUserResult(Success=False)
+
+    return _service(authenticate)
+
+
+def make_bare_app() -> Any:
+    """The same service answering one fixed success, with no upstream call: what Spyne itself
+    costs (parse, dispatch, write), the peer of a warm bridge login."""
+
+    def authenticate(username: str, password: str) -> AuthenticateUserResult:
+        return AuthenticateUserResult(
+            Success=True, AuthenticationToken="spyne-7f3c9a1e5b2d4c68a0e1f2b3c4d5e6f7",
+            UserName=username, Accounts=[UserAccount(
+                Name="Example, Inc.", ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a",
+                IsPrimary=True)])
+
+    return _service(authenticate)
+
+
+def _service(authenticate: Callable[[str, str], AuthenticateUserResult]) -> Any:
     class UserService(ServiceBase):
         @rpc(AuthenticateUserRequest, _returns=AuthenticateUserResult,
              _in_message_name="AuthenticateUser",
@@ -105,10 +130,7 @@ def make_app(upstream: str, api_username: str, threads: int) -> Any:
         def AuthenticateUser(ctx: Any, request: AuthenticateUserRequest | None) -> AuthenticateUserResult:
             if request is None or not request.UserName or not request.Password:
                 return AuthenticateUserResult(Success=False)
-            try:
-                return vendor.authenticate(request.UserName, request.Password)
-            except (requests.RequestException, ValueError, KeyError, TypeError):
-                return AuthenticateUserResult(Success=False)
+            return authenticate(request.UserName, request.Password)
 
     application = Application([UserService], tns=USERS_NS, name="UserService",
                               in_protocol=Soap11(validator="soft"), out_protocol=Soap11())
