@@ -378,7 +378,6 @@ def load_config(path: str) -> Config:
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
-    grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
     rest_facade, sso = read_facade(reader, data)
     upstream_problems(reader, data, set(upstreams))
     grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
