@@ -13,8 +13,11 @@ from bridge.upstream.transport import Streamed
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
                         "upgrade", "host", "content-length"})
-# The answer's framing is the bridge's server's to choose; Date and Server it writes itself.
-_ANSWER_DROPPED = HOP_BY_HOP - {"content-length"} | {"date", "server"}
+# The bridge has the whole body before it sends: nothing for the upstream to wait for.
+REQUEST_DROPPED = HOP_BY_HOP | {"expect"}
+# The answer's framing is the bridge's server's to choose; Date and Server it writes itself,
+# and X-Request-ID is the bridge's (the one it sent on).
+ANSWER_DROPPED = HOP_BY_HOP - {"content-length"} | {"date", "server", "x-request-id"}
 
 
 def end_to_end(headers: Iterable[tuple[str, str]], dropped: frozenset[str] = HOP_BY_HOP
@@ -40,7 +43,7 @@ class RestForwarder:
 
     def forward(self, method: str, target: str, body: bytes,
                 headers: Iterable[tuple[str, str]]) -> Streamed:
-        sent = dict(end_to_end(headers))
+        sent = dict(end_to_end(headers, REQUEST_DROPPED))
         request_id = logs.request_id.get()
         if request_id:
             sent["X-Request-ID"] = request_id
@@ -51,7 +54,7 @@ class RestForwarder:
     @staticmethod
     def answer_headers(streamed: Streamed) -> list[tuple[str, str]]:
         """The answer's headers to pass back: end-to-end ones, Content-Length kept."""
-        return end_to_end(streamed.headers.items(), _ANSWER_DROPPED)
+        return end_to_end(streamed.headers.items(), ANSWER_DROPPED)
 
     def close(self) -> None:
         self._transport.close()
