@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from bridge.auth.clients import TokenClients
 from bridge.auth.ratelimit import RateLimiter
-from bridge.auth.tokens import TokenIssuer
+from bridge.auth.tokens import Refused, TokenIssuer
 from bridge.directory import Directory
 from bridge.errors import RateLimited
+from bridge.identity import identity
 from bridge.wsgi import JSON, Response, answering, json_response, read_body
 
 log = logging.getLogger("bridge.app")
@@ -119,9 +120,10 @@ class JsonApi:
         if "scope" in fields:
             return _oauth_error("invalid_scope", "the bearer's scope is the API user's; the "
                                 "exchange cannot narrow it")
-        grant = self._tokens.resolve(fields["subject_token"])
-        if grant is None:
-            return _oauth_error("invalid_grant", "the subject_token is invalid or has expired")
+        # A token bound to a scope is refused: the exchange hands out the whole bearer.
+        grant = self._tokens.check(fields["subject_token"])
+        if isinstance(grant, Refused):
+            return _oauth_error("invalid_grant", f"subject_token: {grant.description}")
         # The bearer's own expiry when the rule tells it (token.bearer_ttl); for a token minted
         # without it, the token's, which the shipped rules keep shorter than the bearer's.
         expires_at = grant.bearer_expires_at or grant.expires_at
@@ -148,9 +150,9 @@ class JsonApi:
         if credential is None:
             return unauthorised("send Authorization: Bearer <AuthenticationToken>")
         if not self._is_operator(credential):
-            grant = self._tokens.resolve(credential)
-            if grant is None:
-                return unauthorised("the token is invalid or has expired")
+            grant = self._tokens.check(credential, {"username": identity(username)})
+            if isinstance(grant, Refused):
+                return unauthorised(grant.description)
             if not grant.belongs_to(username):
                 return json_response(403, {"error": "forbidden",
                                            "error_description": "the token was issued to another "

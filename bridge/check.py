@@ -73,7 +73,8 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
 
 def config_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
     """What `check` and `serve` tell at every log level: credentials sent where anyone on the
-    way can read them, in clear or to a peer whose certificate is not checked."""
+    way can read them, in clear or to a peer whose certificate is not checked; a token key
+    kept in a shared store."""
     carriers: dict[str, list[str]] = {}
     for rule in rules.values():
         secret = {f"input.{entry.name}" for entry in rule.inputs if entry.secret}
@@ -99,6 +100,11 @@ def config_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
             found.append(Problem(config.source, None, (
                 f"{label} has verify_tls: false: its certificate is not checked, so anyone on "
                 "the way can pose as it and read the credentials the bridge sends")))
+    if not config.token_keys and config.store.startswith(("redis://", "rediss://")):
+        found.append(Problem(config.source, None, (
+            "tokens.keys is not set: the token key is generated and kept in the Redis store, so "
+            "whoever can read the store can mint AuthenticationTokens; set tokens.keys "
+            "(docs/operations.md, \"Token keys\")")))
     return found
 
 

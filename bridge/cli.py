@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     unlock = commands.add_parser("unlock", help="lift the bridge's lockout of a user")
     unlock.add_argument("username")
     unlock.add_argument("--config", help="configuration file (default: the bundled demo)")
+    unlock.add_argument("--keep-tokens", action="store_true",
+                        help="leave the user's tokens valid (by default they are revoked)")
     unlock.set_defaults(run=_unlock)
 
     sandbox = commands.add_parser("sandbox", help="run the emulated vendor services alone")
@@ -127,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
     sandbox.set_defaults(run=_sandbox)
+    from bridge import revocation
+
+    revocation.add_commands(commands)
     grants_commands.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
     migration.add_commands(commands)
@@ -436,6 +441,11 @@ def _unlock(args: argparse.Namespace) -> int:
     store = open_store(config.store, config.source)
     Lockout(store, config.lockout).unlock(args.username)
     print(f"{args.username}: unlocked (failure count cleared)")
+    if not args.keep_tokens:
+        from bridge.revocation import revoke
+
+        # A lock may have been an attack that got in: its tokens go with it.
+        revoke(store, args.username)
     return 0
 
 

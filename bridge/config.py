@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from bridge.auth.keyring import secret_names
 from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.errors import ConfigError, Problem
@@ -120,6 +121,9 @@ class Config:
     workers: int = 2
     log_level: str = "info"
     token_ttl: float = 30 * 60
+    # Names of secrets holding the token keys: the first seals, all open (auth/keyring.py);
+    # none: a key generated once and kept in the store.
+    token_keys: tuple[str, ...] = ()
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     max_body_bytes: int = XmlLimits.max_bytes
     # The shape limits of request XML; their max_bytes is max_body_bytes.
@@ -291,7 +295,8 @@ def load_config(path: str) -> Config:
         mappings.append(folder)
 
     settings |= reader.read(reader.section(data, "listen"), _LISTEN)
-    tokens = reader.read(reader.section(data, "tokens"), {"ttl": duration})
+    token_section = reader.section(data, "tokens")
+    tokens = reader.read(token_section, {"ttl": duration, "keys": secret_names})
     if "ttl" in tokens:
         settings["token_ttl"] = tokens["ttl"]
     lockout = LockoutPolicy(**reader.read(reader.section(data, "lockout"), _LOCKOUT))
@@ -356,6 +361,11 @@ def load_config(path: str) -> Config:
         reader.problem(directory_section, "file", "directory.file: sandbox is the sandbox's "
                        "directory file, for demo mode: it needs a sandbox: section")
 
+    settings["token_keys"] = tokens.get("keys", ())
+    for name in settings["token_keys"]:
+        if name not in secrets:
+            reader.problem(token_section, "keys", f"token key {name!r} is not a secret defined "
+                           "under secrets:")
     operator_keys = data.get("operator_keys") or []
     if not isinstance(operator_keys, list):
         reader.problem(data, "operator_keys", "operator_keys lists names of secrets")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bridge.api import JsonApi
 from bridge.auth.clients import TokenClients
+from bridge.auth.keyring import configured_ring
 from bridge.auth.lockout import Lockout
 from bridge.auth.passwords import CredentialsFile
 from bridge.auth.ratelimit import RateLimiter
@@ -83,7 +84,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
     plans = PlanSource(config, service, build_plan(config, service))
     secrets = resolve_secrets(config)
     store = open_store(config.store, config.source)
-    tokens = TokenIssuer(store)
+    tokens = TokenIssuer(store, configured_ring(config.token_keys, secrets, config.source))
     own_directory = LocalDirectory(config.directory.sources, store, config.directory.file)
     context = _engine_context(config, store, tokens, secrets, state_key or random.token_bytes(32),
                               own_directory)

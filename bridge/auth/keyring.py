@@ -22,13 +22,14 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bridge.errors import ConfigError, Problem
 from bridge.store.base import Change, Entry, Store
 
 VERSION = 1
@@ -122,3 +123,29 @@ def generated_ring(store: Store) -> KeyRing:
     and every worker and instance on the store reads the same."""
     return KeyRing.of([str(store.update([GENERATED_KEY], _KEEP_FIRST,
                                         [secrets.token_urlsafe(32), _GENERATED_LIFE]))])
+
+
+def secret_names(key: str, value: Any) -> tuple[str, ...]:
+    """`tokens.keys` as the configuration reader reads it: a non-empty list of secret names."""
+    if not isinstance(value, list) or not value or not all(
+            isinstance(name, str) and name for name in value):
+        raise ValueError(f"{key} lists the names of secrets (under secrets:) holding token keys, "
+                         "the sealing one first")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{key} names a secret twice")
+    return tuple(value)
+
+
+def configured_ring(names: Sequence[str], secrets_: Mapping[str, str], source: str
+                    ) -> KeyRing | None:
+    """The ring `tokens.keys` names, its secrets resolved; None when it names none."""
+    if not names:
+        return None
+    short = [name for name in names if len(secrets_[name]) < MIN_SECRET_CHARS]
+    if short:
+        # The value is never shown: only which secret is too short.
+        raise ConfigError([Problem(source, None, f"secret {name!r} (tokens.keys) must be at "
+                                   f"least {MIN_SECRET_CHARS} characters of random text "
+                                   "(e.g. `python -c 'import secrets; "
+                                   "print(secrets.token_urlsafe(32))'`)") for name in short])
+    return KeyRing.of([secrets_[name] for name in names])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bridge.auth.ratelimit import RateLimiter
-from bridge.auth.tokens import TokenIssuer
+from bridge.auth.tokens import SINGLE_USE, TokenIssuer
 from bridge.errors import (
     BridgeError,
     Fault,
@@ -205,7 +206,8 @@ class Dispatcher:
         body = exchange.body
         for name in token_fields:
             # Bridge tokens become the legacy tokens they stand for; anything else stays as sent.
-            swapped = swap_values(exchange.envelope, name, self._legacy_token_for)
+            swapped = swap_values(exchange.envelope, name, functools.partial(
+                self._legacy_token_for, exchange.operation.name))
             if swapped is not None:
                 body = swapped
         return self._send(exchange.path, body, exchange.headers, exchange.envelope.version)
@@ -223,9 +225,13 @@ class Dispatcher:
         moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.legacy_retired_at or 0))
         return f" and the legacy service was retired at {moment}"
 
-    def _legacy_token_for(self, token: str) -> str | None:
-        grant = self.tokens.resolve(token)
-        return grant.legacy_token if grant is not None else None
+    def _legacy_token_for(self, operation: str, token: str) -> str | None:
+        # A token bound to operations (token.scope.operation) is swapped for those alone; a
+        # single-use one is spent only by a swap that happens.
+        grant = self.tokens.resolve(token, {"operation": operation}, consume=False)
+        if grant is None or grant.legacy_token is None:
+            return None
+        return grant.legacy_token if grant.kind != SINGLE_USE or self.tokens.consume(grant) else None
 
     def _rest_reply(self, exchange: Exchange, outcome: Outcome) -> SoapReply:
         version = exchange.envelope.version
