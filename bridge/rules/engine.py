@@ -222,7 +222,7 @@ class RuleEngine:
             if missing is not None:
                 raise missing
             if rule.session is not None:
-                scope["session"] = self._session(rule, scope)
+                scope["session"] = self._session(rule, scope, dry_run)
             self._verify_locally(rule, scope, guard)
             self._run_steps(rule, scope, outcome, guard)
             if guard is not None:
@@ -297,8 +297,9 @@ class RuleEngine:
         return [a for a in accounts if isinstance(a, dict) and a.get("contextIdentifier")] \
             if isinstance(accounts, list) else []
 
-    def _session(self, rule: Rule, scope: dict[str, Any]) -> dict[str, Any]:
-        """The login the request's token stands for, as templates read it (`session.*`)."""
+    def _session(self, rule: Rule, scope: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+        """The login the request's token stands for, as templates read it (`session.*`). A dry
+        run (the shadow side) does not use a single-use token up."""
         spec = rule.session
         assert spec is not None
         token = str(spec.token.render(scope) or "").strip()
@@ -307,7 +308,7 @@ class RuleEngine:
             # An Authorization header's value is read as it came.
             token = rest.strip()
         scope_values = {name: str(value.render(scope) or "") for name, value in spec.scope.items()}
-        grant = self.context.tokens.check(token, scope_values) if token else None
+        grant = self.context.tokens.check(token, scope_values, consume=not dry_run) if token else None
         if not isinstance(grant, Grant):
             # Unknown, expired, used and revoked tokens get one answer: which it was helps
             # no caller (the log's detail says).

@@ -7,8 +7,11 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
 - REST (N from 0 to 7): `POST /api/v3.N/authentication/apiUser`,
   `POST /api/documentnow/v3.N/authentication/credentials`,
   `POST /api/documentnow/v3.N/authentication/sso`,
-  `GET /api/documentnow/v3.N/users/{username}/accounts`; any other path, or another
-  method, is the vendor's 404 `NOT_FOUND`;
+  `GET /api/documentnow/v3.N/users/{username}/accounts`,
+  `GET /api/documentnow/v3.N/envelope/{envelopeID}/signingLinks` and
+  `…/accessLinks/{ORIGINAL|INTERIM|COMPLETED}` for the seed's envelopes, with the `/l/<code>`
+  links they hand out (see `envelopes`); any other path, or another method, is the vendor's
+  404 `NOT_FOUND`;
 - legacy SOAP 1.1: `POST /Services/DocumentNOW/v2/DocumentNOW.svc/<Service>/text` for
   each of the WSDL's 24 services: Users and Accounts emulated in full, Ping and
   ListTemplates too; every other operation, and the `Submit`, `Envelopes` and
@@ -27,7 +30,10 @@ Endpoints (see `rest`, `legacy` and `controls` for the details):
   `GET /_sandbox/healthz`;
 - the second vendor, Nmbrs (payroll), from its own seed: its legacy SOAP API at
   `/soap/v3/<Service>.asmx`, its identity service at `/connect/…`, its REST API at `/api/…`, and
-  controls at `/_sandbox/nmbrs/…` (see `nmbrs`).
+  controls at `/_sandbox/nmbrs/…` (see `nmbrs`);
+- the second e-sign vendor, OneSpan Sign, from its own seed: its authentication-token
+  endpoints `/api/cs-authenticationTokens/…`, `GET /api/packages/{id}`, the `/access` and
+  `/auth` hand-off, and `/_sandbox/onespan/…` controls (see `onespan`).
 """
 
 from .app import SandboxApp, make_app

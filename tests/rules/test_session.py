@@ -185,3 +185,14 @@ def test_mistakes_name_file_and_line(tmp_path: Path, old: str, new: str, message
         compile_rule(str(path))
     assert any(message in str(problem) and str(path) in str(problem)
                for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_dry_run_does_not_use_up_a_single_use_token(sandbox: SandboxServer, rule: Rule,
+                                                     issuer: TokenIssuer) -> None:
+    engine = _engine(sandbox, issuer)
+    once = issuer.issue(Grant(**{**LOGIN.record(), "kind": SINGLE_USE}))
+    request = {"body": {"Request": {"ContextIdentifier": CONTEXT, "EnvelopeId": PACKAGE}},
+               "header": {}, "http": {"Authorization": f"Bearer {once}"}}
+    assert engine.run(rule, request, dry_run=True).reason == "ok"
+    assert _run(engine, rule, once).reason == "ok"
+    assert _run(engine, rule, once).reason == "invalid_token"
