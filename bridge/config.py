@@ -18,6 +18,7 @@ from bridge.auth.ratelimit import Limit, RateLimits
 from bridge.errors import ConfigError, Problem
 from bridge.facade.settings import FacadeSettings, SsoSettings, read_facade, upstream_problems
 from bridge.grants.settings import GrantProvider, read_grants
+from bridge.migrate.recording import RecordSettings, read_record
 from bridge.migrate.routing import NEEDS_LEGACY, Routing, read_routing
 from bridge.schema import Kind, Reader, duration, duration_or_off, flag, share, text, whole
 from bridge.services import ServiceFile, fault_style, read_services
@@ -156,6 +157,9 @@ class Config:
     token_clients: dict[str, str] = field(default_factory=dict)
     # Secret files and the credentials file may be readable by group or others.
     allow_readable_secret_files: bool = False
+    # Traffic captured for replay (`record:`, bridge/migrate/recording.py); None: only while
+    # `soap-bridge record start` says so.
+    record: RecordSettings | None = None
     # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
     grants: dict[str, GrantProvider] = field(default_factory=dict)
     # The WSDLs served, each at its path (`services:`); () for the one of wsdl/wsdl_path.
@@ -202,6 +206,7 @@ _SECTIONS = ("wsdl", "mappings", "listen", "tokens", "lockout", "limits", "upstr
 _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+"
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
 _SECTIONS += ("rest_facade", "sso")  # type: ignore[assignment]  # (bridge/facade)
+_SECTIONS += ("record",)  # type: ignore[assignment]  # (bridge/migrate/recording.py)
 
 
 def _log_level(key: str, value: Any) -> str:
@@ -417,6 +422,7 @@ def load_config(path: str) -> Config:
         services=services,
         **settings,
     )
+    config = replace(config, record=read_record(reader, data))
     if reader.problems:
         raise ConfigError(reader.problems)
     return config

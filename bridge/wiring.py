@@ -31,6 +31,7 @@ from bridge.migrate.dispatch import Dispatcher
 from bridge.migrate.marks import Marks
 from bridge.migrate.overlay import ModeOverlay
 from bridge.migrate.promoter import Promoter
+from bridge.migrate.recording import Recordings
 from bridge.migrate.records import Recorder
 from bridge.migrate.sidecalls import SideCalls
 from bridge.migrate.sidejobs import SideJobs
@@ -107,6 +108,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         legacy=LegacyClient(_capped(legacy, side.timeout)) if legacy else None,
         side_calls=side_calls, recorder=recorder, store=store, tokens=tokens,
         limits=config.xml_limits, state_key=context.state_key, noise_sample=side.noise_sample,
+        recordings=Recordings(store, config.record, context.state_key),
     )
     audit = Audit(store)
     promoter = Promoter(store, ModeOverlay(store), audit, plans.current)

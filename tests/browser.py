@@ -15,10 +15,11 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import websocket
 
@@ -99,13 +100,7 @@ class Browser:
             time.sleep(0.1)
 
     def until(self, check: Callable[[], Any], timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, "timed out"
-            time.sleep(0.2)
+        return until(check, timeout)
 
     def screenshot(self, clip: dict[str, float] | None = None) -> bytes:
         params: dict[str, Any] = {"format": "png"}
@@ -136,3 +131,22 @@ def log_in_to_console(browser: Browser, base_url: str, key: str) -> None:
     browser.evaluate(f"document.getElementById('key').value = {json.dumps(key)};"
                      "document.querySelector('main form').submit(); true")
     browser.wait_for("location.pathname === '/console/' && document.body.dataset.updates")
+
+
+def until(check: Callable[[], Any], timeout: float = 30) -> Any:
+    """Wait until `check()` is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for a test module (import this fixture into it)."""
+    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+    yield chromium
+    chromium.close()

@@ -19,7 +19,8 @@ REDACTED = "[redacted]"
 # Same key as bridge.soap.service.TEXT; importing it would pull zeep into a pure module.
 _TEXT = "_value"
 _SHOWN_CHARS = 80
-_SECRET_NAME = re.compile(r"pass(word)?|token|key|secret", re.I)
+# The names bridge/logs.py redacts too: an Authorization header is a secret wherever it goes.
+_SECRET_NAME = re.compile(r"pass(word)?|token|key|secret|authorization|bearer", re.I)
 # A key value may itself contain "]" (it is the caller's data), so an index ends
 # only where the next segment or the end of the path starts.
 _INDEX = re.compile(r"\[.*?\](?=[.\[]|$)")

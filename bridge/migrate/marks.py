@@ -65,3 +65,9 @@ def effective_noise(learned: list[str] | None, marks: dict[str, Any] | None) -> 
     real = {path for path, mark in marked.items() if mark.get("kind") == REAL}
     noise = {path for path, mark in marked.items() if mark.get("kind") == NOISE}
     return frozenset((set(learned or []) | noise) - real)
+
+
+def ignored(store: Store, operation: str) -> frozenset[str]:
+    """The paths the operation's comparisons ignore now, as the side path reads them."""
+    learned, marks = store.get_many([learned_key(operation), marks_key(operation)])
+    return effective_noise(learned, marks)

@@ -9,16 +9,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.auth.seal import keyed_fingerprint
 from bridge.auth.tokens import TokenIssuer
 from bridge.directory import learn_directory
 from bridge.errors import Fault, SoapClientError, UpstreamError
 from bridge.identity import identity
-from bridge.migrate.compare import CompareRules, Side, compare, differing_paths
+from bridge.migrate.compare import CompareRules, Difference, Side, compare, differing_paths
 from bridge.migrate.exchange import Exchange
 from bridge.migrate.marks import effective_noise, learned_key, marks_key
 from bridge.migrate.plan import Plan
+from bridge.migrate.recording import Recordings
 from bridge.migrate.records import Recorder
 from bridge.migrate.routing import SHADOW, VERIFY
 from bridge.migrate.sidecalls import SideCalls
@@ -28,6 +30,7 @@ from bridge.rules.model import UNAVAILABLE, Rule
 from bridge.rules.template import lookup
 from bridge.soap.envelope import read_answer
 from bridge.soap.service import SoapService
+from bridge.soap.shapes import Operation
 from bridge.soap.xmlparse import XmlLimits
 from bridge.store.base import Store
 from bridge.upstream.legacy import LegacyClient, SoapReply
@@ -56,17 +59,23 @@ class SideJobs:
     limits: XmlLimits
     state_key: bytes  # keys the user's fingerprint in comparison records
     noise_sample: float = 0.0
+    # Captures legacy traffic for replay while recording (bridge/migrate/recording.py).
+    recordings: Recordings | None = None
 
     # -- what the dispatcher asks for -------------------------------------------
 
     def learn(self, rule: Rule, exchange: Exchange, reply: SoapReply) -> None:
-        """Learn the user's accounts and names from a legacy answer (legacy mode)."""
-        self._submit(exchange, lambda: self._learn(rule, exchange, reply))
+        """Learn the user's accounts and names from a legacy answer (legacy mode), and keep the
+        exchange while recording."""
+        record = self._recording(exchange)
+        if rule.learn_accounts is not None or record:
+            self._submit(exchange, lambda: self._learn(rule, exchange, reply, record))
 
     def shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
                cohort: str | None) -> None:
         """Run the rule dry beside the legacy answer the caller got, and compare."""
-        self._submit(exchange, lambda: self._shadow(plan, rule, exchange, reply, cohort))
+        record = self._recording(exchange)
+        self._submit(exchange, lambda: self._shadow(plan, rule, exchange, reply, cohort, record))
 
     def verify(self, plan: Plan, rule: Rule, exchange: Exchange, outcome: Outcome,
                cohort: str | None) -> None:
@@ -78,6 +87,9 @@ class SideJobs:
         token the bridge just issued."""
         self._submit(exchange, lambda: self._legacy_login(rule, exchange, outcome))
 
+    def _recording(self, exchange: Exchange) -> bool:
+        return self.recordings is not None and self.recordings.wanted(exchange.operation.name)
+
     def _submit(self, exchange: Exchange, job: Callable[[], None]) -> None:
         # The side thread works for this request: its logs and upstream calls carry its id.
         context = contextvars.copy_context()
@@ -88,8 +100,10 @@ class SideJobs:
     # -- the jobs (threads of SideCalls) ----------------------------------------
 
     def _shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
-                cohort: str | None) -> None:
+                cohort: str | None, record: bool = False) -> None:
         legacy = self._legacy_side(exchange, reply)
+        if record:
+            self._capture(rule, exchange, legacy)
         self._learn_from(rule, exchange, legacy)
         started = time.perf_counter()
         outcome = self.engine.run(rule, exchange.request, dry_run=True)
@@ -114,9 +128,16 @@ class SideJobs:
         self._learn_from(rule, exchange, legacy)
         self._attach_legacy_token(rule, outcome, legacy)
 
-    def _learn(self, rule: Rule, exchange: Exchange, reply: SoapReply) -> None:
-        if rule.learn_accounts is not None:
-            self._learn_from(rule, exchange, self._legacy_side(exchange, reply))
+    def _learn(self, rule: Rule, exchange: Exchange, reply: SoapReply, record: bool) -> None:
+        legacy = self._legacy_side(exchange, reply)
+        if record:
+            self._capture(rule, exchange, legacy)
+        self._learn_from(rule, exchange, legacy)
+
+    def _capture(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
+        assert self.recordings is not None
+        self.recordings.capture(exchange.operation.name, exchange.path, exchange.request, legacy,
+                                CompareRules.from_yaml(rule.compare), rule.changes_data)
 
     # -- their parts --------------------------------------------------------------
 
@@ -151,12 +172,7 @@ class SideJobs:
         return Side("result", data, elapsed)
 
     def _rest_side(self, exchange: Exchange, outcome: Outcome, elapsed_ms: float) -> Side:
-        if outcome.fault is not None:
-            return Side("fault", {"code": outcome.fault.code, "message": outcome.fault.message},
-                        elapsed_ms)
-        # Through the WSDL and back, so both sides are typed and shaped the same way.
-        payload = self.service.encode(exchange.operation, outcome.result or {})
-        return Side("result", self.service.parse_response(exchange.operation, payload), elapsed_ms)
+        return rest_side(self.service, exchange.operation, outcome, elapsed_ms)
 
     def _compare(self, plan: Plan, rule: Rule, exchange: Exchange, legacy: Side, rest: Side,
                  outcome: Outcome, mode: str, cohort: str | None) -> None:
@@ -175,25 +191,9 @@ class SideJobs:
                 self.store.set(noise_key, sorted(known), _NOISE_TTL)
         differences = compare(legacy, rest, rules, effective_noise(sorted(known), marks))
         username = RuleEngine.username(rule, exchange.request) or ""
-        self.recorder.comparison({
-            "ts": time.time(),
-            "operation": name,
-            "mode": mode,
-            "cohort": cohort,
-            # Keyed, so a list of user names cannot be matched against the records.
-            "user": keyed_fingerprint(self.state_key, identity(username), "comparison-user")[:16],
-            "outcome": "differ" if differences else "agree",
-            # Bounded: the values are cut at 80 characters by compare, the list here.
-            "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest,
-                             **({"item": d.item} if d.item else {})}
-                            for d in differences[:MAX_DIFFERENCES]],
-            "more_differences": max(0, len(differences) - MAX_DIFFERENCES),
-            "legacy_ms": round(legacy.elapsed_ms, 2) if legacy.kind != "error" else None,
-            "rest_ms": round(rest.elapsed_ms, 2),
-            "legacy_error": _error_label(legacy),
-            "rest_error": _error_label(rest) or (outcome.reason if outcome.reason == UNAVAILABLE
-                                                 else None),
-        })
+        self.recorder.comparison(comparison_entry(
+            name, mode, cohort, user_key(self.state_key, username), differences, legacy, rest,
+            outcome))
 
     def _learn_ids(self, rule: Rule, legacy: Side, outcome: Outcome) -> bool:
         """Learn the rule's id pairs from the legacy answer and the REST steps beside it;
@@ -211,6 +211,47 @@ class SideJobs:
         username = RuleEngine.username(rule, exchange.request)
         if accounts and username:
             learn_directory(self.store, username, accounts, names)
+
+
+def rest_side(service: SoapService, operation: Operation, outcome: Outcome,
+              elapsed_ms: float) -> Side:
+    """The REST side of a comparison: the rule's result (or Fault) as the WSDL shapes it."""
+    if outcome.fault is not None:
+        return Side("fault", {"code": outcome.fault.code, "message": outcome.fault.message},
+                    elapsed_ms)
+    # Through the WSDL and back, so both sides are typed and shaped the same way.
+    payload = service.encode(operation, outcome.result or {})
+    return Side("result", service.parse_response(operation, payload), elapsed_ms)
+
+
+def user_key(state_key: bytes, username: str) -> str:
+    """The user as comparison records name them: keyed, so a list of user names cannot be
+    matched against the records."""
+    return keyed_fingerprint(state_key, identity(username), "comparison-user")[:16]
+
+
+def comparison_entry(operation: str, mode: str, cohort: str | None, user: str,
+                     differences: list[Difference], legacy: Side, rest: Side,
+                     outcome: Outcome) -> dict[str, Any]:
+    """One comparison record, as the live side path and a replay write it."""
+    return {
+        "ts": time.time(),
+        "operation": operation,
+        "mode": mode,
+        "cohort": cohort,
+        "user": user,
+        "outcome": "differ" if differences else "agree",
+        # Bounded: the values are cut at 80 characters by compare, the list here.
+        "differences": [{"path": d.path, "legacy": d.legacy, "rest": d.rest,
+                         **({"item": d.item} if d.item else {})}
+                        for d in differences[:MAX_DIFFERENCES]],
+        "more_differences": max(0, len(differences) - MAX_DIFFERENCES),
+        "legacy_ms": round(legacy.elapsed_ms, 2) if legacy.kind != "error" else None,
+        "rest_ms": round(rest.elapsed_ms, 2),
+        "legacy_error": _error_label(legacy),
+        "rest_error": _error_label(rest) or (outcome.reason if outcome.reason == UNAVAILABLE
+                                             else None),
+    }
 
 
 def _error_label(side: Side) -> str | None:

@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.browser import Browser, log_in_to_console
+from tests.browser import Browser, browser, log_in_to_console, until
 from tests.servers import (
     REPO,
     Server,
@@ -27,6 +27,7 @@ from tests.servers import (
 )
 from tests.soapxml import auth_result
 
+__all__ = ["browser"]  # the module's Chromium (a fixture)
 OPERATOR_KEY = "console-operator-key-0f9e8d7c6b5a49382716"
 ACCOUNTS = "AuthenticateUserResult.Accounts.UserAccount"
 AGREEMENT_BLUE = (31, 111, 235)
@@ -56,13 +57,6 @@ def bridge(twin: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     server.extra["config"] = config
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +162,7 @@ def test_no_secret_reaches_the_page_or_its_json(logged_in: Browser, bridge: Serv
     before = _compared(bridge)
     post_login(bridge, "jdoe@example.com", MARKER_PASSWORD)  # refused on both sides, compared
     post_login(bridge, "nobody@example.com", MARKER_PASSWORD)
-    browser.until(lambda: _compared(bridge) >= before + 2)
+    until(lambda: _compared(bridge) >= before + 2)
     browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
     browser.wait_for("document.body.dataset.updates")
     page = browser.evaluate("document.documentElement.outerHTML")

@@ -13,10 +13,11 @@ import pytest
 import redis
 import requests
 
-from tests.browser import Browser, log_in_to_console
+from tests.browser import Browser, browser, log_in_to_console, until
 from tests.conftest import REDIS_URL
 from tests.servers import Server, post_login, sandbox_control, start_bridge, start_sandbox, write_config
 
+__all__ = ["browser"]  # the module's Chromium (a fixture)
 OPERATOR_KEY = "promotion-operator-key-5d4c3b2a1f0e9d8c7b6a"
 LEGACY_PREFIX, BRIDGE_PREFIX = b"<soap:Envelope", b"<s:Envelope"
 # An accounts answer the legacy side does not give for jdoe@example.com: the REST side disagrees.
@@ -67,13 +68,6 @@ def fleet(sandbox: Server, prefix: str, tmp_path_factory: pytest.TempPathFactory
         bridge.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
-    yield chromium
-    chromium.close()
-
-
 def _audit(prefix: str) -> list[dict[str, Any]]:
     from bridge.store.redis import RedisStore
 
@@ -82,16 +76,6 @@ def _audit(prefix: str) -> list[dict[str, Any]]:
         return store.records("migrate-audit", 0)
     finally:
         store.close()
-
-
-def _until(check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_a_fleet_promotes_once_and_falls_back_once(fleet: list[Server], sandbox: Server,
@@ -105,7 +89,7 @@ def test_a_fleet_promotes_once_and_falls_back_once(fleet: list[Server], sandbox:
         answer = post_login(fleet[index % 2], "jdoe@example.com", "Password")
         assert LEGACY_PREFIX in answer.content
     # Both bridges answer from REST now (verify), within a second of the decision.
-    _until(lambda: all(BRIDGE_PREFIX in post_login(bridge, "jdoe@example.com", "Password").content
+    until(lambda: all(BRIDGE_PREFIX in post_login(bridge, "jdoe@example.com", "Password").content
                        for bridge in fleet))
     (promoted,) = [entry for entry in _audit(prefix) if entry["action"] == "promote"]
     assert (promoted["from"], promoted["to"], promoted["by"]) == ("shadow", "verify",
@@ -119,7 +103,7 @@ def test_a_fleet_promotes_once_and_falls_back_once(fleet: list[Server], sandbox:
             in metrics)
     # The sandbox is told to disagree: its REST side lists another account for the user.
     sandbox_control(sandbox, paths=["/accounts"], fail={"status": 200, "body": OTHER_ACCOUNTS})
-    _until(lambda: LEGACY_PREFIX in post_login(fleet[int(time.time()) % 2], "jdoe@example.com",
+    until(lambda: LEGACY_PREFIX in post_login(fleet[int(time.time()) % 2], "jdoe@example.com",
                                                "Password").content)
     browser.wait_for("document.querySelector('#modes strong.mode').textContent"
                      ".includes('promotion on hold')")
