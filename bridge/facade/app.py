@@ -2,7 +2,6 @@
 hand-off, and writes each request's log line and metrics (the package docstring says what
 each path does)."""
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -121,7 +120,8 @@ class RestFacade:
         forwarded: list[_Answer] = []
         response, error = answering(REST, lambda: self._forward(environ, method, path, forwarded))
         if error is not None or not forwarded:
-            return "forward", _whole(response), error.reason if error else _outcome(response)
+            # Refused (an error), or the upstream failed before its answer began.
+            return "forward", _whole(response), error.reason if error else "upstream_error"
         answer = forwarded[0]
         if _SSO_PATH.match(path):
             # The same hand-off through the facade: the vendor's own answer, passed on and
@@ -226,7 +226,9 @@ def _guarded(pieces: Iterator[bytes]) -> Iterator[bytes]:
     except UpstreamError as exc:
         log.warning("forwarded answer cut short", extra={"upstream": exc.upstream,
                                                          "kind": exc.kind})
-        raise
+        # Without the UpstreamError's words: the server logs what it is raised with, and
+        # those name the path, which may name a user.
+        raise ConnectionAbortedError("forwarded answer cut short") from None
 
 
 def _close(body: Iterable[bytes]) -> None:

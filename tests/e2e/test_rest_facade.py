@@ -287,7 +287,8 @@ def test_an_upstream_error_passes_through_as_the_vendor_wrote_it(facade: Server,
 
 def test_the_allow_list_size_cap_and_rate_limits(sandbox: Server, tmp_path: Path) -> None:
     config = _config(tmp_path, sandbox, rest_facade={"forward": [TEMPLATES],
-                                                     "max_answer_bytes": 65536},
+                                                     "max_answer_bytes": 65536,
+                                                     "deadline": "1s"},
                      rate_limits={"per_user": {"limit": 2, "window": "1h"}})
     server = start_bridge(tmp_path, config, workers=1)
     try:
@@ -310,6 +311,15 @@ def test_the_allow_list_size_cap_and_rate_limits(sandbox: Server, tmp_path: Path
         assert cut.status_code == 502
         assert cut.json()["errorCode"] == "INTERNAL_SERVER_ERROR"
         assert "larger" in cut.json()["summary"]
+
+        # An answer still coming when rest_facade.deadline ends is cut off, never passed on
+        # as if whole.
+        sandbox_control(sandbox, drip_ms=30, paths=["/templates"], times=1)
+        with pytest.raises((requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.ConnectionError)):
+            requests.get(server.url + TEMPLATES, headers=_with_session(token), timeout=10)
+        assert "forwarded answer cut short" in server.output()
+        assert "jdoe%40example.com" not in server.output()
 
         # The rate limits of SOAP logins hold for REST ones: the third login of one user in
         # the window is refused before anything is asked of anyone.
