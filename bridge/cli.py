@@ -129,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
     sandbox.set_defaults(run=_sandbox)
+    grants_commands.add_commands(commands)
     from bridge import revocation
 
     revocation.add_commands(commands)

@@ -157,6 +157,8 @@ class Config:
     token_clients: dict[str, str] = field(default_factory=dict)
     # Secret files and the credentials file may be readable by group or others.
     allow_readable_secret_files: bool = False
+    # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
+    grants: dict[str, GrantProvider] = field(default_factory=dict)
     # Traffic captured for replay (`record:`, bridge/migrate/recording.py); None: only while
     # `soap-bridge record start` says so.
     record: RecordSettings | None = None

@@ -47,6 +47,9 @@ def add_commands(commands: Any) -> None:
     grants.add_argument("--provider", default="nmbrs", help="the provider under grants: "
                         "(default nmbrs)")
     grants.add_argument("--format", choices=["table", "json"], default="table")
+    grants.add_argument("--revoke", metavar="DEBTOR", help="revoke this debtor's grant at the "
+                        "identity service (with SOAP_BRIDGE_STATE_KEY) and delete it and its "
+                        "users' mapping from the store")
     grants.set_defaults(run=_grants)
 
 
@@ -115,6 +118,8 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _grants(args: argparse.Namespace) -> int:
+    if args.revoke:
+        return _revoke(args)
     # Listing needs no state key: nothing sealed is read.
     _, keeper = _keeper(args, args.provider, b"\0" * 32, with_secrets=False)
     try:
@@ -136,6 +141,29 @@ def _grants(args: argparse.Namespace) -> int:
     for row in rows:
         if row["problem"]:
             print(f"{row['debtor']}: {row['problem']}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from bridge.grants.connect import purge
+
+    key = os.environ.get(STATE_KEY_ENV, "")
+    _, keeper = _keeper(args, args.provider, key.encode("utf-8") if key else b"\0" * 32,
+                        with_secrets=bool(key))
+    try:
+        found, revoked = purge(keeper, args.revoke)
+    except StoreError as exc:
+        print(f"soap-bridge nmbrs grants: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        keeper.identity.client.close()
+    if not found:
+        print(f"No {args.provider} grant for debtor {args.revoke}; its users' mapping is removed")
+        return 0
+    print(f"Deleted the {args.provider} grant of debtor {args.revoke} from the store; "
+          + ("revoked at the identity service" if revoked else
+             f"NOT revoked at the identity service (without {STATE_KEY_ENV}, or it refused): "
+             "revoke it there"))
     return 0
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from bridge.auth.seal import seal
+from bridge.auth.seal import seal, unseal
 from bridge.errors import StoreError, UpstreamError
 from bridge.grants import records
 from bridge.grants.callback import Callback
@@ -116,6 +116,23 @@ def connect(keeper: GrantKeeper, rest: RestClient, secrets: Mapping[str, str], *
             print(f"warning: {name} is mapped to debtor {configured} under grants.{provider.name}"
                   ".users, which comes first", file=out)
     return next(row for row in keeper.listing() if row["debtor"] == granted)
+
+
+def purge(keeper: GrantKeeper, debtor: str) -> tuple[bool, bool]:
+    """Revoke a grant at the identity service (when its refresh token can be unsealed) and
+    delete it and its users' mapping from the store: (found, revoked upstream)."""
+    key = records.grant_key(keeper.provider.name, debtor.strip().lower())
+    record = keeper.store.get(key)
+    refresh = unseal(keeper.state_key, str((record or {}).get("refresh") or ""))
+    revoked = False
+    if refresh:
+        try:
+            revoked = keeper.identity.revoke(refresh)
+        except UpstreamError as exc:
+            log.warning("grant not revoked upstream", extra={"detail": exc.detail})
+    keeper.store.update([key, records.index_key(keeper.provider.name)], records.DROP,
+                        [debtor.strip().lower()])
+    return record is not None, revoked
 
 
 def granted_debtor(keeper: GrantKeeper, rest: RestClient, tokens: TokenSet) -> str:

@@ -168,10 +168,36 @@ writes[2] = {value = {debtors = debtors, users = users}, expires = now + args[3]
 return 'ok'
 """
 
+def _drop(entries: Sequence[Entry | None], now: float, args: Sequence[Any]
+          ) -> tuple[dict[int, Entry | None], Any]:
+    (debtor,) = args
+    writes: dict[int, Entry | None] = {0: None}
+    index = entries[1]
+    if index is not None:
+        value = dict(index.value)
+        debtors = {d: t for d, t in (value.get("debtors") or {}).items() if d != debtor}
+        users = {u: d for u, d in (value.get("users") or {}).items() if d != debtor}
+        writes[1] = Entry({"debtors": debtors, "users": users}, index.expires)
+    return writes, "ok"
+
+
+_DROP_LUA = """
+writes[1] = false
+if entries[2] then
+  local index = entries[2].value
+  local debtors, users = {}, {}
+  for d, t in pairs(index.debtors or {}) do if d ~= args[1] then debtors[d] = t end end
+  for u, d in pairs(index.users or {}) do if d ~= args[1] then users[u] = d end end
+  writes[2] = {value = {debtors = debtors, users = users}, expires = entries[2].expires}
+end
+return 'ok'
+"""
+
 LEASE = Change("grant-lease", _lease, _LEASE_LUA)
 ROTATE = Change("grant-rotate", _rotate, _ROTATE_LUA)
 END = Change("grant-end", _end, _END_LUA)
 SAVE = Change("grant-save", _save, _SAVE_LUA)
+DROP = Change("grant-drop", _drop, _DROP_LUA)
 
 
 def new_record(debtor: str, scope: str, access: str, access_expires: float, refresh: str,

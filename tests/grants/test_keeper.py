@@ -186,3 +186,39 @@ def test_a_refused_subscription_key_falls_back_to_the_secondary_once(
     assert fixed == {"X-Subscription-Key": SECONDARY}
     # The worker keeps using the secondary for a while.
     assert built.headers("nmbrs", MASTER.username)["X-Subscription-Key"] == SECONDARY
+
+
+def test_purge_revokes_upstream_and_forgets_the_grant(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    from bridge.grants.connect import purge
+
+    built = _connected(nmbrs, tmp_path, monkeypatch, memory)
+    keeper = built.by_name["nmbrs"]
+    assert purge(keeper, ACME.guid.upper()) == (True, True)
+    [grant] = sandbox_grants(nmbrs.url)
+    assert grant["revoked"]
+    assert keeper.listing() == [] and memory.get(f"grant:nmbrs:{ACME.guid}") is None
+    keeper.forget_user(MASTER.username)
+    with pytest.raises(GrantRefused) as refused:
+        built.headers("nmbrs", MASTER.username)
+    assert refused.value.reason == GRANT_MISSING
+    assert purge(keeper, ACME.guid) == (False, False)
+
+
+def test_demo_auto_connect_on_first_need_once(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    config = load(grants_config(tmp_path, nmbrs.url, auto_connect=True), monkeypatch)
+    first, second = keepers(config, memory), keepers(config, memory)  # two instances, one store
+    assert first.headers("nmbrs", MASTER.username)["Authorization"].startswith("Bearer ")
+    assert second.headers("nmbrs", MASTER.username)["Authorization"].startswith("Bearer ")
+    [grant] = sandbox_grants(nmbrs.url)
+    assert grant["username"] == MASTER.username and grant["debtor"] == ACME.guid
+    [row] = first.by_name["nmbrs"].listing()
+    assert row["users"] == [MASTER.username]
+    # Someone the sandbox does not know gets no consent: refused as having no grant.
+    with pytest.raises(GrantRefused) as refused:
+        first.headers("nmbrs", "stranger@example.nl")
+    assert refused.value.reason == GRANT_MISSING
+    assert len(sandbox_grants(nmbrs.url)) == 1
