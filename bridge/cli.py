@@ -133,7 +133,6 @@ def _parser() -> argparse.ArgumentParser:
     from bridge import revocation
 
     revocation.add_commands(commands)
-    grants_commands.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
     migration.add_commands(commands)
     carryover.add_commands(commands)

@@ -162,8 +162,6 @@ class Config:
     # Traffic captured for replay (`record:`, bridge/migrate/recording.py); None: only while
     # `soap-bridge record start` says so.
     record: RecordSettings | None = None
-    # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
-    grants: dict[str, GrantProvider] = field(default_factory=dict)
     # The WSDLs served, each at its path (`services:`); () for the one of wsdl/wsdl_path.
     services: tuple[ServiceFile, ...] = ()
     # How every Fault looks: "wcf" or "asmx" (bridge/services.py).
