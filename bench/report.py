@@ -248,12 +248,13 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         "### Servers",
         "",
         *_table(["row", "server", "workers x threads", "start-up (spawn to first successful "
-                 "login)", "peak RSS per worker (VmHWM)"], [
+                 "login)", "peak RSS per worker (VmHWM)", "stop (SIGTERM to exit)"], [
             [o.row.name, "sandbox (gunicorn)" if o.row.direct else o.row.server,
              "sandbox" if o.row.direct else f"{o.row.workers} x "
              f"{1 if o.row.server == SYNC else THREADS}",
              "—" if o.startup is None else f"{o.startup:.2f} s",
-             "—" if not o.peak_rss_kib else f"{o.peak_rss_kib / 1024:.1f} MiB"]
+             "—" if not o.peak_rss_kib else f"{o.peak_rss_kib / 1024:.1f} MiB",
+             "—" if o.stop is None else f"{o.stop:.2f} s"]
             for o in outcomes if not o.skipped]),
         "",
         "## Targets",

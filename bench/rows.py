@@ -38,6 +38,7 @@ class Row:
     store: str | None = None  # bridge rows: "sqlite" or a Redis URL
     cold: bool = False
     server: str = GTHREAD
+    tls: bool = False  # served with --certfile/--keyfile, loaded over https
 
     @property
     def direct(self) -> bool:
@@ -75,6 +76,11 @@ def plan(workers: int, store: str) -> list[Row]:
             store="sqlite"),
         Row("bridge-warm-granian", "bridge", workers, "as bridge-warm, under granian",
             store="sqlite", server=GRANIAN),
+        Row("bridge-warm-tls", "bridge", workers, "as bridge-warm, over TLS (`--certfile`, "
+            "`--keyfile`; wrk keeps its connections, so handshakes are few)", store="sqlite",
+            tls=True),
+        Row("bridge-warm-granian-tls", "bridge", workers, "as bridge-warm-tls, under granian",
+            store="sqlite", server=GRANIAN, tls=True),
         Row("bridge-cold-redis", "bridge", workers, "as bridge-cold, state in Redis",
             store=store, cold=True),
         Row("bridge-warm-redis", "bridge", workers, "as bridge-warm, state in Redis", store=store),
@@ -140,6 +146,7 @@ class Outcome:
     row: Row
     startup: float | None = None     # seconds from spawn to the first successful answer
     peak_rss_kib: int | None = None  # the largest VmHWM among the workers
+    stop: float | None = None        # seconds from SIGTERM to exit, after the load
     measures: dict[int, Measure] = field(default_factory=dict)
     # Runs made at each load level, when more than one was needed to spread the connections.
     attempts: dict[int, int] = field(default_factory=dict)

@@ -14,6 +14,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--store", default=DEFAULT_STORE,
                         help=f"Redis URL for the Redis rows; its db is flushed ({DEFAULT_STORE})")
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke check")
+    parser.add_argument("--rows", help="only these rows, comma-separated (the targets of the "
+                        "others are then not measured)")
     parser.add_argument("--output", default=str(REPO / "docs" / "performance.md"))
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -102,6 +105,7 @@ class Bench:
                                   [("", body.decode()) for body in self.logins],
                                   soap.SUCCESS).write(work / "soap.requests")
         self.sandbox: Server | None = None
+        self.certificate = make_certificate(work)
         self.levels = (1, args.connections)
 
     # -- servers --------------------------------------------------------------
@@ -122,7 +126,7 @@ class Bench:
 
     def logs_in(self, url: str) -> bool:
         answer = requests.post(url + soap.USERS_PATH, data=self.logins[0], headers=soap.HEADERS,
-                               timeout=10)
+                               timeout=10, verify=str(self.certificate[0]))
         return answer.status_code == 200 and soap.succeeded(answer.content)
 
     def bridge_config(self, row: Row, folder: Path) -> Path:
@@ -162,8 +166,14 @@ class Bench:
         if row.redis:
             assert row.store is not None
             command += ["--store", row.store]
+        if row.tls:
+            cert, key = self.certificate
+            command += ["--certfile", str(cert), "--keyfile", str(key)]
         return self.fleet.start(row.name, command, port, log, self.logs_in,
-                                env=self.bridge_env, cwd=folder)
+                                env=self.bridge_env, cwd=folder,
+                                scheme="https" if row.tls else "http")
+
+
 
     # -- the sandbox ----------------------------------------------------------
 
@@ -250,7 +260,7 @@ class Bench:
                     server.process.pid)), default=0)
         finally:
             if server is not None:
-                self.fleet.stop(server)
+                outcome.stop = self.fleet.stop(server)
             if row.redis:
                 flush_redis(self.args.store)
         return outcome
@@ -296,6 +306,16 @@ class Bench:
                               folder / "metrics")
 
 
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, for the TLS rows (openssl)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    return cert, key
+
+
 def flush_redis(url: str) -> str:
     """Empty the bench's Redis db; the problem if there is no Redis there, else ''."""
     import redis
@@ -334,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, work, fleet)
         sandbox = bench.start_sandbox()
         for row in plan(args.workers, args.store):
+            if args.rows and row.name not in args.rows.split(","):
+                continue
             print(f"bench: {row.name} …", file=sys.stderr, flush=True)
             clock = time.monotonic()
             outcomes.append(bench.run_row(row))

@@ -50,15 +50,20 @@ class Server:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # gunicorn: graceful stop, workers included
-            try:
-                self.process.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                # Its own session: the group is the master and its workers, nothing else.
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+    def stop(self) -> float | None:
+        """Seconds from SIGTERM to exit (None: it had exited already, or had to be killed)."""
+        if self.process.poll() is not None:
+            return None
+        started = time.perf_counter()
+        self.process.terminate()  # gunicorn, granian: graceful stop, workers included
+        try:
+            self.process.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            # Its own session: the group is the master and its workers, nothing else.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            return None
+        return time.perf_counter() - started
 
 
 class Fleet:
@@ -69,9 +74,9 @@ class Fleet:
 
     def start(self, name: str, argv: Sequence[str], port: int, log: Path,
               ready: Callable[[str], bool], env: dict[str, str] | None = None,
-              cwd: Path | None = None, timeout: float = 60) -> Server:
+              cwd: Path | None = None, timeout: float = 60, scheme: str = "http") -> Server:
         """Spawn `argv`; start-up is the time until `ready(url)` first holds."""
-        url = f"http://127.0.0.1:{port}"
+        url = f"{scheme}://127.0.0.1:{port}"
         with log.open("wb") as out:
             started = time.perf_counter()
             process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
@@ -89,10 +94,11 @@ class Fleet:
                 raise StartError(f"{name} did not answer within {timeout:.0f} s:\n{server.tail()}")
             time.sleep(0.01)
 
-    def stop(self, server: Server) -> None:
-        server.stop()
+    def stop(self, server: Server) -> float | None:
+        stopped = server.stop()
         if server in self.servers:
             self.servers.remove(server)
+        return stopped
 
     def stop_all(self) -> None:
         while self.servers:
