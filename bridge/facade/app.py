@@ -130,6 +130,20 @@ class RestFacade:
                               "forbidden" if answer[0] == 403 else "unavailable").inc()
         return "forward", answer, "ok" if answer[0] < 500 else "upstream_error"
 
+    def _session(self, token: str) -> Grant:
+        """The login a session token stands for; Forbidden, saying why, for any other token."""
+        checked = self._tokens.check(token) if token else None
+        if not isinstance(checked, Grant):
+            why = checked.description if checked is not None else "none was sent"
+            raise Forbidden(f"{INVALID_SESSION} ({why})")
+        # A session token only: a single-use or scoped one stands for one hand-off or one
+        # package, never for the whole API.
+        if checked.kind != SESSION:
+            raise Forbidden(f"{INVALID_SESSION} (the token is not a session token)")
+        if 0 < checked.bearer_expires_at <= time.time():
+            raise Forbidden(f"{INVALID_SESSION} (the login behind it has expired)")
+        return checked
+
     def _allowed(self, path: str) -> bool:
         settings = self._settings
         if settings is None or any(part in (".", "..") for part in path.split("/")) or (
@@ -146,11 +160,7 @@ class RestFacade:
         headers = _request_headers(environ)
         scheme, _, credential = _header(headers, "Authorization").strip().partition(" ")
         if scheme.lower() == SESSION_SCHEME:
-            grant = self._tokens.resolve(credential.strip())
-            # A session token only: a single-use or scoped one stands for one hand-off or
-            # one package, never for the whole API.
-            if grant is None or grant.kind != SESSION or 0 < grant.bearer_expires_at <= time.time():
-                raise Forbidden(INVALID_SESSION)
+            grant = self._session(credential.strip())
             context = _user_context(grant, _header(headers, "X-AS-UserContext"))
             headers = [(name, value) for name, value in headers
                        if name.lower() not in ("authorization", "x-as-usercontext")]

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.api import bearer_credential, unauthorised
-from bridge.auth.tokens import SESSION, Grant, TokenIssuer
+from bridge.auth.tokens import SESSION, Grant, Refused, TokenIssuer
 from bridge.errors import Forbidden, SoapServerError, UpstreamError
 from bridge.facade.settings import SsoSettings
 from bridge.metrics import SSO_TOKENS
@@ -48,10 +48,11 @@ class SsoHandoff:
         if credential is None:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised("send Authorization: Bearer <AuthenticationToken>")
-        grant = self._tokens.resolve(credential)
-        if grant is None or grant.kind != SESSION:
+        grant = self._tokens.check(credential)
+        if not isinstance(grant, Grant) or grant.kind != SESSION:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
-            return unauthorised("the token is invalid or has expired")
+            return unauthorised(grant.description if isinstance(grant, Refused)
+                                else "the token is not a session token")
         token = self.fetch(grant, "v1")
         answer: dict[str, Any] = {"ssoToken": token, "expires_in": SSO_LIFETIME}
         if self._url:
