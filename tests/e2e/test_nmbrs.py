@@ -362,3 +362,19 @@ def test_minted_ids_agree_across_two_bridges_on_one_redis(
         for key in raw.scan_iter(match=prefix + "*"):
             raw.delete(key)
         raw.close()
+
+
+def test_the_example_serves_out_of_the_box_in_demo_mode(tmp_path: Path) -> None:
+    # `soap-bridge serve --config examples/nmbrs.yaml`: the in-process sandbox plays Nmbrs,
+    # and a user's first request connects its grant by itself.
+    demo = start_bridge(tmp_path, REPO / "examples" / "nmbrs.yaml", workers=1)
+    try:
+        debtors = zeep.Client(_wsdl(demo, "DebtorService")).service
+        environment = debtors.Environment_Get(
+            _soapheaders={"AuthHeader": {"Username": BAKERY.username, "Token": BAKERY.token}})
+        companies = zeep.Client(_wsdl(demo, "CompanyService")).service
+        (company,) = companies.List_GetAll(_soapheaders=_auth(BAKERY, environment.SubDomain))
+        assert (company.Number, company.Name) == (BAKERY_COMPANY.number, BAKERY_COMPANY.name)
+        assert (tmp_path / "state" / "nmbrs.sqlite3").exists()
+    finally:
+        demo.stop()
