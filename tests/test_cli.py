@@ -35,7 +35,8 @@ def test_version_from_module_and_console_script_agree() -> None:
 
 
 def test_check_accepts_the_bundled_configs() -> None:
-    for config in ("examples/demo.yaml", "examples/local.yaml", "examples/api-key.yaml"):
+    for config in ("examples/demo.yaml", "examples/local.yaml", "examples/api-key.yaml",
+                   "examples/onespan.yaml"):
         done = _run("check", "--config", config, cwd=REPO)
         assert done.returncode == 0, done.stderr
         assert "rules for AuthenticateUser" in done.stdout

@@ -19,9 +19,11 @@ from tests.servers import (
     REPO,
     WSDL_PATH,
     Server,
+    free_port,
     post_login,
     sandbox_calls,
     start_bridge,
+    start_process,
     write_config,
 )
 
@@ -282,3 +284,35 @@ def test_zeep_client_from_served_wsdl_gets_onespan_links(onespan: Server) -> Non
     urls = [link.Url for link in answer.SigningLinks.SigningLink]
     assert len(urls) == 2
     assert [_open(url).status_code for url in urls + urls] == [200, 200, 401, 401]
+
+
+def test_the_onespan_example_runs_in_demo_mode(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """examples/onespan.yaml as shipped, but for its paths: demo mode starts the sandbox, hands
+    the bridge OneSpan's demo key and points vars.onespan_url at the sandbox."""
+    workdir = tmp_path_factory.mktemp("onespan-demo")
+    credentials = workdir / "credentials.yaml"
+    text = (REPO / "examples" / "onespan.yaml").read_text()
+    text = (text.replace("../state/credentials.yaml", str(credentials))
+            .replace("../", f"{REPO}/")
+            .replace("file: onespan-directory.yaml", f"file: {REPO}/examples/onespan-directory.yaml"))
+    config = workdir / "onespan.yaml"
+    config.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "passwd", "jdoe@example.com", "--config", str(config),
+         "--password-stdin"], input="S3cret!\n", capture_output=True, text=True, timeout=30,
+        check=False, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    server = start_process(["serve", "--config", str(config), "--port", str(port), "--workers", "1"],
+                           workdir, f"http://127.0.0.1:{port}/healthz")
+    try:
+        token = _login(server, password="S3cret!")
+        links = _links(_signing(server, token))
+        assert len(links) == 2
+        sandbox_url = re.search(r"Sandbox upstream \(in-process\): (\S+)", server.output())
+        assert sandbox_url is not None, server.output()
+        assert all(link["Url"].startswith(f"{sandbox_url.group(1)}/access?sessionToken=")
+                   for link in links)
+        assert _open(links[0]["Url"]).status_code == 200
+    finally:
+        server.stop()
