@@ -108,6 +108,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         legacy=LegacyClient(_capped(legacy, side.timeout)) if legacy else None,
         side_calls=side_calls, recorder=recorder, store=store, tokens=tokens,
         limits=config.xml_limits, state_key=context.state_key, noise_sample=side.noise_sample,
+        fault_style=config.fault_style,
         recordings=Recordings(store, config.record, context.state_key),
     )
     audit = Audit(store)

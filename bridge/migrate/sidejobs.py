@@ -28,7 +28,7 @@ from bridge.rules.engine import Outcome, RuleEngine
 from bridge.rules.ids import learn_pairs
 from bridge.rules.model import UNAVAILABLE, Rule
 from bridge.rules.template import lookup
-from bridge.soap.envelope import read_answer
+from bridge.soap.envelope import ASMX, WCF, asmx_text, read_answer
 from bridge.soap.service import SoapService
 from bridge.soap.shapes import Operation
 from bridge.soap.xmlparse import XmlLimits
@@ -59,6 +59,9 @@ class SideJobs:
     limits: XmlLimits
     state_key: bytes  # keys the user's fingerprint in comparison records
     noise_sample: float = 0.0
+    # How the caller sees the bridge's Faults (`fault_style`), so a REST Fault compares with
+    # the legacy service's as written.
+    fault_style: str = WCF
     # Captures legacy traffic for replay while recording (bridge/migrate/recording.py).
     recordings: Recordings | None = None
 
@@ -172,7 +175,7 @@ class SideJobs:
         return Side("result", data, elapsed)
 
     def _rest_side(self, exchange: Exchange, outcome: Outcome, elapsed_ms: float) -> Side:
-        return rest_side(self.service, exchange.operation, outcome, elapsed_ms)
+        return rest_side(self.service, exchange.operation, outcome, elapsed_ms, self.fault_style)
 
     def _compare(self, plan: Plan, rule: Rule, exchange: Exchange, legacy: Side, rest: Side,
                  outcome: Outcome, mode: str, cohort: str | None) -> None:
@@ -214,11 +217,15 @@ class SideJobs:
 
 
 def rest_side(service: SoapService, operation: Operation, outcome: Outcome,
-              elapsed_ms: float) -> Side:
-    """The REST side of a comparison: the rule's result (or Fault) as the WSDL shapes it."""
+              elapsed_ms: float, fault_style: str = WCF) -> Side:
+    """The REST side of a comparison: the rule's result (or Fault) as the WSDL shapes it,
+    and a Fault as the caller reads it (ASMX: `Server`, `Server was unable … ---> NNNN: …`),
+    so it compares with the legacy service's own."""
     if outcome.fault is not None:
-        return Side("fault", {"code": outcome.fault.code, "message": outcome.fault.message},
-                    elapsed_ms)
+        code, message = outcome.fault.code, outcome.fault.message
+        if fault_style == ASMX:
+            code, message = "Server", asmx_text(message)
+        return Side("fault", {"code": code, "message": message}, elapsed_ms)
     # Through the WSDL and back, so both sides are typed and shaped the same way.
     payload = service.encode(operation, outcome.result or {})
     return Side("result", service.parse_response(operation, payload), elapsed_ms)

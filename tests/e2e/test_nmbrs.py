@@ -284,11 +284,14 @@ def test_shadow_and_verify_comparisons_agree_in_the_report(bridge: Server) -> No
     companies.List_GetByDebtor(DebtorId=40002, _soapheaders=_auth(BAKERY))       # shadow
     employees.List_GetByCompany(CompanyId=BAKERY_COMPANY.id, EmployeeType=2,
                                 _soapheaders=_auth(BAKERY))                    # verify
+    with pytest.raises(zeep.exceptions.Fault):   # verify: both sides refuse the token alike
+        employees.List_GetByCompany(CompanyId=BAKERY_COMPANY.id, EmployeeType=2,
+                                    _soapheaders=_auth(dataclasses.replace(BAKERY, token="0" * 32)))
 
     store = SqliteStore(str(bridge.extra["workdir"] / "state.sqlite3"))
     deadline = time.monotonic() + 15
     try:
-        while len(records := store.records("comparisons", since=since.timestamp())) < 2:
+        while len(records := store.records("comparisons", since=since.timestamp())) < 3:
             assert time.monotonic() < deadline, records
             time.sleep(0.05)
     finally:
@@ -296,8 +299,9 @@ def test_shadow_and_verify_comparisons_agree_in_the_report(bridge: Server) -> No
     done = _cli(bridge.extra["workdir"], "report", "--config", str(bridge.extra["config"]),
                 "--format", "json", "--since", since.isoformat())
     report = {entry["operation"]: entry for entry in json.loads(done.stdout)["operations"]}
-    for operation in ("CompanyService.List_GetByDebtor", "EmployeeService.List_GetByCompany"):
-        assert report[operation]["compared"] == 1, report
+    for operation, compared in (("CompanyService.List_GetByDebtor", 1),
+                                ("EmployeeService.List_GetByCompany", 2)):
+        assert report[operation]["compared"] == compared, report
         assert report[operation]["agreed"] == report[operation]["compared"], report[operation]
 
 
