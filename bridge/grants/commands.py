@@ -67,7 +67,7 @@ def vendor_commands(commands: Any, name: str, help_text: str) -> Any:
 
 
 def _keeper(args: argparse.Namespace, provider: str, state_key: bytes,
-            with_secrets: bool = True) -> tuple[Config, GrantKeeper]:
+            with_secrets: bool = True, connecting: bool = False) -> tuple[Config, GrantKeeper]:
     config = load_config(args.config or demo_config_path())
     if provider not in config.grants:
         known = ", ".join(sorted(config.grants)) or "none"
@@ -76,14 +76,13 @@ def _keeper(args: argparse.Namespace, provider: str, state_key: bytes,
     # Imported here: the CLI is loaded before `serve` prepares prometheus-client's folder.
     from bridge.grants.connect import build_keepers
 
-    settings = config.grants[provider]
-    if config.upstreams[settings.upstream].base_url == "sandbox":
+    if connecting and config.upstreams[config.grants[provider].upstream].base_url == "sandbox":
         raise ConfigError([Problem(config.source, None, "demo mode's sandbox runs inside `serve`: "
                                    "set auto_connect: true there instead of running connect")])
     secrets = resolve_secrets(config) if with_secrets else {}
     keepers = build_keepers(config.grants, config.upstreams, open_store(config.store,
                                                                         config.source),
-                            state_key, secrets)
+                            state_key, secrets, serving=False)
     assert keepers is not None
     return config, keepers.by_name[provider]
 
@@ -97,7 +96,7 @@ def _connect(args: argparse.Namespace) -> int:
         return 2
     from bridge.grants.connect import ConnectError, connect
 
-    config, keeper = _keeper(args, args.provider, key.encode("utf-8"))
+    config, keeper = _keeper(args, args.provider, key.encode("utf-8"), connecting=True)
     rest = RestClient(config.upstreams[keeper.provider.upstream])
     try:
         row = connect(keeper, rest, resolve_secrets(config), debtor=args.debtor, users=args.user,

@@ -43,8 +43,10 @@ def identity_endpoint(provider: GrantProvider, upstream: Endpoint) -> Endpoint:
 
 def build_keepers(providers: Mapping[str, GrantProvider], upstreams: Mapping[str, Endpoint],
                   store: Store, state_key: bytes, secrets: Mapping[str, str],
-                  clock: Callable[[], float] = time.time) -> GrantKeepers | None:
-    """Every provider's keeper (None without `grants:`); demo providers connect by themselves."""
+                  clock: Callable[[], float] = time.time,
+                  serving: bool = True) -> GrantKeepers | None:
+    """Every provider's keeper (None without `grants:`); when `serving`, demo providers
+    connect by themselves (the commands only read and write the store)."""
     if not providers:
         return None
     keepers: dict[str, GrantKeeper] = {}
@@ -53,7 +55,7 @@ def build_keepers(providers: Mapping[str, GrantProvider], upstreams: Mapping[str
         service = IdentityService(provider, IdentityClient(identity_endpoint(provider, upstream)),
                                   secrets)
         keeper = GrantKeeper(provider, store, state_key, secrets, service, clock)
-        if provider.auto_connect:
+        if provider.auto_connect and serving:
             keeper.auto_connect = _auto_connector(keeper, RestClient(upstream), secrets)
         keepers[name] = keeper
     return GrantKeepers(keepers)

@@ -77,8 +77,19 @@ class GrantKeeper:
     # -- what a call is sent with -------------------------------------------------------
 
     def headers(self, user: str) -> dict[str, str]:
-        access = self._fresh(self._debtor(user))
+        access = self._usable(user, self._debtor(user))
         return {"Authorization": f"Bearer {access.token}", **self.key_header()}
+
+    def _usable(self, user: str, debtor: str, refused: str = "") -> _Access:
+        """A fresh access token; in demo mode (auto_connect) a refused or unreadable grant is
+        connected anew (a restarted demo has a new sandbox and a new state key)."""
+        try:
+            return self._fresh(debtor, refused)
+        except GrantRefused as exc:
+            if self.auto_connect is None or exc.reason != GRANT_REVOKED:
+                raise
+            log.info("demo grant unusable; connecting again", extra={"detail": exc.detail})
+            return self._fresh(self.auto_connect(user))
 
     def after_refusal(self, user: str, sent: Mapping[str, str], reply: Reply) -> dict[str, str] | None:
         header = self.provider.subscription_header
@@ -100,7 +111,7 @@ class GrantKeeper:
             return None
         with self._lock:
             self._access.pop(debtor, None)
-        access = self._fresh(debtor, refused=held.sealed)
+        access = self._usable(user, debtor, refused=held.sealed)
         return {"Authorization": f"Bearer {access.token}"}
 
     def key_header(self) -> dict[str, str]:

@@ -222,3 +222,19 @@ def test_demo_auto_connect_on_first_need_once(
         first.headers("nmbrs", "stranger@example.nl")
     assert refused.value.reason == GRANT_MISSING
     assert len(sandbox_grants(nmbrs.url)) == 1
+
+
+def test_a_restarted_demo_connects_again_rather_than_refuse(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    from bridge.config import resolve_secrets
+    from bridge.grants.connect import build_keepers
+
+    config = load(grants_config(tmp_path, nmbrs.url, auto_connect=True), monkeypatch)
+    assert keepers(config, memory).headers("nmbrs", MASTER.username)
+    # A demo started again: a new random state key, the old sealed grant unreadable.
+    restarted = build_keepers(config.grants, config.upstreams, memory, b"another-key" * 4,
+                              resolve_secrets(config))
+    assert restarted is not None
+    assert restarted.headers("nmbrs", MASTER.username)["Authorization"].startswith("Bearer ")
+    assert len(sandbox_grants(nmbrs.url)) == 2
