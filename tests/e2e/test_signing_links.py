@@ -4,6 +4,7 @@ AuthenticationToken as the session; raw SOAP and a zeep client generated from th
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -316,3 +317,26 @@ def test_the_onespan_example_runs_in_demo_mode(tmp_path_factory: pytest.TempPath
         assert _open(links[0]["Url"]).status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("stack", ["php", "node"])
+def test_field_clients_send_the_token_and_get_links(onespan: Server, stack: str) -> None:
+    """PHP's SoapClient (the token through its stream context) and node's soap package (an
+    added HTTP header), each built from the served WSDL, get OneSpan links."""
+    from tests.e2e.test_field_clients import CLIENTS, FieldClient, _items, _plain
+
+    client = FieldClient(stack, "1.1")
+    attributes = {"ContextIdentifier": CONTEXT, "IncludeOnlyCurrentSigners": "false",
+                  "IsAuthenticated": "false", "EnvelopeId": OPEN}
+    instruction = {"soap_version": "1.1", "operation": "GetSigningLinks",
+                   "parameters": {"Request": {"attributes": attributes} if stack == "node"
+                                  else attributes},
+                   "http_headers": {"Authorization": f"Bearer {_onespan_token(onespan)}"}}
+    done = subprocess.run([*client.command(), onespan.url + WSDL_PATH + "?wsdl"],
+                          input=json.dumps(instruction), capture_output=True, text=True, timeout=60,
+                          cwd=CLIENTS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = _plain(json.loads(done.stdout)["result"])
+    links = _items(result.get("GetSigningLinksResult", result)["SigningLinks"]["SigningLink"])
+    assert [link["SignatoryEmail"] for link in links] == ["pat@example.org", "sam@example.org"]
+    assert all(_open(link["Url"]).status_code == 200 for link in links)

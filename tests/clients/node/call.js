@@ -4,7 +4,8 @@
 //
 // The instruction: {"operation": "AuthenticateUser", "parameters": {...}} where parameters is
 // the operation's wrapper element as the soap package takes it (attributes under the key
-// "attributes"). Printed on stdout as JSON: {"result": ...} or {"fault": {...}} with the
+// "attributes"), and optionally "http_headers": {"Name": "value"}, HTTP headers the client
+// adds to the call (client.addHttpHeader). Printed on stdout as JSON: {"result": ...} or {"fault": {...}} with the
 // Fault element as the client surfaces it (err.root.Envelope.Body.Fault), and beside either
 // the raw request the client sent (client.lastRequest, Password="..." redacted), its HTTP
 // headers, the URL it went to and the raw answer.
@@ -32,6 +33,9 @@ async function main() {
   }
   const instruction = JSON.parse(await readStdin());
   const client = await soap.createClientAsync(process.argv[2]);
+  for (const [name, value] of Object.entries(instruction.http_headers || {})) {
+    client.addHttpHeader(name, value);
+  }
   const method = client[`${instruction.operation}Async`];
   if (typeof method !== 'function') {
     throw new Error(`the WSDL gives the client no operation ${instruction.operation}`);

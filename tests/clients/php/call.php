@@ -7,7 +7,9 @@
 // "parameters": {...}} where parameters is the operation's wrapper element as SoapClient
 // takes it (child elements and attributes both as keys), and optionally "headers":
 // [{"namespace", "name", "data": {...}}], SOAP headers sent as SoapHeader objects, the way
-// Nmbrs connectors send AuthHeaderWithDomain. Printed on stdout as JSON:
+// Nmbrs connectors send AuthHeaderWithDomain, and "http_headers": {"Name": "value"}, HTTP
+// headers sent through the stream context (the bridge's AuthenticationToken in Authorization
+// for GetSigningLinks). Printed on stdout as JSON:
 // {"result": ...} or {"fault": {"faultcode", "faultstring"}} as SoapClient surfaces them, and
 // beside either the raw request and its HTTP headers as SoapClient sent them (Password="..."
 // redacted) and the raw answer.
@@ -24,7 +26,12 @@ if ($argc !== 2) {
     exit(2);
 }
 $instruction = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);
+$httpHeaders = [];
+foreach ($instruction['http_headers'] ?? [] as $name => $value) {
+    $httpHeaders[] = "$name: $value";
+}
 $client = new SoapClient($argv[1], [
+    'stream_context' => stream_context_create(['http' => ['header' => implode("\r\n", $httpHeaders)]]),
     'soap_version' => $instruction['soap_version'] === '1.2' ? SOAP_1_2 : SOAP_1_1,
     'cache_wsdl' => WSDL_CACHE_NONE,
     'exceptions' => true,
