@@ -189,6 +189,9 @@ def test_two_bridges_on_one_redis_spend_each_refresh_token_once(
         # rule); each due round refreshed, and only once.
         assert not grant["revoked"]
         assert 1 <= grant["rotations"] <= 3
+        # Nothing asked the token endpoint beyond the code's exchange and those rotations.
+        calls = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["calls"]
+        assert calls["nmbrs:identity:token"] == 1 + grant["rotations"]
         record = open_store(store).get(f"grant:nmbrs:{ACME.guid}")
         assert record["rotations"] == grant["rotations"] and record["state"] == "active"
     finally:
