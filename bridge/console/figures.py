@@ -4,6 +4,7 @@ differing path with how often, since when, for which cohorts and a few sample pa
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -87,7 +88,8 @@ def operation_figures(operation: str, plan: Plan, history: History, now: float,
         "ready": ready(summary),
         "compared": summary.compared,
         "agreed": summary.agreed,
-        "agreement": round(summary.agreement, 2) if summary.compared else None,
+        # Rounded down, as the report's are: never up to the 99.9% that means ready.
+        "agreement": math.floor(summary.agreement * 100) / 100 if summary.compared else None,
         "dropped": summary.dropped,
         "fallbacks": summary.fallbacks,
         "first": iso(summary.first_ts),

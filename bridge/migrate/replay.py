@@ -66,6 +66,24 @@ def _restore_field(name: str, value: Any, secrets: Any, key: bytes | None) -> An
     return given
 
 
+def settle(legacy: Any, rest: Any, key: bytes | None) -> Any:
+    """The recorded legacy answer with each reference that stands for the REST side's value at
+    the same path replaced by that value, so a secret both sides share compares equal. With
+    the key the references were made with it is checked; without it, assumed."""
+    if is_reference(legacy):
+        if rest is None or rest == "" or isinstance(rest, Mapping | list):
+            return legacy
+        return rest if key is None or reference(key, str(rest)) == legacy else legacy
+    if isinstance(legacy, Mapping):
+        other = rest if isinstance(rest, Mapping) else {}
+        return {name: settle(value, other.get(name), key) for name, value in legacy.items()}
+    if isinstance(legacy, list):
+        others = rest if isinstance(rest, list) else []
+        return [settle(item, others[index] if index < len(others) else None, key)
+                for index, item in enumerate(legacy)]
+    return legacy
+
+
 class Replayer:
     """Runs recorded requests through the rules engine, against the configured upstreams."""
 
@@ -105,7 +123,9 @@ class Replayer:
         rest = rest_side(self._service, operation, outcome,
                          (time.perf_counter() - started) * 1000)
         recorded = entry["legacy"]
-        legacy = Side(recorded["kind"], recorded["data"], float(recorded.get("ms") or 0.0))
+        legacy = Side(recorded["kind"], settle(recorded["data"], rest.data,
+                                               self._references_key),
+                      float(recorded.get("ms") or 0.0))
         differences = compare(legacy, rest, plan.compare.get(name) or CompareRules(),
                               ignored(self._store, name))
         record = comparison_entry(name, REPLAY, None, user_key(self._state_key, username),

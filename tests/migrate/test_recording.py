@@ -122,3 +122,16 @@ def test_the_record_setting_is_read_with_its_mistakes_by_line(tmp_path: Path) ->
     text = "\n".join(str(problem) for problem in raised.value.problems)
     assert "max_entries must be a whole number" in text and "keep" in text
     assert "config.yaml:" in text
+
+
+def test_a_referenced_legacy_value_compares_equal_to_the_same_rest_value() -> None:
+    from bridge.migrate.replay import settle
+
+    recorded = without_secrets({"R": {"ExpiredPasswordUrl": "https://x/change", "Token": "t1"}},
+                               CompareRules(), KEY)
+    rest = {"R": {"ExpiredPasswordUrl": "https://x/change", "Token": "t2"}}
+    settled = settle(recorded, rest, KEY)
+    assert settled["R"]["ExpiredPasswordUrl"] == "https://x/change"  # the same value: equal
+    assert settled["R"]["Token"] == recorded["R"]["Token"]  # another token: still the reference
+    assert settle(recorded, rest, None)["R"]["Token"] == "t2"  # no key: assumed the same
+    assert settle(recorded, {"R": {}}, KEY)["R"]["Token"] == recorded["R"]["Token"]

@@ -64,7 +64,8 @@
   }
 
   function ms(value) { return value === null || value === undefined ? "-" : value.toFixed(1) + " ms"; }
-  function pct(value) { return value === null || value === undefined ? "-" : value.toFixed(1) + "%"; }
+  /* Rounded down, as the report rounds: 99.86% must not read as the 99.9% that means ready. */
+  function pct(value) { return value === null || value === undefined ? "-" : (Math.floor(value * 10) / 10).toFixed(1) + "%"; }
 
   /* -- the index ------------------------------------------------------------------ */
 
