@@ -178,6 +178,7 @@ class _RuleChecker:
         self.reasons()
         self.results(operation, inputs)
         self.rest_answer(inputs)
+        self.rest_answer(inputs)
         return self.problems
 
     def lookup(self, inputs: set[str]) -> None:
@@ -429,6 +430,25 @@ class _RuleChecker:
         for reason in rule.reasons.values():
             self.references(reference_lines([reason.message, reason.url]), reason.line, inputs,
                             {}, {"input", "vars"})
+
+    def rest_answer(self, inputs: set[str]) -> None:
+        """The `rest:` section (bridge/rules/rest.py): every input placed, every reason
+        answered, and an answer that reads only what the rule has."""
+        rule, rest = self.rule, self.rule.rest
+        if rest is None:
+            return
+        for name in sorted(inputs - set(rest.inputs)):
+            self.problem(rest.line_of("input"), f"rest.input: the rule's input {name!r} has no "
+                         "place in the REST request")
+        if rule.token is None:
+            self.problem(rest.line, "rest: the REST login answers a session token, so the rule "
+                         "needs token:")
+        for name in sorted(set(rule.reasons) - set(rest.errors)):
+            self.problem(rest.line_of("errors"), f"rest.errors: refusal reason {name!r} has no "
+                         "REST error")
+        self.references(reference_lines(rest.result), rest.line_of("result"),
+                        inputs | set(rest.inputs), _extracts(rule),
+                        {"input", "steps", "vars", "token"})
 
     def rest_answer(self, inputs: set[str]) -> None:
         """The `rest:` section (bridge/rules/rest.py): every input placed, every reason

@@ -73,3 +73,20 @@ def test_check_holds_the_section_to_its_rule(tmp_path: Path) -> None:
     assert "rest.errors: refusal reason 'locked' has no REST error" in done.stdout + done.stderr
     assert "rest.input: the rule's input 'password' has no place" in done.stdout + done.stderr
     assert "{{ steps.bearr.token }}" in done.stdout + done.stderr
+
+
+def test_the_facade_needs_a_rule_with_a_rest_section(tmp_path: Path) -> None:
+    text = SHIPPED.read_text()
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "authenticate-user.yaml").write_text(text[:text.index("\n# Also served as")] + "\n")
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "examples" / "rest-facade.yaml").read_text()
+                      .replace("../wsdl/", str(REPO / "wsdl") + "/")
+                      .replace("[../mappings/assuresign]", f"[{folder}]"))
+
+    done = subprocess.run([sys.executable, "-m", "bridge", "check", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode != 0
+    assert "its rule has no rest: section" in done.stdout + done.stderr
