@@ -68,6 +68,7 @@ def check_rules(config: Config, service: SoapService) -> tuple[dict[str, Rule], 
         elif not found:
             rules[rule.operation] = rule
     problems.extend(_check_routing(config, service, rules))
+    problems.extend(_check_facade(config, rules))
     return rules, problems
 
 
@@ -116,6 +117,21 @@ def routing_for(routing: Routing, service: SoapService) -> Routing:
         key = service.resolve(name)[0] or name
         operations[key] = dataclasses.replace(route, operation=key)
     return dataclasses.replace(routing, operations=operations)
+
+
+def _check_facade(config: Config, rules: dict[str, Rule]) -> list[Problem]:
+    """rest_facade: needs its rule, and the rule its `rest:` section."""
+    facade = config.rest_facade
+    if facade is None:
+        return []
+    rule = rules.get(facade.operation)
+    if rule is None:
+        return [Problem(config.source, None, f"rest_facade: no rule for {facade.operation} in "
+                        "the mappings, so the REST login cannot be served")]
+    if rule.rest is None:
+        return [Problem(rule.file, rule.line, f"rest_facade serves {facade.operation} as the REST "
+                        "login, but its rule has no rest: section (docs/rules.md, rest)")]
+    return []
 
 
 def _check_routing(config: Config, service: SoapService, rules: dict[str, Rule]) -> list[Problem]:
@@ -177,7 +193,6 @@ class _RuleChecker:
         self.bearer_life()
         self.reasons()
         self.results(operation, inputs)
-        self.rest_answer(inputs)
         self.rest_answer(inputs)
         return self.problems
 
@@ -430,25 +445,6 @@ class _RuleChecker:
         for reason in rule.reasons.values():
             self.references(reference_lines([reason.message, reason.url]), reason.line, inputs,
                             {}, {"input", "vars"})
-
-    def rest_answer(self, inputs: set[str]) -> None:
-        """The `rest:` section (bridge/rules/rest.py): every input placed, every reason
-        answered, and an answer that reads only what the rule has."""
-        rule, rest = self.rule, self.rule.rest
-        if rest is None:
-            return
-        for name in sorted(inputs - set(rest.inputs)):
-            self.problem(rest.line_of("input"), f"rest.input: the rule's input {name!r} has no "
-                         "place in the REST request")
-        if rule.token is None:
-            self.problem(rest.line, "rest: the REST login answers a session token, so the rule "
-                         "needs token:")
-        for name in sorted(set(rule.reasons) - set(rest.errors)):
-            self.problem(rest.line_of("errors"), f"rest.errors: refusal reason {name!r} has no "
-                         "REST error")
-        self.references(reference_lines(rest.result), rest.line_of("result"),
-                        inputs | set(rest.inputs), _extracts(rule),
-                        {"input", "steps", "vars", "token"})
 
     def rest_answer(self, inputs: set[str]) -> None:
         """The `rest:` section (bridge/rules/rest.py): every input placed, every reason
