@@ -310,7 +310,8 @@ def _print_banner(config: Config, host: str, port: int,
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
     base = config.public_url or f"{'https' if tls else 'http'}://{shown}:{port}"
     print(f"soap-bridge {__version__} listening on {base} ({config.workers} workers)", flush=True)
-    print(f"WSDL: {base}{config.wsdl_path}?wsdl", flush=True)
+    for served in config.served:
+        print(f"WSDL: {base}{served.path}?wsdl", flush=True)
     if demo_user is not None:
         username, password = demo_user
         # Escaped as XML attributes: seed values may hold quotes or ampersands.

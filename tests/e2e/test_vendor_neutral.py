@@ -147,6 +147,12 @@ def test_each_wsdl_is_served_at_its_path(nmbrs_bridge: Server, service: str, que
     assert actions and all(action.startswith(_ns(service) + "/") for action in actions)
 
 
+def test_the_banner_names_every_wsdl(nmbrs_bridge: Server) -> None:
+    banner = nmbrs_bridge.output()
+    for service in SERVICES:
+        assert f"WSDL: {nmbrs_bridge.url}/soap/v3/{service}.asmx?wsdl" in banner
+
+
 # -- clients generated from the served WSDLs ------------------------------------------------
 
 
