@@ -4,7 +4,6 @@ against the in-process sandbox's OneSpan emulation, and the compiler's problems.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from bridge.auth.tokens import SCOPED, SINGLE_USE, Grant, TokenIssuer
 from bridge.errors import ConfigError
 from bridge.rules.engine import EngineContext, Outcome, RuleEngine
 from bridge.rules.model import Rule, compile_rule
-from bridge.sandbox import SandboxServer, load_seed, start_in_thread
+from bridge.sandbox import SandboxServer
 from bridge.sandbox.onespan import load_onespan_seed
 from bridge.store import MemoryStore
 from bridge.upstream.rest import Endpoint, RestClient
@@ -62,17 +61,21 @@ refusals:
 """
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with start_in_thread(load_seed(None)) as server:
-        yield server
+@pytest.fixture
+def sandbox(sandbox_thread: SandboxServer) -> SandboxServer:
+    """The in-process sandbox (tests/conftest.py), which emulates OneSpan too."""
+    return sandbox_thread
+
+
+def _written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rule.yaml"
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture
 def rule(tmp_path: Path) -> Rule:
-    path = tmp_path / "rule.yaml"
-    path.write_text(RULE)
-    return compile_rule(str(path))
+    return compile_rule(str(_written(tmp_path, RULE)))
 
 
 @pytest.fixture
@@ -179,8 +182,7 @@ def test_single_use_and_scoped_tokens_keep_their_kind(sandbox: SandboxServer, ru
 def test_mistakes_name_file_and_line(tmp_path: Path, old: str, new: str, message: str) -> None:
     text = RULE.replace(old, new) if old in RULE else RULE.replace(old.strip(), new.strip())
     assert text != RULE
-    path = tmp_path / "rule.yaml"
-    path.write_text(text)
+    path = _written(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         compile_rule(str(path))
     assert any(message in str(problem) and str(path) in str(problem)
