@@ -24,6 +24,7 @@ from suds import WebFault
 from suds.client import Client as SudsClient
 
 from tests.sandbox.nmbrs.conftest import MASTER, PASSWORD
+from tests.sandbox.nmbrs.test_clients import php
 from tests.servers import REPO, Server, start_bridge
 from tests.soapxml import SOAP11, SOAP12
 
@@ -308,6 +309,34 @@ def test_php_key_value_map_header_is_read(nmbrs_bridge: Server) -> None:
     response = _post(nmbrs_bridge, "CompanyService", "List_GetAll", head)
 
     _result(response, "CompanyService", "List_GetAll")
+
+
+@pytest.mark.parametrize("soap_version", ["1.1", "1.2"])
+def test_php_soapclient_given_the_bridges_url_authenticates(nmbrs_bridge: Server,
+                                                            soap_version: str) -> None:
+    # timmit-nl and hellohi: SoapHeader(<base URL>/CompanyService, "AuthHeaderWithDomain", [...])
+    # with the bridge as the base URL: SoapClient writes the key/value map, the bridge reads it.
+    auth = {"Username": USER, "Token": TOKEN}
+    output = php(nmbrs_bridge, "CompanyService", soap_version, "List_GetAll", {},
+                 f"{nmbrs_bridge.url}/soap/v3/CompanyService", auth)
+
+    assert "<key>Username</key>" in output["request"], output["request"]
+    assert "fault" not in output, output
+    company = output["result"]["List_GetAllResult"]["Company"]  # a lone item, not a list
+    assert (company["ID"], company["Name"]) == (60001, PRIMARY)
+
+
+@pytest.mark.parametrize("soap_version", ["1.1", "1.2"])
+def test_php_soapclient_faults_match_the_connectors_regex(nmbrs_bridge: Server,
+                                                          soap_version: str) -> None:
+    output = php(nmbrs_bridge, "CompanyService", soap_version, "List_GetAll", {},
+                 _ns("CompanyService"), {"Username": USER, "Token": "wrong"})
+
+    message = output["fault"]["faultstring"]
+    found = CODE.search(message)
+    assert found is not None and found.group() == "1001:", message
+    assert output["fault"]["faultcode"] == ("soap:Server" if soap_version == "1.1"
+                                            else "soap:Receiver")
 
 
 # -- ASMX faults for the bridge's own errors -------------------------------------------------

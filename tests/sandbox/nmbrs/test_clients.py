@@ -17,12 +17,12 @@ from suds.client import Client as SudsClient
 
 from bridge.sandbox import SandboxServer
 from tests.sandbox.nmbrs.conftest import CODE, MASTER, SUBDOMAIN, namespace
-from tests.servers import REPO
+from tests.servers import REPO, Server
 
 CALL_PHP = REPO / "tests" / "clients" / "php" / "call.php"
 
 
-def wsdl_url(sandbox: SandboxServer, service: str) -> str:
+def wsdl_url(sandbox: SandboxServer | Server, service: str) -> str:
     return f"{sandbox.url}/soap/v3/{service}.asmx?WSDL"
 
 
@@ -120,7 +120,7 @@ def test_suds_surfaces_the_fault_text(sandbox: SandboxServer) -> None:
 
 
 def php(
-    sandbox: SandboxServer,
+    sandbox: SandboxServer | Server,  # a bridge in front of it too (tests/e2e/test_vendor_neutral.py)
     service: str,
     soap_version: str,
     operation: str,
