@@ -3,15 +3,21 @@ key's fallback: the keepers against a real sandbox (its identity service and RES
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from bridge.grants.connect import ConnectError, connect
+from bridge.config import resolve_secrets
+from bridge.grants.connect import ConnectError, build_keepers, connect, purge
 from bridge.grants.keeper import GrantKeepers
+from bridge.grants.oauth import TokenRefused
 from bridge.rules.calls import GRANT_MISSING, GRANT_REVOKED, GrantRefused
 from bridge.sandbox import SandboxServer
 from bridge.store import MemoryStore
@@ -33,7 +39,6 @@ from tests.grants.conftest import (
 
 class Clock:
     def __init__(self) -> None:
-        import time
 
         self.now = time.time()
 
@@ -191,8 +196,6 @@ def test_a_refused_subscription_key_falls_back_to_the_secondary_once(
 def test_purge_revokes_upstream_and_forgets_the_grant(
         nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         memory: MemoryStore) -> None:
-    from bridge.grants.connect import purge
-
     built = _connected(nmbrs, tmp_path, monkeypatch, memory)
     keeper = built.by_name["nmbrs"]
     assert purge(keeper, ACME.guid.upper()) == (True, True)
@@ -227,9 +230,6 @@ def test_demo_auto_connect_on_first_need_once(
 def test_a_restarted_demo_connects_again_rather_than_refuse(
         nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         memory: MemoryStore) -> None:
-    from bridge.config import resolve_secrets
-    from bridge.grants.connect import build_keepers
-
     config = load(grants_config(tmp_path, nmbrs.url, auto_connect=True), monkeypatch)
     assert keepers(config, memory).headers("nmbrs", MASTER.username)
     # A demo started again: a new random state key, the old sealed grant unreadable.
@@ -238,3 +238,44 @@ def test_a_restarted_demo_connects_again_rather_than_refuse(
     assert restarted is not None
     assert restarted.headers("nmbrs", MASTER.username)["Authorization"].startswith("Bearer ")
     assert len(sandbox_grants(nmbrs.url)) == 2
+
+
+def test_connect_waits_for_the_browser_on_a_loopback_port(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    config = load(grants_config(tmp_path, nmbrs.url), monkeypatch)
+    keeper = keepers(config, memory).by_name["nmbrs"]
+    out = io.StringIO()
+    rows: list[dict] = []
+    flow = threading.Thread(target=lambda: rows.append(connect(
+        keeper, RestClient(config.upstreams["nmbrs"]), {}, debtor=ACME.guid,
+        users=[MASTER.username], out=out, timeout=20)))
+    flow.start()
+    deadline = time.monotonic() + 10
+    while "connect/authorize" not in out.getvalue():
+        assert time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.05)
+    url = next(line.strip() for line in out.getvalue().splitlines() if "connect/authorize" in line)
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"] and "code_verifier" not in query
+    assert query["login_hint"] == [MASTER.username]
+    # The browser: the sandbox consents and redirects to the loopback listener.
+    landed = requests.get(url, timeout=10)
+    assert landed.status_code == 200 and "You can close this window" in landed.text
+    flow.join(20)
+    assert rows and rows[0]["debtor"] == ACME.guid and rows[0]["users"] == [MASTER.username]
+
+
+def test_a_callback_with_another_state_is_refused(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    config = load(grants_config(tmp_path, nmbrs.url), monkeypatch)
+    service = keepers(config, memory).by_name["nmbrs"].identity
+    authorization = service.authorization("http://127.0.0.1/callback")
+    with pytest.raises(TokenRefused):
+        service.code_from(authorization, "http://127.0.0.1/callback?code=abc&state=forged")
+    with pytest.raises(TokenRefused):
+        service.code_from(authorization, f"http://127.0.0.1/callback?error=access_denied"
+                                         f"&state={authorization.state}")
+    assert service.code_from(authorization, "http://127.0.0.1/callback?code=abc&state="
+                             + authorization.state) == "abc"
