@@ -78,8 +78,9 @@ class Promoter:
                 return
             self._pid = os.getpid()
             self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-            if any(_promotions(route) for route in self._plans().routing.operations.values()):
-                threading.Thread(target=self._loop, name="promotion", daemon=True).start()
+            # Always: a reload may add promotion rules later. Without any, a round reads
+            # nothing from the store.
+            threading.Thread(target=self._loop, name="promotion", daemon=True).start()
 
     @property
     def overlay(self) -> ModeOverlay:
@@ -122,13 +123,13 @@ class Promoter:
     def run_once(self, now: float | None = None) -> list[dict[str, Any]]:
         """One round for the fleet, if this instance holds the lease: the decisions taken."""
         plan = self._plans()
+        routes = [route for route in plan.routing.operations.values() if _promotions(route)]
+        if not routes:
+            return []
         ttl = plan.routing.promotion_check * 3
         if not self._store.update([LEASE_KEY], LEASE, [self._holder, ttl]):
             return []
         now = time.time() if now is None else now
-        routes = [route for route in plan.routing.operations.values() if _promotions(route)]
-        if not routes:
-            return []
         records = self._store.records(STREAM, 0.0)
         decisions = []
         for route in routes:
