@@ -98,7 +98,8 @@ def _change_mode(args: argparse.Namespace) -> int:
 
     config = load_config(args.config or demo_config_path())
     store = open_store(config.store, config.source)
-    promoter = Promoter(store, ModeOverlay(store), Audit(store), _plan_source(config))
+    promoter = Promoter(store, ModeOverlay(store), Audit(store), _plan_source(config),
+                        config.legacy is not None)
     action = "reset" if args.reset else args.action
     try:
         decided = promoter.by_hand(args.operation, args.cohort, action,

@@ -112,7 +112,7 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
         recordings=Recordings(store, config.record, context.state_key),
     )
     audit = Audit(store)
-    promoter = Promoter(store, ModeOverlay(store), audit, plans.current)
+    promoter = Promoter(store, ModeOverlay(store), audit, plans.current, legacy is not None)
     dispatcher = Dispatcher(
         service=service, engine=engine, plans=plans.current,
         legacy=LegacyClient(legacy) if legacy else None, side=side_jobs, recorder=recorder,

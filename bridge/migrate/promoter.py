@@ -20,7 +20,7 @@ from bridge.migrate.overlay import OPERATION_MODE, ModeOverlay
 from bridge.migrate.plan import Plan
 from bridge.migrate.promotion import DOWN, FALL_BACK, UP, FallBack, Promotion, Step
 from bridge.migrate.records import STREAM
-from bridge.migrate.routing import FALLBACK, MODES, REST, OperationRoute
+from bridge.migrate.routing import FALLBACK, MODES, NEEDS_LEGACY, REST, OperationRoute
 from bridge.rules.model import UNAVAILABLE
 from bridge.store.base import Change, Entry, Store
 
@@ -58,7 +58,9 @@ class Promoter:
     """The fleet's promotion decisions; its thread starts lazily in each worker process."""
 
     def __init__(self, store: Store, overlay: ModeOverlay, audit: Audit,
-                 plans: Callable[[], Plan]) -> None:
+                 plans: Callable[[], Plan], legacy: bool = True) -> None:
+        # Whether a legacy service is configured: without one, no mode that needs it is set.
+        self._legacy = legacy
         self._store = store
         self._overlay = overlay
         self._audit = audit
@@ -89,7 +91,8 @@ class Promoter:
     def in_force(self, operation: str, cohort: str | None, configured: str) -> str:
         """The mode a request of this cohort is carried out in (the overlay over routing)."""
         self.ensure_running()
-        return self._overlay.in_force(operation, cohort, configured)
+        mode = self._overlay.in_force(operation, cohort, configured)
+        return configured if mode in NEEDS_LEGACY and not self._legacy else mode
 
     def observe(self, plan: Plan, operation: str, cohort: str | None, mode: str,
                 reason: str) -> None:
@@ -207,6 +210,8 @@ class Promoter:
                 old: str, new: str, by: str, figures: dict[str, Any],
                 hold: bool = False) -> dict[str, Any] | None:
         """Compare-and-set the cohort's mode; audited, counted and logged when it took."""
+        if new in NEEDS_LEGACY and not self._legacy:
+            return None  # `check` would refuse this mode in the configuration
         change = {"mode": new, "ts": time.time(), "by": by, "from": old}
         if hold:
             change["hold"] = True
@@ -256,6 +261,8 @@ class Promoter:
         new = ladder.get(old)
         if new is None or new not in MODES:
             raise ValueError(f"{_who(operation, cohort)} is in {old}: nothing to {action} to")
+        if new in NEEDS_LEGACY and not self._legacy:
+            raise ValueError(f"{new} mode needs the legacy service, and none is configured")
         decided = self._switch(operation, cohort, entry, old, new, by, {})
         if decided is None:
             raise ValueError("the mode changed meanwhile; look again")

@@ -3,6 +3,7 @@ agreeing comparisons, back when agreement or REST errors say so, once for the fl
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -175,3 +176,16 @@ def test_by_hand_promote_demote_and_reset(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="already in its configured mode"):
         promoter.by_hand(OP, None, "reset", "op")
     assert [e["action"] for e in Audit(store).entries()] == ["demote", "reset"]
+
+
+def test_without_a_legacy_service_no_mode_that_needs_it_is_set(store: Store,
+                                                               tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    promoter = Promoter(store, ModeOverlay(store, refresh=0.0), Audit(store), lambda: plan,
+                        legacy=False)
+    with pytest.raises(ValueError, match="needs the legacy service"):
+        promoter.by_hand(OP, "pilot", "demote", "op")  # verify -> shadow
+    # An entry left from when there was one is not followed.
+    ModeOverlay(store).switch(OP, None, None, {"mode": "shadow", "ts": 1.0})
+    promoter._pid = os.getpid()  # as if its thread ran already: none is started for a test
+    assert promoter.in_force(OP, None, "rest") == "rest"
