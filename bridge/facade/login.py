@@ -50,6 +50,19 @@ def _empty(path: str) -> str:
     return f"'{name[:1].upper()}{name[1:]}' should not be empty."
 
 
+def _minutes(value: Any) -> int | bool | None:
+    """A session length as the vendor's JSON reader takes it: a whole number, or one written
+    as a string ("60", as a flow built from variables sends it) [INFERRED: Json.NET reads a
+    numeric string into an int]; None when not given, False when not a number."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value
+
+
 def vendor_now() -> str:
     """Now, as the vendor writes lastLoginDate: no zone, hundredths (FACTS §2, §4.1)."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4]
@@ -91,9 +104,8 @@ class RestLogin:
         run = self._rule_for_rest(rule, rest)
         details = [_empty(entry.path) for entry in run.inputs
                    if entry.required and lookup(request, entry.path) in (None, "")]
-        minutes = lookup(request, rest.session_length) if rest.session_length else None
-        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)
-                                    or not 1 <= minutes <= MAX_SESSION_MINUTES):
+        minutes = _minutes(lookup(request, rest.session_length)) if rest.session_length else None
+        if minutes is not None and (minutes is False or not 1 <= minutes <= MAX_SESSION_MINUTES):
             name = rest.session_length.rsplit(".", 1)[-1] if rest.session_length else ""
             details.append(f"'{name[:1].upper()}{name[1:]}' must be between 1 and "
                            f"{MAX_SESSION_MINUTES}.")

@@ -194,6 +194,9 @@ def test_refusals_are_the_vendors_errors(facade: Server, username: str, password
     ({"request": {"authRequest": {"username": JDOE}}}, ["'Password' should not be empty."]),
     ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD, "sessionLength": 0}}},
      ["'SessionLength' must be between 1 and 1440."]),
+    ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD,
+                                  "sessionLength": "an hour"}}},
+     ["'SessionLength' must be between 1 and 1440."]),
 ])
 def test_a_malformed_request_is_a_validation_error(facade: Server, body: Any,
                                                    details: list[str]) -> None:
@@ -202,6 +205,12 @@ def test_a_malformed_request_is_a_validation_error(facade: Server, body: Any,
     assert answer.status_code == 400
     assert answer.json() == {"errorCode": "BAD_REQUEST", "summary": "Error validating request",
                              "details": details}
+
+
+def test_a_session_length_written_as_a_string_is_taken(facade: Server) -> None:
+    answer = _credentials(facade, JDOE, PASSWORD, sessionLength="60")
+
+    assert answer.status_code == 200 and answer.json()["result"]["sessionToken"]
 
 
 def test_not_json_is_a_validation_error_never_a_traceback(facade: Server) -> None:
@@ -451,6 +460,8 @@ def test_sso_is_counted_in_the_metrics(facade: Server) -> None:
 
 
 def test_no_secret_reaches_the_log(facade: Server, sandbox: Server) -> None:
+    wrong = "Wr0ng-but-Secret-7f3a"
+    assert _credentials(facade, JDOE, wrong).status_code == 401
     session = _session(facade)
     requests.get(facade.url + TEMPLATES, headers=_with_session(session), timeout=10)
     sso_token = _sso(facade, _soap_token(facade)).json()["ssoToken"]
@@ -464,8 +475,7 @@ def test_no_secret_reaches_the_log(facade: Server, sandbox: Server) -> None:
     log = facade.output()
 
     assert '"msg": "rest request"' in log
-    for secret in (PASSWORD + "-never", session, sso_token, rest_sso["result"]["ssoToken"],
-                   bearer):
+    for secret in (wrong, session, sso_token, rest_sso["result"]["ssoToken"], bearer):
         assert secret not in log
     assert f'"{PASSWORD}"' not in log
 
