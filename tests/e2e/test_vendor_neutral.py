@@ -46,8 +46,9 @@ def _config(tmp_path: Path, sandbox: Server, **overrides: Any) -> Path:
         "mappings": [str(FIXTURE / "mappings")],
         "store": "memory://",
         "upstreams": {"modern": {"base_url": sandbox.url}},
-        # The sandbox emulates Nmbrs' legacy SOAP at the same paths.
-        "legacy": {"base_url": sandbox.url},
+        # The sandbox emulates Nmbrs' legacy SOAP at the same paths; a shutdown still to come
+        # changes nothing yet.
+        "legacy": {"base_url": sandbox.url, "retired_at": "2099-01-01"},
         "vars": {"nmbrs_domain": "acmepayroll.nmbrs.nl"},
         **overrides,
     }
@@ -70,7 +71,8 @@ def retired_bridge(sandbox: Server, tmp_path_factory: pytest.TempPathFactory) ->
     workdir = tmp_path_factory.mktemp("nmbrs-retired")
     # The bridge's clock is the machine's: a moment in the past stands for 1 March 2027.
     config = _config(workdir, sandbox, legacy={"base_url": sandbox.url,
-                                               "retired_at": "2020-01-01T00:00:00Z"})
+                                               "retired_at": "2020-01-01T00:00:00Z"},
+                     routing={"operations": {"Environment_Get": "shadow"}})
     server = start_bridge(workdir, config, workers=1)
     yield server
     server.stop()
@@ -390,8 +392,13 @@ def test_after_the_shutdown_they_are_named_as_not_carried_over(
     assert "retired at 2020-01-01T00:00:00Z" in text
 
 
-def test_after_the_shutdown_rules_still_answer(retired_bridge: Server) -> None:
+def test_after_the_shutdown_rules_answer_on_rest_whatever_their_mode(
+        retired_bridge: Server) -> None:
+    # Routed to shadow, which would pass the request to the legacy service: there is none now.
     response = _post(retired_bridge, "DebtorService", "Environment_Get",
                      _header("DebtorService", "AuthHeader"))
 
-    _result(response, "DebtorService", "Environment_Get")
+    assert _result(response, "DebtorService", "Environment_Get").findtext(
+        f"{{{_ns('DebtorService')}}}SubDomain") == PRIMARY
+    assert '"operation": "DebtorService.Environment_Get", "mode": "rest"' in (
+        retired_bridge.output())
