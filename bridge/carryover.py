@@ -32,6 +32,18 @@ def state_key() -> bytes:
     return configured.encode("utf-8")
 
 
+def state_key_warnings(rules: Any) -> list[str]:
+    """What `serve` warns of: rules that learn verifiers while no state key is set, so what
+    they learn is sealed under a key of this run alone and lost at the next start."""
+    learning = sorted(name for name, rule in rules.items()
+                      if rule.verify is not None and rule.verify.learn)
+    if not learning or len(os.environ.get(STATE_KEY_ENV, "")) >= 32:
+        return []
+    return [f"{', '.join(learning)} learn verifiers (verify.learn), but {STATE_KEY_ENV} is not "
+            "set: what they learn is lost when this bridge stops, and other instances cannot "
+            "read it"]
+
+
 # -- passwd --learned ---------------------------------------------------------------
 
 

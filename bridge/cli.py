@@ -133,8 +133,6 @@ def _parser() -> argparse.ArgumentParser:
     from bridge import revocation
 
     revocation.add_commands(commands)
-    from bridge import migration  # promote, demote, record, replay, demo-traffic
-    migration.add_commands(commands)
     carryover.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
 
@@ -208,7 +206,8 @@ def _serve(args: argparse.Namespace) -> int:
         config, demo_user = _start_demo_sandbox(config)
     app = BridgeApp(wire(config, _state_key()))
     # Printed, not logged: they must show at --log-level error too.
-    for warning in config_warnings(loaded, app.wiring.plans.current().rules):
+    rules = app.wiring.plans.current().rules
+    for warning in [*config_warnings(loaded, rules), *carryover.state_key_warnings(rules)]:
         print(f"soap-bridge serve: warning: {warning}", file=sys.stderr, flush=True)
 
     def ready(host: str, port: int) -> None:

@@ -157,6 +157,10 @@ def test_zeep_lists_companies_from_rest_with_the_legacy_ids(bridge: Server, port
     assert [c.ID for c in by_debtor] == [BAKERY_COMPANY.id]
 
 
+def test_a_bridge_with_a_state_key_does_not_warn_of_it(bridge: Server) -> None:
+    assert "SOAP_BRIDGE_STATE_KEY" not in bridge.stderr.read_text()
+
+
 def test_zeep_follows_every_rest_page_and_learns_the_domain(bridge: Server) -> None:
     debtors = zeep.Client(_wsdl(bridge, "DebtorService")).service
     environment = debtors.Environment_Get(
@@ -380,5 +384,8 @@ def test_the_example_serves_out_of_the_box_in_demo_mode(tmp_path: Path) -> None:
         (company,) = companies.List_GetAll(_soapheaders=_auth(BAKERY, environment.SubDomain))
         assert (company.Number, company.Name) == (BAKERY_COMPANY.number, BAKERY_COMPANY.name)
         assert (tmp_path / "state" / "nmbrs.sqlite3").exists()
+        # No SOAP_BRIDGE_STATE_KEY here: what it learns would die with it, and it says so.
+        assert "learn verifiers (verify.learn), but SOAP_BRIDGE_STATE_KEY is not set" in \
+            demo.stderr.read_text()
     finally:
         demo.stop()
