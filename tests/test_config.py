@@ -245,7 +245,7 @@ def test_a_misspelt_key_gets_the_known_keys_and_a_suggestion(tmp_path: Path) -> 
         f"{path}:3: unknown setting 'workrs': did you mean 'workers'? (known: "
         "allow_readable_secret_files, credentials_file, directory, fault_style, grants, legacy, "
         "limits, listen, lockout, log_level, mappings, operator_keys, public_url, rate_limits, "
-        "rest_facade, routing, sandbox, secrets, services, side_calls, sso, store, "
+        "record, rest_facade, routing, sandbox, secrets, services, side_calls, sso, store, "
         "token_exchange, tokens, trusted_proxies, upstreams, vars, workers, wsdl, wsdl_path)",
         f"{path}:2: unknown setting 'duraton': did you mean 'duration'? (known: duration, "
         "max_duration, max_failures, permanent_after, quick_login_check, quick_login_wait, "
@@ -256,7 +256,7 @@ def test_a_misspelt_key_gets_the_known_keys_and_a_suggestion(tmp_path: Path) -> 
         f"{path}:5: unknown breaker setting 'failure': did you mean 'failures'? (known: "
         "failures, open_for)",
         f"{path}:7: unknown routing setting 'operation': did you mean 'operations'? (known: "
-        "default, operations, unmapped)",
+        "default, operations, promotion_check, unmapped)",
     ]
 
 
