@@ -97,7 +97,8 @@ class RestFacade:
         if path == "/v1/sso":
             sso = self._sso
             assert sso is not None  # serves() said so
-            response, error = answering(JSON, lambda: sso.v1(environ, method))
+            response, error = answering(JSON, lambda: sso.v1(environ, method,
+                                                             self._client(environ)))
             return "sso", _whole(response), error.reason if error else _outcome(response)
         settings = self._settings
         assert settings is not None
@@ -274,6 +275,7 @@ def build_facade(wiring: Wiring) -> RestFacade | None:
             observe_upstream)
     if sso_settings is not None:
         sso = SsoHandoff(sso_settings, engine.context.upstreams[sso_settings.upstream], tokens,
-                         config.upstreams[sso_settings.upstream].base_url)
+                         config.upstreams[sso_settings.upstream].base_url,
+                         dispatcher.rate_limiter)
     return RestFacade(settings, login, forwarder, sso, tokens, config.max_body_bytes,
                       wiring.proxies.client)

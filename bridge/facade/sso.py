@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.api import bearer_credential, unauthorised
+from bridge.auth.ratelimit import RateLimiter
 from bridge.auth.tokens import SESSION, Grant, Refused, TokenIssuer
-from bridge.errors import Forbidden, SoapServerError, UpstreamError
+from bridge.errors import Forbidden, RateLimited, SoapServerError, UpstreamError
 from bridge.facade.settings import SsoSettings
 from bridge.metrics import SSO_TOKENS
 from bridge.rules.template import lookup
@@ -31,19 +32,27 @@ class SsoHandoff:
     """Asks the upstream for SSO tokens on behalf of the logins the bridge's tokens stand for."""
 
     def __init__(self, settings: SsoSettings, client: RestClient, tokens: TokenIssuer,
-                 base_url: str) -> None:
+                 base_url: str, rate_limiter: RateLimiter | None = None) -> None:
         self._settings = settings
         self._client = client
         self._tokens = tokens
+        # Per address, like the other /v1/* endpoints: each call costs an upstream call.
+        self._rate_limiter = rate_limiter
         url = settings.url
         # A path is a page on the upstream's own host (FACTS §4.2: the SSO token is good on
         # the host that issued it).
         self._url = base_url.rstrip("/") + url if url and url.startswith("/") else url
 
-    def v1(self, environ: dict[str, Any], method: str) -> Response:
-        """POST /v1/sso with `Authorization: Bearer <AuthenticationToken>`."""
+    def v1(self, environ: dict[str, Any], method: str, client: str | None = None) -> Response:
+        """POST /v1/sso with `Authorization: Bearer <AuthenticationToken>`; `client` is the
+        caller's address, for the rate limit."""
         if method != "POST":
             return json_response(405, {"error": "method_not_allowed"}, (("Allow", "POST"),))
+        if self._rate_limiter is not None:
+            wait = self._rate_limiter.over(client, None)
+            if wait is not None:
+                SSO_TOKENS.labels("v1", "rate_limited").inc()
+                raise RateLimited(wait)
         credential = bearer_credential(environ.get("HTTP_AUTHORIZATION", ""))
         if credential is None:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
