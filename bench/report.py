@@ -245,7 +245,7 @@ def render(context: Context, outcomes: Sequence[Outcome], checks: Sequence[Targe
         *_table(LOAD_HEADER, _load_rows(outcomes, 1)),
         *_warnings(outcomes, 1),
         "",
-        "### Servers",
+        "### Start-up, memory and stop",
         "",
         *_table(["row", "server", "workers x threads", "start-up (spawn to first successful "
                  "login)", "peak RSS per worker (VmHWM)", "stop (SIGTERM to exit)"], [
