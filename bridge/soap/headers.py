@@ -17,6 +17,7 @@ ASMX's XmlSerializer, and so Nmbrs, reads a header leniently; callers rely on it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,6 +107,21 @@ def _path(namespace: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return ""
     return parts.path.rstrip("/").lower()
+
+
+def declared_members(element: etree._Element, names: Iterable[str]) -> etree._Element:
+    """The element without the members the schema does not declare: XmlSerializer skips an
+    unknown element, and so a caller's extra member (or a map key that is none) is ignored."""
+    known = set(names)
+    extra = [child for child in element
+             if isinstance(child.tag, str) and etree.QName(child).localname not in known]
+    if not extra:
+        return element
+    copy = deepcopy(element)
+    for child in list(copy):
+        if isinstance(child.tag, str) and etree.QName(child).localname not in known:
+            copy.remove(child)
+    return copy
 
 
 def unmapped(element: etree._Element) -> etree._Element:

@@ -26,7 +26,7 @@ from zeep.wsdl import Document
 from bridge.errors import ConfigError, Problem, SoapClientError
 from bridge.soap import xsd
 from bridge.soap.envelope import Envelope, write_envelope
-from bridge.soap.headers import Declarations, unmapped
+from bridge.soap.headers import Declarations, declared_members, unmapped
 from bridge.soap.reader import RequestReader, compile_request
 from bridge.soap.shapes import TEXT, Field, Operation, coerce_simple
 from bridge.soap.writer import AnswerWriter, compile_answer
@@ -264,7 +264,8 @@ class SoapService:
         shape = self._header_shapes.get(match.element.qname)
         if shape is None:
             shape = self._header_shapes.setdefault(match.element.qname, xsd.shape(target))
-        canonical = _canonical(unmapped(element), shape, namespace, theirs)
+        sent = declared_members(unmapped(element), match.element.members)
+        canonical = _canonical(sent, shape, namespace, theirs)
         try:
             value = target.parse(canonical, schema)
         except (ZeepError, ValueError, TypeError) as exc:

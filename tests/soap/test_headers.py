@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from bridge.soap.headers import Declarations, unmapped
+from bridge.soap.headers import Declarations, declared_members, unmapped
 
 NS = "https://api.nmbrs.nl/soap/v3/CompanyService"
 ELEMENT = object()  # stands for zeep's element: only its presence matters here
@@ -82,3 +82,14 @@ def test_anything_else_is_left_as_it_is(xml: str) -> None:
     element = etree.fromstring(xml)
 
     assert unmapped(element) is element
+
+
+def test_members_the_schema_does_not_declare_are_dropped() -> None:
+    element = etree.fromstring(f'<AuthHeader xmlns="{NS}"><Username>u</Username><Extra>x</Extra>'
+                               "<Token>t</Token></AuthHeader>")
+
+    kept = declared_members(element, ("Username", "Token", "Domain"))
+
+    assert [etree.QName(child).localname for child in kept] == ["Username", "Token"]
+    assert len(element) == 3  # the request itself is left as it came
+    assert declared_members(kept, ("Username", "Token")) is kept
