@@ -38,6 +38,8 @@ _MEMORY_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 # After the gateway refused the primary subscription key, the secondary is used this long.
 _SECONDARY_SECONDS = 300.0
+# RFC 6749 §5.2: the grant itself is invalid, expired or revoked (any other error is the client's).
+INVALID_GRANT = "invalid_grant"
 # Azure API Management's refusal of a subscription key (FACTS §4.1; the sandbox's bodies).
 _KEY_REFUSAL = "subscription key"
 
@@ -175,7 +177,7 @@ class GrantKeeper:
     def _from_store(self, debtor: str, refused: str) -> _Access:
         key = records.grant_key(self.provider.name, debtor)
         holder = random.token_hex(8)
-        give_up = self.clock() + self.provider.wait
+        give_up = time.monotonic() + self.provider.wait
         while True:
             # Due: what expires within refresh_before of now (the keeper's clock).
             result = self.store.update([key], records.LEASE, [
@@ -186,7 +188,7 @@ class GrantKeeper:
             if state == "leased":
                 return self._refresh(debtor, key, holder, result["record"])
             if state == "wait":
-                if self.clock() > give_up:
+                if time.monotonic() > give_up:
                     raise UpstreamError(self.provider.name, "timeout", "another instance's "
                                         "refresh of the grant did not finish in time")
                 time.sleep(_POLL_SECONDS)
@@ -210,6 +212,15 @@ class GrantKeeper:
         try:
             tokens = self.identity.refresh(refresh)
         except TokenRefused as exc:
+            if exc.error != INVALID_GRANT:
+                # The client, not the grant (a wrong client secret, a scope): the grant stays
+                # as it is, and the call is unavailable until the configuration is fixed.
+                GRANT_REFRESHES.labels(self.provider.name, "error").inc()
+                self.store.update([key], records.END, [holder, "", ""])
+                log.error("the identity service refused the client", extra={
+                    "upstream": self.provider.upstream, "detail": exc.error})
+                raise UpstreamError(self.provider.name, "http", f"the identity service refused "
+                                    f"the refresh: {exc.error}") from exc
             GRANT_REFRESHES.labels(self.provider.name, "refused").inc()
             GRANT_REFUSALS.labels(self.provider.name, GRANT_REVOKED).inc()
             self.store.update([key], records.END, [holder, records.REVOKED,

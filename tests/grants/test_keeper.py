@@ -15,6 +15,7 @@ import requests
 from prometheus_client import REGISTRY
 
 from bridge.config import resolve_secrets
+from bridge.errors import UpstreamError
 from bridge.grants.connect import ConnectError, build_keepers, connect, purge
 from bridge.grants.keeper import GrantKeepers
 from bridge.grants.oauth import TokenRefused
@@ -29,6 +30,7 @@ from tests.grants.conftest import (
     MASTER,
     PRIMARY,
     SECONDARY,
+    STATE_KEY,
     grants_config,
     keepers,
     load,
@@ -279,3 +281,23 @@ def test_a_callback_with_another_state_is_refused(
                                          f"&state={authorization.state}")
     assert service.code_from(authorization, "http://127.0.0.1/callback?code=abc&state="
                              + authorization.state) == "abc"
+
+
+def test_a_refused_client_leaves_the_grant_alone(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    clock = Clock()
+    _connected(nmbrs, tmp_path, monkeypatch, memory, clock)
+    # The same store, a bridge whose client secret is wrong (a bad deployment).
+    config = load(grants_config(tmp_path, nmbrs.url), monkeypatch)
+    misconfigured = build_keepers(config.grants, config.upstreams, memory, STATE_KEY,
+                                  {**resolve_secrets(config), "nmbrs_client_secret": "wrong"},
+                                  clock)
+    assert misconfigured is not None
+    clock.now += 3600
+    with pytest.raises(UpstreamError, match="invalid_client"):
+        misconfigured.headers("nmbrs", MASTER.username)
+    [row] = misconfigured.by_name["nmbrs"].listing()
+    assert row["state"] == "active" and misconfigured.warnings() == []
+    [grant] = sandbox_grants(nmbrs.url)
+    assert not grant["revoked"] and grant["rotations"] == 0
