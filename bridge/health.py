@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from bridge.store.base import Store
@@ -17,9 +17,13 @@ _UPSTREAM_CACHE_SECONDS = 5.0
 
 
 class Readiness:
-    def __init__(self, store: Store, upstreams: Iterable[Endpoint]) -> None:
+    def __init__(self, store: Store, upstreams: Iterable[Endpoint],
+                 retired: Mapping[str, float] | None = None) -> None:
         self._store = store
         self._upstreams = list(upstreams)
+        # Endpoints that stop mattering at a moment (epoch seconds): the legacy service past
+        # legacy.retired_at is nobody's to wait for.
+        self._retired = dict(retired or {})
         self._lock = threading.Lock()
         self._cached: tuple[float, dict[str, bool]] = (0.0, {})
 
@@ -33,7 +37,9 @@ class Readiness:
             taken, results = self._cached
             if time.monotonic() - taken < _UPSTREAM_CACHE_SECONDS:
                 return results
-        results = {endpoint.name: _accepts(endpoint) for endpoint in self._upstreams}
+        now = time.time()
+        results = {endpoint.name: _accepts(endpoint) for endpoint in self._upstreams
+                   if now < self._retired.get(endpoint.name, float("inf"))}
         with self._lock:
             self._cached = (time.monotonic(), results)
         return results

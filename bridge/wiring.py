@@ -131,7 +131,9 @@ def wire(config: Config, state_key: bytes | None = None) -> Wiring:
     return Wiring(
         config=config, service=service, wsdl=wsdl, plans=plans,
         store=store, dispatcher=dispatcher, directory=directory, api=api,
-        readiness=Readiness(store, endpoints), proxies=proxies, recorder=recorder,
+        readiness=Readiness(store, endpoints, {legacy.name: config.legacy_retired_at}
+                            if legacy and config.legacy_retired_at else None),
+        proxies=proxies, recorder=recorder,
         side_calls=side_calls,
         breakers={name: client.breaker for name, client in context.upstreams.items()
                   if client.breaker is not None},
