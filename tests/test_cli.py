@@ -380,8 +380,8 @@ def test_check_warns_of_credentials_at_risk_and_refuses_readable_secrets(tmp_pat
         f"warning: {config}: upstream 'account' has verify_tls: false: its certificate is not "
         "checked, so anyone on the way can pose as it and read the credentials the bridge sends",
         f"warning: {config}: upstream 'esign' is plain http:// yet is sent passwords, keys or "
-        "bearers (step 'accounts', step 'credentials'): anyone on the way can read them; use "
-        "https://",
+        "bearers (step 'accounts', step 'credentials', step 'link', step 'links'): anyone on the "
+        "way can read them; use https://",
         f"warning: {config}: legacy is plain http:// yet is sent passwords, keys or bearers (the "
         "logins passed to it): anyone on the way can read them; use https://",
     ]
