@@ -38,7 +38,7 @@ def test_serve_warns_about_credentials_at_risk_even_at_log_level_error(sandbox: 
         assert ("soap-bridge serve: warning: " + str(config) + ": upstream 'account' is plain "
                 "http:// yet is sent passwords, keys or bearers (step 'bearer')") in err
         assert ("upstream 'esign' is plain http:// yet is sent passwords, keys or bearers "
-                "(step 'accounts', step 'credentials')") in err
+                "(step 'accounts', step 'credentials', step 'link', step 'links')") in err
         assert ("upstream 'spare' has verify_tls: false: its certificate is not checked") in err
     finally:
         bridge.stop()
