@@ -5,6 +5,8 @@ the routing write, each problem at its file:line."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +183,16 @@ def test_ambiguous_and_twice_routed_names_are_problems(tmp_path: Path,
         "routing: DebtorService.Environment_Get is routed twice (also as Environment_Get)",
     ]
     assert all(problem.line for problem in problems)
+
+
+def test_check_prints_the_ambiguity_at_its_line_and_exits_1(tmp_path: Path) -> None:
+    path = _write(tmp_path, routing={"operations": {"List_GetAll": "rest"}})
+
+    done = subprocess.run([sys.executable, "-m", "bridge", "check", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    line = next(number for number, text in enumerate(path.read_text().splitlines(), 1)
+                if "List_GetAll:" in text)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (f"{path}:{line}: routing: operation 'List_GetAll' is in several services "
+            "(CompanyService, DebtorService)") in done.stderr
