@@ -118,7 +118,7 @@ class Console:
             if not self._known(name):
                 return _text(404, "No such operation.\n")
             return Response(200, pages.operation_page(name, csrf), _HTML)
-        if path.startswith("/console/api/operations"):
+        if path == "/console/api/operations" or path.startswith("/console/api/operations/"):
             try:
                 since = self._since(environ)
             except ValueError as exc:
