@@ -315,29 +315,36 @@ class LoginRecords:
     reference that only the tokens carry.
 
     A worker remembers which records it has written and until when, so a login whose user,
-    bearer and accounts it has seen writes nothing; a record is written again only when a
-    new token would outlive it (it is kept twice as long as the token that wrote it).
+    bearer and accounts it has seen writes nothing. A record is written again (under the
+    same reference) when a new token would outlive it (it is kept twice as long as the token
+    that wrote it), and at most once a minute otherwise: a store that lost its data (a Redis
+    restarted without persistence) has the records of live logins back within a minute.
     """
 
     _REMEMBERED = 4096
+    REWRITE_AFTER = 60.0
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._written: dict[tuple[str, str], tuple[bytes, float, list[Any]]] = {}
+        # (subject, bearer) -> (reference, kept until, accounts, written at)
+        self._written: dict[tuple[str, str], tuple[bytes, float, list[Any], float]] = {}
 
     def reference(self, grant: Grant, until: float) -> bytes:
+        now = time.time()
         known = self._written.get((grant.subject, grant.bearer))
-        if known is not None and known[1] >= until and known[2] == grant.accounts:
+        same = known is not None and known[2] == grant.accounts
+        if known is not None and same and known[1] >= until and (
+                now - known[3] < self.REWRITE_AFTER):
             return known[0]
-        reference = secrets.token_bytes(16)
-        keep = max(until - time.time(), 1.0) * 2
+        reference = known[0] if known is not None and same else secrets.token_bytes(16)
+        keep = max(until - now, 1.0) * 2
         record = json.dumps({"bearer": grant.bearer, "accounts": grant.accounts},
                             separators=(",", ":"))
         self._store.set(_login_key(reference), seal(reference, record), keep)
         if known is None and len(self._written) >= self._REMEMBERED:
             self._written.pop(next(iter(self._written)), None)
-        self._written[(grant.subject, grant.bearer)] = (reference, time.time() + keep,
-                                                        grant.accounts)
+        self._written[(grant.subject, grant.bearer)] = (reference, now + keep, grant.accounts,
+                                                        now)
         return reference
 
     @staticmethod
