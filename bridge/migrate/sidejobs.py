@@ -71,7 +71,8 @@ class SideJobs:
         """Learn the user's accounts and names from a legacy answer (legacy mode), and keep the
         exchange while recording."""
         record = self._recording(exchange)
-        if rule.learn_accounts is not None or record:
+        verifier = rule.verify is not None and rule.verify.learn
+        if rule.learn_accounts is not None or record or verifier:
             self._submit(exchange, lambda: self._learn(rule, exchange, reply, record))
 
     def shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
@@ -136,6 +137,9 @@ class SideJobs:
         if record:
             self._capture(rule, exchange, legacy)
         self._learn_from(rule, exchange, legacy)
+        if legacy.kind == "result":
+            # The legacy service accepted the header it was passed (verify.learn).
+            self.engine.learn_verifier(rule, exchange.request)
 
     def _capture(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
         assert self.recordings is not None

@@ -416,6 +416,18 @@ class RuleEngine:
         if remembering is not None:
             self.remembered.put(remembering.key, {}, remembering.ttl)
 
+    def learn_verifier(self, rule: Rule, request: Mapping[str, Any]) -> bool:
+        """Learn the credentials of a request the legacy service has just answered without a
+        Fault (legacy mode: it was passed through, and nothing else checked it). Only for
+        strategy legacy, whose refusals are Faults: any answer means accepted credentials."""
+        verify = rule.verify
+        if (verify is None or not verify.learn or verify.strategy != "legacy"
+                or self.legacy_retired()):
+            return False
+        inputs, _ = self._inputs(rule, request)
+        self._learn_verifier(verify, {"input": inputs})
+        return True
+
     def _check_learned(self, verify: Verify, scope: dict[str, Any]) -> None:
         verifiers = self.context.verifiers
         username = str(scope["input"].get(verify.username) or "")

@@ -389,3 +389,40 @@ def test_the_example_serves_out_of_the_box_in_demo_mode(tmp_path: Path) -> None:
             demo.stderr.read_text()
     finally:
         demo.stop()
+
+
+def test_legacy_mode_learns_the_tokens_nmbrs_accepted_as_it_passes_them(
+        nmbrs_sandbox: Server, tmp_path: Path) -> None:
+    from bridge.auth.verifiers import LearnedVerifiers
+
+    user = next(u for u in SEED.users if u not in (MASTER, BAKERY))
+    store = f"sqlite:///{tmp_path}/state.sqlite3"
+    passing = _config(tmp_path, nmbrs_sandbox, store,
+                      routing="routing:\n  default: legacy\n  unmapped: legacy\n")
+    before = start_bridge(tmp_path / "legacy", passing, workers=1, env=_environment())
+    try:
+        companies = zeep.Client(_wsdl(before, "CompanyService")).service
+        assert len(companies.List_GetAll(_soapheaders=_auth(user))) > 100   # Nmbrs' answer
+        with pytest.raises(zeep.exceptions.Fault):                           # Nmbrs' 1001
+            companies.List_GetAll(_soapheaders=_auth(dataclasses.replace(user, token="1" * 32)))
+        learned = SqliteStore(str(tmp_path / "state.sqlite3"))
+        try:
+            verifiers = LearnedVerifiers(learned, STATE_KEY.encode())
+            deadline = time.monotonic() + 10
+            while not verifiers.known(user.username):
+                assert time.monotonic() < deadline, "the passed-through token was not learned"
+                time.sleep(0.05)
+            assert not verifiers.verify(user.username, "1" * 32)
+        finally:
+            learned.close()
+    finally:
+        before.stop()
+
+    after = start_bridge(tmp_path / "after", _config(tmp_path, nmbrs_sandbox, store, legacy=False),
+                         workers=1, env=_environment())
+    try:
+        debtors = zeep.Client(_wsdl(after, "DebtorService")).service
+        header = {"AuthHeader": {"Username": user.username, "Token": user.token}}
+        assert debtors.Environment_Get(_soapheaders=header).SubDomain == "acmepayroll"
+    finally:
+        after.stop()
