@@ -248,6 +248,24 @@ def test_soap12_as_text_xml_faults_in_soap12(nmbrs_bridge: Server) -> None:
     assert fault.find(f"{{{SOAP12}}}Detail") is not None
 
 
+def test_helloid_envelope_with_prefixed_elements(nmbrs_bridge: Server) -> None:
+    # Tools4ever's HelloID connector, as its PowerShell writes it: SOAP 1.2 posted as text/xml,
+    # prefixed header members, a body element with a redundant default namespace beside its
+    # prefix.
+    ns = _ns("CompanyService")
+    envelope = (
+        f'<soap12:Envelope xmlns:soap12="{SOAP12}" xmlns:com="{ns}"><soap12:Header>'
+        f"<com:AuthHeaderWithDomain><com:Username>{USER}</com:Username>"
+        f"<com:Token>{TOKEN}</com:Token></com:AuthHeaderWithDomain></soap12:Header>"
+        f'<soap12:Body><com:List_GetAll xmlns="{ns}"/></soap12:Body></soap12:Envelope>')
+    response = requests.post(f"{nmbrs_bridge.url}/soap/v3/CompanyService.asmx",
+                             data=envelope.encode(), timeout=10,
+                             headers={"Content-Type": "text/xml; charset=utf-8"})
+
+    assert _result(response, "CompanyService", "List_GetAll").findtext(
+        f"{{{ns}}}Company/{{{ns}}}Name") == PRIMARY
+
+
 def test_no_soapaction_finds_the_operation_by_its_body_element(nmbrs_bridge: Server) -> None:
     # Vandebron's connector: SOAP 1.1, no SOAPAction header at all, no Domain.
     response = _post(nmbrs_bridge, "CompanyService", "List_GetAll", _header("CompanyService"),
