@@ -311,6 +311,8 @@ def _print_banner(config: Config, host: str, port: int,
     print(f"soap-bridge {__version__} listening on {base} ({config.workers} workers)", flush=True)
     for served in config.served:
         print(f"WSDL: {base}{served.path}?wsdl", flush=True)
+    if config.operator_keys:
+        print(f"Migration console: {base}/console/ (log in with an operator key)", flush=True)
     if demo_user is not None:
         username, password = demo_user
         # Escaped as XML attributes: seed values may hold quotes or ampersands.

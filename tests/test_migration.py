@@ -91,6 +91,7 @@ def test_the_console_example_shows_demo_traffic_within_seconds(tmp_path: Path) -
                            f"http://127.0.0.1:{port}/healthz",
                            {"SOAP_BRIDGE_OPERATOR_KEY": OPERATOR_KEY})
     try:
+        assert f"Migration console: {bridge.url}/console/" in bridge.output()
         traffic = _run("demo-traffic", "--config", str(REPO / "examples" / "console.yaml"),
                        "--url", bridge.url, "--rate", "20", "--duration", "3s", cwd=tmp_path)
         assert traffic.returncode == 0, traffic.stderr
