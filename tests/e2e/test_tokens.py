@@ -1,6 +1,7 @@
 """Sealed AuthenticationTokens on real bridges: a warm login writes nothing to the store (as
 Redis's MONITOR sees it); single-use tokens used once across two bridges on one Redis; key
-rotation across a fleet; `soap-bridge revoke`; scoped tokens refused outside their scope."""
+rotation across a fleet; `soap-bridge revoke`; scoped tokens refused outside their scope; a
+single-use token raced by two workers on SQLite."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,21 @@ def test_a_single_use_token_is_refused_on_its_second_use_on_another_bridge(
         assert again.status_code == 400
         assert again.json() == {"error": "invalid_grant", "error_description":
                                 "subject_token: the token was for one use and has been used"}
+
+
+def test_a_single_use_token_is_used_once_by_two_workers_on_sqlite(sandbox: Server,
+                                                                 tmp_path: Path) -> None:
+    rules = _rules(tmp_path, kind="single-use")
+    store = f"sqlite:///{tmp_path / 'state' / 'bridge.sqlite3'}"
+    bridge = start_bridge(tmp_path, _config(tmp_path, sandbox, store, ["token_key_new"], rules),
+                          workers=2, env=KEYS)
+    try:
+        token = _login(bridge)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = sorted(pool.map(lambda _: _exchange(bridge, token).status_code, range(8)))
+        assert statuses == [200] + [400] * 7
+    finally:
+        bridge.stop()
 
 
 def test_tokens_of_the_old_key_open_on_the_rotated_bridge_not_the_other_way(
