@@ -90,8 +90,8 @@ class IdMap:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        # Once written, a pair never changes but for a minted int replaced: the near copy
-        # keeps legacy pairs only, and minted ints until a learn replaces them here.
+        # Once written, a pair never changes but for a minted int replaced by a legacy
+        # pair: the near copy keeps legacy ints (and any GUID of an int) only.
         self._near: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -117,7 +117,10 @@ class IdMap:
         if found is None:
             found = self._store.get(key)
         if isinstance(found, int) and not isinstance(found, bool):
-            self._near_put(key, found)
+            if not minted(found):
+                # A minted int may still give way to a legacy pair another instance learns:
+                # read from the store each time, so every instance answers the same.
+                self._near_put(key, found)
             return found
         if not mint:
             return None
@@ -126,7 +129,6 @@ class IdMap:
             verdict, value = self._store.update([key, int_key(kind, number)], _CLAIM,
                                                 [number, text, ID_TTL, 0])
             if verdict != "taken":
-                self._near_put(key, int(value))
                 return int(value)
         log.error("id not minted", extra={"detail": f"{kind}: {_MINT_ATTEMPTS} collisions"})
         return None

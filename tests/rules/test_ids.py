@@ -146,3 +146,11 @@ def _rule(tmp_path: Path, text: str) -> Any:
     path = tmp_path / "rule.yaml"
     path.write_text(text)
     return compile_rule(str(path))
+
+
+def test_an_instance_sees_a_minted_int_replaced_by_another_at_once(store: Store) -> None:
+    guid, one, other = str(uuid.uuid4()), IdMap(store), IdMap(store)
+    minted = one.int_of("company", guid)
+    assert other.int_of("company", guid) == minted
+    other.learn("company", 60009, guid)
+    assert one.int_of("company", guid) == 60009
