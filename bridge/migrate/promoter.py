@@ -28,6 +28,7 @@ log = logging.getLogger("bridge.migrate")
 
 LEASE_KEY = "migrate:promotion-lease"
 BY_RULE = "promotion rule"
+LOOKBACK = 7 * 86400.0
 _COUNTER_TTL = 2 * 86400
 # Outcomes of a request answered in rest or fallback mode that count as a REST error.
 _REST_ERRORS = frozenset({UNAVAILABLE, "fallback", "internal_error"})
@@ -133,7 +134,11 @@ class Promoter:
         if not self._store.update([LEASE_KEY], LEASE, [self._holder, ttl]):
             return []
         now = time.time() if now is None else now
-        records = self._store.records(STREAM, 0.0)
+        # The evidence is read back over a bounded past, not every record kept: a week, or
+        # longer where a rule's `over` asks for more.
+        lookback = max([LOOKBACK, *(span + 86400 for route in routes
+                                    for span in _spans(route))])
+        records = self._store.records(STREAM, now - lookback)
         decisions = []
         for route in routes:
             rule = plan.rules.get(route.operation)
@@ -267,6 +272,18 @@ class Promoter:
         if decided is None:
             raise ValueError("the mode changed meanwhile; look again")
         return decided
+
+
+def _spans(route: OperationRoute) -> list[float]:
+    """The `over` and `window` lengths of every promotion rule of a route."""
+    spans = []
+    for promotion in (route.promotion, *(c.promotion for c in route.cohorts)):
+        if promotion is None:
+            continue
+        spans += [step.over for step in (promotion.to_verify, promotion.to_rest) if step]
+        if promotion.fall_back is not None:
+            spans.append(promotion.fall_back.window)
+    return spans
 
 
 def _promotions(route: OperationRoute) -> bool:
