@@ -135,3 +135,15 @@ def test_a_referenced_legacy_value_compares_equal_to_the_same_rest_value() -> No
     assert settled["R"]["Token"] == recorded["R"]["Token"]  # another token: still the reference
     assert settle(recorded, rest, None)["R"]["Token"] == "t2"  # no key: assumed the same
     assert settle(recorded, {"R": {}}, KEY)["R"]["Token"] == recorded["R"]["Token"]
+
+
+def test_a_broken_secrets_file_is_named_by_line(tmp_path: Path) -> None:
+    from bridge.migrate.replay import load_secrets
+
+    path = tmp_path / "secrets.yaml"
+    path.write_text("jdoe@example.com: Password\nmulti: [unclosed\n")
+    with pytest.raises(ValueError, match=r"secrets.yaml:3: not YAML"):
+        load_secrets(str(path))
+    path.write_text("- a list\n")
+    with pytest.raises(ValueError, match="map each user name"):
+        load_secrets(str(path))
