@@ -238,7 +238,10 @@ def _replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail("replay", str(exc))
     if args.export_tests:
-        count = export_tests(entries, args.export_tests, config_path, args.secrets)
+        try:
+            count = export_tests(entries, args.export_tests, config_path, args.secrets)
+        except OSError as exc:
+            return _fail("replay", f"cannot write {args.export_tests}: {exc.strerror or exc}")
         print(f"{count} contract tests (one per request shape, from {len(entries)} recorded "
               f"exchanges) written to {args.export_tests}; run: pytest {args.export_tests}")
         return 0
