@@ -228,13 +228,19 @@ class TokenIssuer:
         A sealed token cannot change once handed out, so the legacy token is kept beside it:
         one small record, sealed under the token, written only while the legacy service is
         in use (a rule with legacy_token, in verify mode or with legacy login)."""
-        grant = self.resolve(token, consume=False)
-        if grant is None:
+        opened = self._open(token)
+        found = opened.grant if isinstance(opened, _Sealed) else self._stored(token)
+        if found is None:
+            return False
+        # Within its own scope: the login that minted it is the use it was minted for.
+        grant = self._settle(token, found, found.scope, False,
+                             opened.reference if isinstance(opened, _Sealed) else None)
+        if not isinstance(grant, Grant):
             return False
         remaining = grant.expires_at - time.time()
         if remaining <= 0:
             return False
-        if isinstance(self._open(token), _Sealed):
+        if isinstance(opened, _Sealed):
             self._store.set(_legacy_key(grant.token_id), seal(token.encode(), legacy_token),
                             remaining)
             return True

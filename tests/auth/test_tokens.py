@@ -341,6 +341,12 @@ def test_a_legacy_token_can_be_attached_for_the_rest_of_the_tokens_life(form: st
     assert grant is not None and grant.legacy_token == "legacy-123"
     assert grant.bearer == GRANT.bearer
     assert not issuer.attach_legacy("unknown", "x")
+    # A scoped or single-use token takes its legacy token too, without being spent.
+    for kind, scope in ((SCOPED, {"package": "p-1"}), (SINGLE_USE, {})):
+        bound = issuer.issue(Grant(GRANT.subject, GRANT.bearer, kind=kind, scope=scope), form, 60)
+        assert issuer.attach_legacy(bound, "legacy-456")
+        grant = issuer.resolve(bound, scope)
+        assert grant is not None and grant.legacy_token == "legacy-456"
     time.sleep(0.6)
     assert issuer.resolve(token) is None  # attaching did not extend the token's life
 
