@@ -83,7 +83,8 @@ def read_envelope(
     """Check transport headers and envelope agree, then split out header and body.
 
     `by_envelope`: the SOAP version is the Envelope's whatever the Content-Type says, as
-    ASMX reads it (field clients post SOAP 1.2 envelopes as text/xml, FACTS nmbrs §2.1);
+    ASMX reads it (field clients post SOAP 1.2 envelopes as text/xml, FACTS nmbrs §2.1;
+    [INFERRED] there that Nmbrs accepts them, since those clients run against production);
     WCF refuses the mismatch."""
     media, params = _split_content_type(content_type)
     if media == ns.SOAP11_CONTENT_TYPE:
@@ -199,8 +200,10 @@ def write_fault(fault: Fault, version: str, style: str = WCF) -> bytes:
 
 
 def _write_asmx_fault(fault: Fault, version: str) -> bytes:
-    """The Fault as ASMX writes it (FACTS nmbrs §2.4): the Envelope's three declarations,
-    `soap:Server` (1.2 `soap:Receiver`) whatever the cause, an empty detail."""
+    """The Fault as ASMX writes it (FACTS nmbrs §2.4, [INFERRED] there from ASMX's standard
+    wrapping of an exception; the `---> NNNN:` tail is what clients parse, §3.1): the
+    Envelope's three declarations, `soap:Server` (1.2 `soap:Receiver`) whatever the cause,
+    an empty detail."""
     env_ns = _ENV_NS[version]
     envelope = etree.Element(f"{{{env_ns}}}Envelope",
                              nsmap={"soap": env_ns, "xsi": ns.XSI, "xsd": ns.XSD})

@@ -58,32 +58,18 @@ class SoapService:
 
     def __init__(self, wsdl_paths: str | Sequence[str]) -> None:
         paths = [wsdl_paths] if isinstance(wsdl_paths, str) else list(wsdl_paths)
+        documents = [_load(path) for path in paths]
         self.wsdl_path = paths[0]
-        settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
-        documents: list[tuple[str, Document]] = []
-        for path in paths:
-            try:
-                documents.append((path, Document(path, Transport(),  # type: ignore[arg-type]
-                                                 settings=settings)))
-            except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
-                raise ConfigError([Problem(path, None, f"cannot load WSDL: {exc}")]) from exc
-        owners: dict[str, str] = {}
-        for path, document in documents:
-            for service_name in document.services:
-                if service_name in owners:
-                    raise ConfigError([Problem(path, None, (
-                        f"wsdl:service {service_name} is also in {owners[service_name]}: the "
-                        "service names qualify the operations, so they must differ"))])
-                owners[service_name] = path
-        self.qualified = len(owners) > 1
+        # The first WSDL's schema (the tests' zeep path reads with it).
+        self._types = documents[0][1].types
+        self.qualified = len(_service_names(documents)) > 1
         self.ports: dict[str, Port] = {}
         self.operations: dict[str, Operation] = {}
         # Each operation's schema and what it declares: the WSDLs are compiled apart.
         self._schemas: dict[str, tuple[Any, Declarations]] = {}
         self._header_shapes: dict[str, Field] = {}
         for path, document in documents:
-            self.wsdl_path, self._types = path, document.types
-            self._declared = Declarations(xsd.declarations(document.types))
+            source = _Source(path, document.types, Declarations(xsd.declarations(document.types)))
             for service_name, service in document.services.items():
                 for port_name, port in service.ports.items():
                     address = urlsplit(port.binding_options.get("address", "")).path
@@ -92,8 +78,7 @@ class SoapService:
                         raise ConfigError([Problem(path, None, (
                             f"services {existing.service} and {service_name} are both at "
                             f"{address}: each endpoint path serves one service"))])
-                    self._add_port(service_name, port_name, address, port.binding)
-        self.wsdl_path = paths[0]
+                    self._add_port(source, service_name, port_name, address, port.binding)
         # Compiled once here, so reading requests and answering never pay for zeep's schema walk.
         self._readers: dict[str, RequestReader] = {}
         self._writers: dict[str, AnswerWriter] = {}
@@ -105,14 +90,16 @@ class SoapService:
             if writer is not None:
                 self._writers[name] = writer
 
-    def _add_port(self, service: str, port_name: str, path: str, binding: Any) -> None:
+    def _add_port(self, source: _Source, service: str, port_name: str, path: str,
+                  binding: Any) -> None:
         # ASMX-style WSDLs bind the same operations twice (SOAP 1.1 and 1.2) at one
         # address: both bindings share the operation and the endpoint.
         existing = self.ports.get(path)
         by_action: dict[str, Operation] = dict(existing.by_action) if existing else {}
         by_element: dict[str, Operation] = dict(existing.by_element) if existing else {}
         for name, op in binding._operations.items():
-            operation = self._operation(service, port_name, path, self.key(service, name), op)
+            operation = self._operation(source, service, port_name, path,
+                                        self.key(service, name), op)
             if operation.action:
                 by_action[operation.action] = operation
             by_element[operation.input_qname] = operation
@@ -122,13 +109,14 @@ class SoapService:
         by_local_name = {name: ops[0] for name, ops in local_names.items() if len(ops) == 1}
         self.ports[path] = Port(service, port_name, path, by_action, by_element, by_local_name)
 
-    def _operation(self, service: str, port: str, path: str, name: str, op: Any) -> Operation:
+    def _operation(self, source: _Source, service: str, port: str, path: str, name: str,
+                   op: Any) -> Operation:
         input_element, output_element = op.input.body, op.output.body
         known = self.operations.get(name)
         if known is not None:
             if (known.input_qname, known.output_qname) != (input_element.qname.text,
                                                            output_element.qname.text):
-                raise ConfigError([Problem(self.wsdl_path, None,
+                raise ConfigError([Problem(source.path, None,
                                            f"operation {name} is defined twice, differently")])
             return known
         input_shape, output_shape = xsd.shape(input_element), xsd.shape(output_element)
@@ -148,7 +136,7 @@ class SoapService:
             _output_element=output_element,
         )
         self.operations[name] = operation
-        self._schemas[name] = (self._types, self._declared)
+        self._schemas[name] = (source.schema, source.declared)
         return operation
 
     def key(self, service: str, name: str) -> str:
@@ -310,6 +298,36 @@ class SoapService:
         except (ZeepError, ValueError, TypeError) as exc:
             raise SoapClientError(f"{operation.name} response does not match the WSDL: {exc}") from exc
         return _plain(serialize_object(value, dict)) or {}
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One WSDL file as zeep compiled it: where it is, its schema, what the schema declares."""
+
+    path: str
+    schema: Any
+    declared: Declarations
+
+
+def _load(path: str) -> tuple[str, Document]:
+    settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
+    try:
+        return path, Document(path, Transport(), settings=settings)  # type: ignore[arg-type]
+    except (OSError, ZeepError, etree.XMLSyntaxError) as exc:
+        raise ConfigError([Problem(path, None, f"cannot load WSDL: {exc}")]) from exc
+
+
+def _service_names(documents: Sequence[tuple[str, Document]]) -> dict[str, str]:
+    """Each wsdl:service name and its file; the names must differ, as they qualify operations."""
+    owners: dict[str, str] = {}
+    for path, document in documents:
+        for name in document.services:
+            if name in owners:
+                raise ConfigError([Problem(path, None, (
+                    f"wsdl:service {name} is also in {owners[name]}: the service names "
+                    "qualify the operations, so they must differ"))])
+            owners[name] = path
+    return owners
 
 
 def _moved(data: bytes, ours: str, theirs: str) -> bytes:
