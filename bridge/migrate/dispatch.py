@@ -140,8 +140,10 @@ class Dispatcher:
         if rule is None:
             if mode != LEGACY or not legacy_live:
                 # The request was valid: the gap is ours, so a Server (1.2: Receiver) Fault.
-                reason = ("" if mode != LEGACY else " and no legacy service to pass it to"
-                          if self.legacy is None else self._retired())
+                reason = ""
+                if mode == LEGACY:
+                    reason = (" and no legacy service to pass it to" if self.legacy is None
+                              else self._retired())
                 raise SoapServerError(
                     f"Operation {operation.name} is not yet migrated: this bridge has no rule "
                     f"for it{reason}.", reason="not_migrated"
