@@ -1,14 +1,17 @@
 """Sealed AuthenticationTokens on real bridges: a warm login writes nothing to the store (as
 Redis's MONITOR sees it); single-use tokens used once across two bridges on one Redis; key
 rotation across a fleet; `soap-bridge revoke`; scoped tokens refused outside their scope; a
-single-use token raced by two workers on SQLite."""
+single-use token raced by two workers on SQLite; the legacy swap spending a single-use token
+bound to one operation."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +23,7 @@ import redis
 import requests
 import yaml
 
-from tests.servers import REPO, Server, post_login, start_bridge, write_config
+from tests.servers import REPO, USERS_NS, USERS_PATH, Server, post_login, start_bridge, write_config
 from tests.soapxml import auth_result
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -220,5 +223,47 @@ def test_a_scoped_token_is_refused_outside_its_scope(sandbox: Server, tmp_path: 
         assert exchanged.status_code == 400
         assert exchanged.json()["error_description"] == (
             "subject_token: the token is not valid for this use")
+    finally:
+        bridge.stop()
+
+
+def _users_call(bridge: Server, operation: str, token: str) -> bytes:
+    body = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            f'<{operation} xmlns="{USERS_NS}"><Request '
+            'ContextIdentifier="821ae27f-027c-4f21-a2e5-1667fc9b650a" UserName="jdoe@example.com" '
+            f'AuthenticationToken="{token}"/></{operation}></s:Body></s:Envelope>')
+    answer = requests.post(bridge.url + USERS_PATH, headers={"Content-Type": "text/xml"},
+                           data=body, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+def _legacy_attached(store: Path, count: int) -> bool:
+    with sqlite3.connect(store) as connection:
+        rows = connection.execute("SELECT count(*) FROM entries WHERE key LIKE 'token-legacy:%'")
+        return int(rows.fetchone()[0]) >= count
+
+
+def test_the_legacy_swap_honours_single_use_and_scope(sandbox: Server, tmp_path: Path) -> None:
+    rules = _rules(tmp_path, kind="single-use", scope={"operation": "ListUsers"})
+    store = tmp_path / "state" / "bridge.sqlite3"
+    config = write_config(tmp_path, sandbox.url, mappings=str(rules), remember=True,
+                          store=f"sqlite:///{store}",
+                          legacy={"base_url": sandbox.url, "read_timeout": "5s"},
+                          routing={"operations": {"AuthenticateUser": {"mode": "rest"}}})
+    bridge = start_bridge(tmp_path, config, workers=1)
+    try:
+        first, second = _login(bridge), _login(bridge)
+        # The legacy logins run beside the requests; the swap needs their tokens attached.
+        deadline = time.monotonic() + 10
+        while not _legacy_attached(store, 2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Outside its scope (another operation): not swapped, and not spent.
+        refused = b"Authentication token is invalid or has expired."
+        assert refused in _users_call(bridge, "GetUser", first)
+        assert b'ListUsersResult Success="true"' in _users_call(bridge, "ListUsers", first)
+        # Spent by that swap: the second use goes to the legacy service as sent, and fails.
+        assert refused in _users_call(bridge, "ListUsers", first)
+        assert b'ListUsersResult Success="true"' in _users_call(bridge, "ListUsers", second)
     finally:
         bridge.stop()
