@@ -72,7 +72,8 @@ class SideJobs:
         exchange while recording."""
         record = self._recording(exchange)
         verifier = rule.verify is not None and rule.verify.learn
-        if rule.learn_accounts is not None or record or verifier:
+        ids = bool(rule.learn_ids) and not rule.changes_data
+        if rule.learn_accounts is not None or record or verifier or ids:
             self._submit(exchange, lambda: self._learn(rule, exchange, reply, record))
 
     def shadow(self, plan: Plan, rule: Rule, exchange: Exchange, reply: SoapReply,
@@ -140,6 +141,11 @@ class SideJobs:
         if legacy.kind == "result":
             # The legacy service accepted the header it was passed (verify.learn).
             self.engine.learn_verifier(rule, exchange.request)
+            if rule.learn_ids and not rule.changes_data:
+                # Ids need the REST side's GUIDs beside the legacy ints: the rule's dry run,
+                # as in shadow mode, with no comparison recorded.
+                self._learn_ids(rule, legacy, self.engine.run(rule, exchange.request,
+                                                              dry_run=True))
 
     def _capture(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
         assert self.recordings is not None

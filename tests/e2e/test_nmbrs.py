@@ -31,7 +31,7 @@ import zeep.exceptions
 from suds import WebFault
 from suds.client import Client as SudsClient
 
-from bridge.rules.ids import MINT_FLOOR
+from bridge.rules.ids import MINT_FLOOR, IdMap
 from bridge.sandbox.nmbrs.seed import load_nmbrs_seed
 from bridge.store.sqlite import SqliteStore
 from tests.servers import REPO, Server, start_bridge, start_sandbox
@@ -391,7 +391,7 @@ def test_the_example_serves_out_of_the_box_in_demo_mode(tmp_path: Path) -> None:
         demo.stop()
 
 
-def test_legacy_mode_learns_the_tokens_nmbrs_accepted_as_it_passes_them(
+def test_legacy_mode_learns_the_tokens_and_ids_nmbrs_gave_as_it_passes_them(
         nmbrs_sandbox: Server, tmp_path: Path) -> None:
     from bridge.auth.verifiers import LearnedVerifiers
 
@@ -399,6 +399,7 @@ def test_legacy_mode_learns_the_tokens_nmbrs_accepted_as_it_passes_them(
     store = f"sqlite:///{tmp_path}/state.sqlite3"
     passing = _config(tmp_path, nmbrs_sandbox, store,
                       routing="routing:\n  default: legacy\n  unmapped: legacy\n")
+    _connect(tmp_path, passing, user)   # so the side path can see REST's GUIDs beside
     before = start_bridge(tmp_path / "legacy", passing, workers=1, env=_environment())
     try:
         companies = zeep.Client(_wsdl(before, "CompanyService")).service
@@ -413,6 +414,12 @@ def test_legacy_mode_learns_the_tokens_nmbrs_accepted_as_it_passes_them(
                 assert time.monotonic() < deadline, "the passed-through token was not learned"
                 time.sleep(0.05)
             assert not verifiers.verify(user.username, "1" * 32)
+            # And the ids: Nmbrs' ints beside REST's GUIDs, matched by number and name.
+            table = IdMap(learned)
+            while table.int_of("company", ACME_BOUW.guid, mint=False) is None:
+                assert time.monotonic() < deadline + 10, "no id learned in legacy mode"
+                time.sleep(0.05)
+            assert table.int_of("company", ACME_BOUW.guid, mint=False) == ACME_BOUW.id
         finally:
             learned.close()
     finally:
