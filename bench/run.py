@@ -45,6 +45,8 @@ from bench.servers import Fleet, Server, free_port
 
 DEFAULT_STORE = "redis://127.0.0.1:6379/9"
 API_USERNAME_ENV = "BENCH_API_USERNAME"
+# The API user's key: the api-key pack's signing-link rules read it (not a login's).
+API_KEY_ENV = "BENCH_API_KEY"
 STATE_KEY_ENV = "SOAP_BRIDGE_STATE_KEY"
 EXTRA_USERS = 100
 WARM_UPS = 5
@@ -99,6 +101,7 @@ class Bench:
         self.api_username, self.api_key = api_user()
         self.state_key = secrets.token_urlsafe(32)
         self.bridge_env = {**os.environ, API_USERNAME_ENV: self.api_username,
+                           API_KEY_ENV: self.api_key,
                            STATE_KEY_ENV: self.state_key, "PYTHONUNBUFFERED": "1"}
         self.cold_rules = write_cold(work / "mappings-cold")
         self.logins = [soap.login(user, self.api_key) for user in self.users]
@@ -139,7 +142,8 @@ class Bench:
             "mappings": [str(self.cold_rules if row.cold else REPO / "mappings" / "assuresign-api-key")],
             "store": f"sqlite:///{folder / 'state.sqlite3'}",
             "upstreams": {"account": upstream, "esign": upstream},
-            "secrets": {"api_username": {"env": API_USERNAME_ENV}},
+            "secrets": {"api_username": {"env": API_USERNAME_ENV},
+                        "api_key": {"env": API_KEY_ENV}},
             "vars": {"expired_password_url": "https://sandbox.invalid/ChangePassword?expired=1"},
             "log_level": "warning",
         }
@@ -314,7 +318,8 @@ class Bench:
         self.reset_sandbox()
         warm = Row("profile", "bridge", 1, "", store="sqlite")
         return profile_bridge(self.bridge_config(warm, folder), self.state_key,
-                              {API_USERNAME_ENV: self.api_username}, self.logins, count,
+                              {API_USERNAME_ENV: self.api_username, API_KEY_ENV: self.api_key},
+                              self.logins, count,
                               folder / "metrics")
 
 
