@@ -319,9 +319,12 @@ def load_config(path: str) -> Config:
             upstreams[name] = endpoint
     legacy = _endpoint(reader, data, "legacy", data["legacy"], "legacy") if "legacy" in data else None
     legacy_retired_at = None
-    if legacy is not None and isinstance(data["legacy"], LocatedDict):
-        legacy_retired_at = reader.read(data["legacy"], {"retired_at": _moment}, also=(
-            *_ENDPOINT, "base_url", "breaker"), noun="upstream setting").get("retired_at")
+    if legacy is not None and "retired_at" in data["legacy"]:
+        # Read here, not by _endpoint: an Endpoint has no retirement (the key is allowed there).
+        try:
+            legacy_retired_at = _moment("retired_at", data["legacy"]["retired_at"])
+        except ValueError as exc:
+            reader.problem(data["legacy"], "retired_at", str(exc))
 
     routing, routing_problems = read_routing(data.get("routing"), path)
     reader.problems.extend(routing_problems)

@@ -354,3 +354,28 @@ def test_the_documented_defaults_are_the_ones_in_force(tmp_path: Path) -> None:
     assert wrong == {}
     assert config.lockout.quick_login_check == 0  # documented as "off"
     assert config.upstreams["a"].total_deadline == 13  # "connect_timeout + read_timeout (13 s)"
+
+
+@pytest.mark.parametrize(("written", "moment"), [
+    ("2027-03-01", "2027-03-01T00:00:00+00:00"),
+    ('"2027-03-01T01:00:00+01:00"', "2027-03-01T00:00:00+00:00"),
+    ('"2027-03-01T00:00:00Z"', "2027-03-01T00:00:00+00:00"),
+])
+def test_legacy_retired_at_is_a_moment_in_utc(tmp_path: Path, written: str, moment: str) -> None:
+    import datetime
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f'legacy: {{base_url: "https://legacy.example", retired_at: {written}}}\n')
+    retired = load_config(str(path)).legacy_retired_at
+    assert retired is not None
+    assert datetime.datetime.fromtimestamp(retired, datetime.UTC).isoformat() == moment
+
+
+def test_a_wrong_retired_at_is_told_once_beside_other_mistakes(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text('legacy: {base_url: "https://legacy.example", retired_at: soon, timout: 3s}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    problems = [str(p) for p in caught.value.problems]
+    assert len(problems) == 2, problems
+    assert any("retired_at is a date or date-time" in p for p in problems)
