@@ -68,21 +68,27 @@ class Promoter:
         self._plans = plans
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pid: int | None = None
+        self._seen: Plan | None = None  # the last plan found without promotion rules
         self._lock = threading.Lock()
 
     # -- the request path ---------------------------------------------------------------
 
     def ensure_running(self) -> None:
-        """Start the deciding thread in this process (gunicorn forks after start-up)."""
+        """Start the deciding thread in this process (gunicorn forks after start-up), once a
+        plan in force has promotion rules (a reload may bring the first)."""
         if self._pid == os.getpid():
             return
+        plan = self._plans()
+        if plan is self._seen:
+            return  # looked at this plan already: it has no promotion rules
         with self._lock:
             if self._pid == os.getpid():
                 return
+            if not any(_promotions(route) for route in plan.routing.operations.values()):
+                self._seen = plan
+                return
             self._pid = os.getpid()
             self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-            # Always: a reload may add promotion rules later. Without any, a round reads
-            # nothing from the store.
             threading.Thread(target=self._loop, name="promotion", daemon=True).start()
 
     @property

@@ -189,3 +189,23 @@ def test_without_a_legacy_service_no_mode_that_needs_it_is_set(store: Store,
     ModeOverlay(store).switch(OP, None, None, {"mode": "shadow", "ts": 1.0})
     promoter._pid = os.getpid()  # as if its thread ran already: none is started for a test
     assert promoter.in_force(OP, None, "rest") == "rest"
+
+
+def test_the_deciding_thread_starts_only_once_rules_exist(tmp_path: Path) -> None:
+    import threading
+
+    from bridge.store import MemoryStore
+
+    def deciders() -> int:
+        return sum(1 for thread in threading.enumerate() if thread.name == "promotion")
+
+    store = MemoryStore()
+    plans = [_plan(tmp_path, text="routing:\n  operations:\n    AuthenticateUser: shadow\n")]
+    promoter = Promoter(store, ModeOverlay(store), Audit(store), lambda: plans[-1])
+    before = deciders()
+    assert promoter.in_force(OP, None, "shadow") == "shadow"
+    assert deciders() == before  # no rules, no thread
+    plans.append(_plan(tmp_path, text=ROUTING.replace("promotion_check: 1s", "promotion_check: 1h")))
+    promoter.in_force(OP, None, "shadow")
+    promoter.in_force(OP, None, "shadow")
+    assert deciders() == before + 1  # a reload brought rules: one thread, once
