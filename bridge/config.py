@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from bridge.auth.keyring import secret_names
 from bridge.auth.lockout import LockoutPolicy
 from bridge.auth.ratelimit import Limit, RateLimits
+from bridge.contexts import ContextSettings, read_contexts
 from bridge.errors import ConfigError, Problem
 from bridge.facade.settings import FacadeSettings, SsoSettings, read_facade, upstream_problems
 from bridge.grants.settings import GrantProvider, read_grants
@@ -166,6 +167,8 @@ class Config:
     services: tuple[ServiceFile, ...] = ()
     # How every Fault looks: "wcf" or "asmx" (bridge/services.py).
     fault_style: str = "wcf"
+    # Who the bridge acts as for an account named without a token (`contexts:`, bridge/contexts.py).
+    contexts: ContextSettings = field(default_factory=ContextSettings)
 
     @property
     def served(self) -> tuple[ServiceFile, ...]:
@@ -207,6 +210,7 @@ _SECRET_HASH = re.compile(r"^(\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/
                           r"\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$")
 _SECTIONS += ("rest_facade", "sso")  # type: ignore[assignment]  # (bridge/facade)
 _SECTIONS += ("record",)  # type: ignore[assignment]  # (bridge/migrate/recording.py)
+_SECTIONS += ("contexts",)  # type: ignore[assignment]  # (bridge/contexts.py)
 
 
 def _log_level(key: str, value: Any) -> str:
@@ -426,6 +430,7 @@ def load_config(path: str) -> Config:
         **settings,
     )
     config = replace(config, record=read_record(reader, data))
+    config = replace(config, contexts=read_contexts(reader, data))
     if reader.problems:
         raise ConfigError(reader.problems)
     return config

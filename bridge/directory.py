@@ -111,6 +111,17 @@ class DirectoryFile:
             self._reload()
             return self._users.get(identity(username))
 
+    def holders(self, context_identifier: str) -> list[str]:
+        """The users (their identities) who hold the account: those whose primary account
+        it is first, then by name (bridge/contexts.py)."""
+        wanted = context_identifier.strip().casefold()
+        with self._lock:
+            self._reload()
+            found = [(not account["isPrimary"], name) for name, entry in self._users.items()
+                     for account in entry["accounts"]
+                     if account["contextIdentifier"].strip().casefold() == wanted]
+        return [name for _, name in sorted(found)]
+
     def _reload(self) -> None:
         try:
             stat = os.stat(self.path)

@@ -20,7 +20,8 @@ from bridge.check import load_rules
 from bridge.config import Config, resolve_secrets
 from bridge.console.routes import Console
 from bridge.console.session import ConsoleAuth
-from bridge.directory import ACCOUNTS_LOOKUP, Directory, LocalDirectory
+from bridge.contexts import holders_for
+from bridge.directory import ACCOUNTS_LOOKUP, Directory, DirectoryFile, LocalDirectory
 from bridge.grants.connect import build_keepers
 from bridge.grants.keeper import GrantKeepers
 from bridge.health import Readiness
@@ -178,6 +179,8 @@ def _engine_context(config: Config, store: Store, tokens: TokenIssuer,
         credentials=CredentialsFile(config.credentials_file) if config.credentials_file else None,
         remembered=RememberedResults(store, state_key),
         directory=own_directory.entry,
+        **holders_for(config.contexts, DirectoryFile(config.directory.file).holders
+                      if config.directory.file else None),
     )
 
 

@@ -243,7 +243,8 @@ def test_a_misspelt_key_gets_the_known_keys_and_a_suggestion(tmp_path: Path) -> 
     messages = _problems(path)
     assert messages == [
         f"{path}:3: unknown setting 'workrs': did you mean 'workers'? (known: "
-        "allow_readable_secret_files, credentials_file, directory, fault_style, grants, legacy, "
+        "allow_readable_secret_files, contexts, credentials_file, directory, fault_style, grants, "
+        "legacy, "
         "limits, listen, lockout, log_level, mappings, operator_keys, public_url, rate_limits, "
         "record, rest_facade, routing, sandbox, secrets, services, side_calls, sso, store, "
         "token_exchange, tokens, trusted_proxies, upstreams, vars, workers, wsdl, wsdl_path)",

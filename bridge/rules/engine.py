@@ -20,7 +20,16 @@ from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
 from bridge.rules.calls import Authorizer, GrantRefused, StepCall
 from bridge.rules.ids import IdMap
-from bridge.rules.model import INVALID_CREDENTIALS, UNAVAILABLE, Rule, Step, Verify
+from bridge.rules.model import (
+    BY_CONTEXT,
+    INVALID_CREDENTIALS,
+    TOKEN_REQUIRED,
+    UNAVAILABLE,
+    Rule,
+    SessionRule,
+    Step,
+    Verify,
+)
 from bridge.rules.remembered import RememberedResults
 from bridge.rules.template import IDS_IN_FORCE, VARS_IN_FORCE, lookup, render_value
 from bridge.store.base import Store
@@ -165,6 +174,11 @@ class EngineContext:
     verifiers: LearnedVerifiers | None = None
     # The legacy ints of REST GUIDs, for the int_id and guid filters (bridge/rules/ids.py).
     ids: IdMap | None = None
+    # The user the bridge acts as for an account named without a token (session
+    # without_token: context; bridge/contexts.py), None if no one holds it; and whether the
+    # configuration refuses such requests instead (contexts.require_token).
+    context_holder: Callable[[str], str | None] | None = None
+    require_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -307,6 +321,11 @@ class RuleEngine:
         if rest and scheme.lower() == "bearer":
             # An Authorization header's value is read as it came.
             token = rest.strip()
+        elif rest and spec.without_token == BY_CONTEXT:
+            # Another scheme (Basic): not the bridge's, and ignored as the legacy service did.
+            token = ""
+        if not token and spec.without_token == BY_CONTEXT:
+            return self._session_by_context(rule, spec, scope)
         scope_values = {name: str(value.render(scope) or "") for name, value in spec.scope.items()}
         grant = self.context.tokens.check(token, scope_values, consume=not dry_run) if token else None
         if not isinstance(grant, Grant):
@@ -321,7 +340,27 @@ class RuleEngine:
             if not wanted or wanted not in known:
                 raise Refusal(spec.context_refusal, "the account named is not one of the login's")
         return {"subject": grant.subject, "bearer": grant.bearer, "context": grant.context,
-                "accounts": grant.accounts}
+                "accounts": grant.accounts, "holder": ""}
+
+    def _session_by_context(self, rule: Rule, spec: SessionRule, scope: dict[str, Any]
+                            ) -> dict[str, Any]:
+        """The legacy way, for a request with no token: the account it names is the
+        credential (as the legacy service took it), and the session is the account's holder's.
+        No bearer: the rule's steps obtain one for `session.holder`."""
+        holders = self.context.context_holder
+        if holders is None or self.context.require_token:
+            reason = TOKEN_REQUIRED if TOKEN_REQUIRED in rule.reasons else spec.refusal
+            raise Refusal(reason, "no token given, and the configuration requires one"
+                          if holders is not None else "no token given, and no account holders")
+        assert spec.context is not None  # the compiler asks for it with without_token: context
+        wanted = str(spec.context.render(scope) or "").strip()
+        holder = holders(wanted) if wanted else None
+        if not holder:
+            raise Refusal(spec.context_refusal, "no token given, and no holder of the account "
+                          "named is known (contexts.holders, directory file)")
+        account = {"contextIdentifier": wanted, "accountID": wanted}
+        return {"subject": holder, "bearer": "", "context": f"{holder}:{wanted}",
+                "accounts": [account], "holder": holder}
 
     def _each(self, rule: Rule, step: Step, scope: dict[str, Any], run: _Run) -> dict[str, Any]:
         """A step with `each`: one call per item; each extracted value becomes the list of

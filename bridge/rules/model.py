@@ -31,6 +31,12 @@ INVALID_CREDENTIALS = "invalid_credentials"
 INVALID_TOKEN = "invalid_token"  # noqa: S105 - a reason name, not a secret
 # A session's login that does not have the account the request names (session.context).
 NOT_PERMITTED = "not_permitted"
+# A session's answers to a request with no token (SessionRule.without_token).
+REFUSE, BY_CONTEXT = "refuse", "context"
+WITHOUT_TOKEN = (REFUSE, BY_CONTEXT)
+# The refusal of a tokenless request where the configuration requires the token
+# (contexts.require_token), when the rule has that reason; else the session's refusal.
+TOKEN_REQUIRED = "token_required"  # noqa: S105 - a reason name, not a secret
 UNAVAILABLE = "unavailable"
 
 
@@ -273,6 +279,10 @@ class SessionRule(_KeyLines):
     # login's accounts, else the run is refused as `not_permitted`.
     context: Template | None = None
     context_refusal: str = NOT_PERMITTED
+    # A request with no token: `refuse` it, or take it the legacy way (`context`): the
+    # account its `context` names is the credential and the session is that account's
+    # holder's (bridge/contexts.py), unless the configuration requires the token.
+    without_token: str = REFUSE
     line: int = 0
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -655,7 +665,7 @@ class _Compiler:
             cache=cache,
             optional=bool(spec.get("optional", False)),
             retry=self.retry(spec),
-            **self.each(spec, step_id, cache is not None),
+            **self.each(spec, step_id, cache),
             line=spec.line,
             directory=directory,
             key_lines=spec.key_lines,
@@ -664,7 +674,7 @@ class _Compiler:
             throttle=self.throttle(spec),
         )
 
-    def each(self, spec: LocatedDict, step_id: str, cached: bool) -> dict[str, Any]:
+    def each(self, spec: LocatedDict, step_id: str, cache: StepCache | None) -> dict[str, Any]:
         """A step's `each` and `as`: called once per item of a list."""
         if "each" not in spec:
             if "as" in spec:
@@ -676,17 +686,22 @@ class _Compiler:
             self.problem(spec, "as", f"step {step_id!r}: as is a name of letters, digits and _ "
                          f"other than {', '.join(sorted(_SCOPES))}")
             name = "item"
-        if cached or "directory" in spec:
-            # One call per item has one answer per item: nothing to reuse as one value.
-            self.problem(spec, "each", f"step {step_id!r}: each does not go with cache or "
-                         "directory")
+        if "directory" in spec:
+            self.problem(spec, "each", f"step {step_id!r}: each does not go with directory")
+        if cache is not None and not any(ref.split(".")[0] == name
+                                         for ref in cache.key.references):
+            # One call per item has one answer per item: a key that does not name the item
+            # would answer every item with the first one's.
+            self.problem(spec, "cache", f"step {step_id!r}: with each, cache.key names the "
+                         f"item ({{{{ {name} }}}}): one answer is remembered per item")
         return {"each": each, "each_as": name}
 
     def session(self, data: LocatedDict) -> SessionRule | None:
         section = self.mapping(data, "session")
         if section is None:
             return None
-        self.unknown_keys(section, {"token", "refusal", "scope", "context"}, "session")
+        self.unknown_keys(section, {"token", "refusal", "scope", "context", "without_token"},
+                          "session")
         token = self.template(section, "token", section.get("token"))
         if token is None or token.is_constant:
             self.problem(section, "token" if "token" in section else "refusal",
@@ -696,9 +711,16 @@ class _Compiler:
         scope_section: dict[str, Any] = self.mapping(section, "scope") or {}
         scope = {name: self.template(scope_section, name, value)
                  for name, value in scope_section.items()}
+        without_token = section.get("without_token", REFUSE)
+        if without_token not in WITHOUT_TOKEN or (without_token == BY_CONTEXT
+                                                  and "context" not in section):
+            self.problem(section, "without_token", "without_token is refuse, or context (with "
+                         "session.context: the account the request names)")
+            without_token = REFUSE
         return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)),
                            {name: value for name, value in scope.items() if value is not None},
                            self.template(section, "context", section.get("context")),
+                           without_token=str(without_token),
                            line=section.line, key_lines=section.key_lines)
 
     def grant(self, spec: LocatedDict, step_id: str, method: str) -> Template | None:

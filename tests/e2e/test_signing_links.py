@@ -114,10 +114,14 @@ def test_signing_links_are_the_upstream_links(bridge: Server, sandbox: Server) -
 
 def test_signing_links_refusals_in_the_legacy_shape(bridge: Server, sandbox: Server) -> None:
     token = _login(bridge)
-    for refused in (None, "", "not-a-token", token[:-2] + "xx"):
+    # A header that is sent must carry a good token ("Bearer " alone carries "Bearer").
+    for refused in ("", "not-a-token", token[:-2] + "xx"):
         result = _signing(bridge, refused)
         assert _refusal(result) == TOKEN_REFUSED
         assert result.find("{*}SigningLinks") is None
+    # No header: the legacy way, and this bridge knows no holder of the account
+    # (tests/e2e/test_signing_links_legacy.py has bridges that do).
+    assert _refusal(_signing(bridge, None)) == NOT_PERMITTED
     before = sandbox_calls(sandbox).get("signingLinks", 0)
     # An account the login does not have is refused by the bridge: nothing is asked upstream.
     assert _refusal(_signing(bridge, token, context=OTHER_CONTEXT)) == NOT_PERMITTED
@@ -266,8 +270,6 @@ def test_onespan_access_links_signer_and_originator(onespan: Server, sandbox: Se
 def test_onespan_refusals_in_the_legacy_shape(onespan: Server, sandbox: Server) -> None:
     token = _onespan_token(onespan)
     assert _refusal(_signing(onespan, "nope")) == TOKEN_REFUSED
-    # A token of the other bridge (AssureSign's) means nothing here.
-    assert _refusal(_signing(onespan, None)) == TOKEN_REFUSED
     assert _refusal(_signing(onespan, token, context=OTHER_CONTEXT)) == NOT_PERMITTED
     # Another OneSpan account's package is not found with this account's key.
     assert _refusal(_signing(onespan, token, envelope=ELSEWHERE)) == "The envelope was not found."

@@ -176,7 +176,7 @@ def test_single_use_and_scoped_tokens_keep_their_kind(sandbox: SandboxServer, ru
     ("    as: role\n", "    as: steps\n", "as is a name of letters, digits and _ other than"),
     ("    each: \"{{ input.roles }}\"\n", "", "as names the item of each"),
     ("    as: role\n", "    as: role\n    cache: {key: x, ttl: 1m}\n",
-     "each does not go with cache or directory"),
+     "with each, cache.key names the item ({{ role }})"),
     ("      http.Authorization", "      soap.Authorization", "path must start with body., header. or http."),
 ])
 def test_mistakes_name_file_and_line(tmp_path: Path, old: str, new: str, message: str) -> None:
