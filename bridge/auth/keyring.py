@@ -22,6 +22,8 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,11 +120,43 @@ return args[1]
 """)
 
 
-def generated_ring(store: Store) -> KeyRing:
-    """The ring of one key generated once per store: whoever asks first writes it, atomically,
-    and every worker and instance on the store reads the same."""
-    return KeyRing.of([str(store.update([GENERATED_KEY], _KEEP_FIRST,
-                                        [secrets.token_urlsafe(32), _GENERATED_LIFE]))])
+class GeneratedKeys:
+    """The ring of the key generated once per store: whoever asks first writes it, atomically,
+    and every worker and instance on the store reads the same.
+
+    Looked at again once a minute: a key the store lost (a Redis restarted without
+    persistence) is written back, the one this worker holds, so its tokens stay good; a key
+    another instance wrote meanwhile is adopted for sealing, the earlier ones kept to open.
+    """
+
+    LOOK_AGAIN = 60.0
+    _KEPT = 3
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._secrets: list[str] = []
+        self._ring: KeyRing | None = None
+        self._looked_at = 0.0
+        self._lock = threading.Lock()
+
+    def ring(self) -> KeyRing:
+        if self._ring is not None and time.monotonic() - self._looked_at < self.LOOK_AGAIN:
+            return self._ring
+        with self._lock:
+            return self._look()
+
+    def _look(self) -> KeyRing:
+        if self._ring is not None and time.monotonic() - self._looked_at < self.LOOK_AGAIN:
+            return self._ring  # another thread just looked
+        proposed = self._secrets[0] if self._secrets else secrets.token_urlsafe(32)
+        current = str(self._store.update([GENERATED_KEY], _KEEP_FIRST,
+                                         [proposed, _GENERATED_LIFE]))
+        if current in self._secrets:
+            self._secrets.remove(current)
+        self._secrets = [current, *self._secrets][:self._KEPT]
+        self._ring = KeyRing.of(self._secrets)
+        self._looked_at = time.monotonic()
+        return self._ring
 
 
 def secret_names(key: str, value: Any) -> tuple[str, ...]:

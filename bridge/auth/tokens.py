@@ -42,11 +42,11 @@ import json
 import secrets
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from bridge.auth.keyring import OVERHEAD, VERSION, KeyRing, Unopened, generated_ring
+from bridge.auth.keyring import OVERHEAD, VERSION, GeneratedKeys, KeyRing, Unopened
 from bridge.auth.seal import fingerprint, seal, unseal
 from bridge.identity import identity
 from bridge.store.base import Store
@@ -153,16 +153,13 @@ class TokenIssuer:
     """Mints tokens and checks them at each use; see the module's docstring for the API.
 
     `ring` seals and opens OPAQUE tokens; without one, the store's generated key is used
-    (fetched at first need, so a worker forked after start-up reads the same one).
+    (fetched at first need, so a worker forked after start-up reads the same one, and
+    looked at again once a minute: auth/keyring.py's GeneratedKeys).
     """
 
-    def __init__(self, store: Store, ring: KeyRing | Callable[[], KeyRing] | None = None
-                 ) -> None:
+    def __init__(self, store: Store, ring: KeyRing | None = None) -> None:
         self._store = store
-        self._ring: KeyRing | None = ring if isinstance(ring, KeyRing) else None
-        self._ring_source: Callable[[], KeyRing] = (
-            ring if callable(ring) and not isinstance(ring, KeyRing)
-            else (lambda: generated_ring(store)))
+        self._ring = ring if ring is not None else GeneratedKeys(store).ring
         self._logins = LoginRecords(store)
 
     # -- minting -------------------------------------------------------------------------
@@ -183,9 +180,7 @@ class TokenIssuer:
         return token
 
     def ring(self) -> KeyRing:
-        if self._ring is None:
-            self._ring = self._ring_source()
-        return self._ring
+        return self._ring() if callable(self._ring) else self._ring
 
     # -- using ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from bridge.auth.keyring import GENERATED_KEY, KeyRing
+from bridge.auth.keyring import GENERATED_KEY, GeneratedKeys, KeyRing
 from bridge.auth.seal import fingerprint, seal, unseal
 from bridge.auth.tokens import (
     EXPIRED,
@@ -142,6 +142,25 @@ def test_the_generated_key_is_shared_through_the_store(store: Store) -> None:
     assert isinstance(store.get(GENERATED_KEY), str)
     # Another store, another key: the token is not this fleet's.
     assert TokenIssuer(MemoryStore()).check(token) == Refused(UNKNOWN)
+
+
+def test_a_generated_key_the_store_lost_is_written_back_and_a_new_one_adopted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryStore()
+    running = TokenIssuer(store)
+    before = running.issue(GRANT)
+    store.delete(GENERATED_KEY)  # a Redis restarted without persistence
+    started_meanwhile = TokenIssuer(store)
+    theirs = started_meanwhile.issue(GRANT)  # generates a key of its own
+    assert running.check(theirs) == Refused(UNKNOWN)  # not yet looked again
+    monkeypatch.setattr(GeneratedKeys, "LOOK_AGAIN", 0.0)
+    # The running issuer adopts the key in the store for sealing and keeps its own to open.
+    assert isinstance(running.check(theirs), Grant) and isinstance(running.check(before), Grant)
+    assert isinstance(started_meanwhile.check(running.issue(GRANT)), Grant)
+    # Lost again with nobody starting in between: the key the fleet holds is written back.
+    store.delete(GENERATED_KEY)
+    again = running.issue(GRANT)
+    assert isinstance(TokenIssuer(store).check(again), Grant)
 
 
 def test_key_rotation_old_tokens_open_until_the_key_is_retired() -> None:
