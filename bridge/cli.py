@@ -313,6 +313,11 @@ def _print_banner(config: Config, host: str, port: int,
         print(f"WSDL: {base}{served.path}?wsdl", flush=True)
     if config.operator_keys:
         print(f"Migration console: {base}/console/ (log in with an operator key)", flush=True)
+    if demo_user is not None and config.services:
+        # Several services (Nmbrs): the AssureSign login below is none of them.
+        print("Demo users and their tokens: the sandbox's seed (bridge/sandbox/nmbrs/seed.yaml "
+              "for Nmbrs; docs/nmbrs.md)", flush=True)
+        demo_user = None
     if demo_user is not None:
         username, password = demo_user
         # Escaped as XML attributes: seed values may hold quotes or ampersands.

@@ -384,6 +384,8 @@ def test_the_example_serves_out_of_the_box_in_demo_mode(tmp_path: Path) -> None:
         (company,) = companies.List_GetAll(_soapheaders=_auth(BAKERY, environment.SubDomain))
         assert (company.Number, company.Name) == (BAKERY_COMPANY.number, BAKERY_COMPANY.name)
         assert (tmp_path / "state" / "nmbrs.sqlite3").exists()
+        banner = demo.stdout.read_text()
+        assert "AuthenticateUser" not in banner and "bridge/sandbox/nmbrs/seed.yaml" in banner
         # No SOAP_BRIDGE_STATE_KEY here: what it learns would die with it, and it says so.
         assert "learn verifiers (verify.learn), but SOAP_BRIDGE_STATE_KEY is not set" in \
             demo.stderr.read_text()
