@@ -86,7 +86,7 @@ def _plan_source(config: Config) -> Callable[[], Any]:
     from bridge.reload import build_plan
     from bridge.soap.service import SoapService
 
-    plan = build_plan(config, SoapService(config.wsdl))
+    plan = build_plan(config, SoapService([served.wsdl for served in config.served]))
     return lambda: plan
 
 
