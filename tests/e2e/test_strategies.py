@@ -97,8 +97,11 @@ def test_passwd_delete_and_errors(tmp_path: Path) -> None:
 
 
 def test_api_key_strategy(sandbox: Server, tmp_path: Path) -> None:
+    # The bridge's own key serves only the link operations called without a token; logins
+    # check the caller's key.
     config = write_config(tmp_path, sandbox.url, mappings="mappings/assuresign-api-key",
-                          secrets={"api_username": {"env": "TEST_API_USERNAME"}})
+                          secrets={"api_username": {"env": "TEST_API_USERNAME"},
+                                   "api_key": {"env": "TEST_API_KEY"}})
     server = start_bridge(tmp_path, config, workers=1)
     try:
         _, key = demo_api_user()
