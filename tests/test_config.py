@@ -305,6 +305,8 @@ _DOCUMENTED = {
     **{f"side_calls.{key}": f"side_calls.{key}" for key in (
         "queue", "workers", "timeout", "noise_sample", "retain")},
     "directory.sources": "directory.sources", "operator_keys": "operator_keys",
+    **{f"contexts.{key}": f"contexts.{key}" for key in ("holders", "from_directory",
+                                                         "require_token")},
 }
 
 
