@@ -237,6 +237,9 @@ class RuleEngine:
                 raise missing
             if rule.session is not None:
                 scope["session"] = self._session(rule, scope, dry_run)
+                if scope["session"]["holder"]:
+                    # Logged: who still calls without a token, before contexts.require_token.
+                    outcome.detail = "no token: acting as the account's holder"
             self._verify_locally(rule, scope, guard)
             self._run_steps(rule, scope, outcome, guard)
             if guard is not None:

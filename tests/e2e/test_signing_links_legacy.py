@@ -103,6 +103,10 @@ def test_zeep_without_a_token_gets_links_the_sandbox_redeems(assuresign: Server,
     assert page.status_code == 200 and "data-purpose='interim'" in page.text
     # Each operation remembers its own (a cache entry is its rule's).
     assert sandbox_calls(sandbox).get("apiUser", 0) == before + 2
+    # The log says these came without a token; it names neither the holder nor the account.
+    log = assuresign.output()
+    assert log.count("no token: acting as the account's holder") == 3, log
+    assert "jdoe@example.com" not in log and CONTEXT not in log.lower()
 
 
 def test_php_soapclient_without_a_token_gets_both_links(assuresign: Server) -> None:

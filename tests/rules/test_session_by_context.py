@@ -102,6 +102,7 @@ def test_no_token_is_the_holders_session(sandbox_thread: SandboxServer, rule: Ru
         answer = outcome.result["R"]
         assert (answer["subject"], answer["holder"]) == ("jdoe@example.com", "jdoe@example.com")
         assert answer["context"] == f"jdoe@example.com:{CONTEXT.upper()}"
+        assert outcome.detail == "no token: acting as the account's holder"
         # The holder's step called (OneSpan's token stands in for a bearer): not empty.
         assert len(answer["bearer"]) > 10
     # Once per holder, then from the cache.
@@ -115,6 +116,7 @@ def test_a_token_still_is_the_session_and_the_holder_step_is_skipped(
     assert outcome.result is not None, outcome
     assert outcome.result["R"]["bearer"] == "upstream-bearer"
     assert "holder" not in outcome.result["R"]  # empty: pruned
+    assert outcome.detail == ""
     assert outcome.upstream_calls == 0
     # A header sent is a token to check, never a way round it.
     for bad in ("Bearer nope", "nope", "Bearer "):
