@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import random
 import sys
@@ -133,6 +134,9 @@ def _record(args: argparse.Namespace) -> int:
                 return _fail("record", str(exc))
             operations = [name.strip() for name in (args.operations or "").split(",")
                           if name.strip()]
+            problem = _record_problem(config, operations, seconds, args.max_entries, max_age)
+            if problem:
+                return _fail("record", problem)
             recordings.start(seconds, operations, args.max_entries, max_age)
             print(f"Recording {', '.join(operations) or 'every operation with a rule'} in "
                   f"legacy and shadow mode for {args.duration}, on every instance within a "
@@ -163,6 +167,24 @@ def _record(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _record_problem(config: Config, operations: list[str], seconds: float, max_entries: int,
+                    max_age: float) -> str | None:
+    """What is wrong with `record start`'s options, if anything: an operation no rule
+    carries would record nothing, silently."""
+    if seconds <= 0 or max_age <= 0:
+        return "--for and --max-age are durations of more than 0 (e.g. 30m, 1h, 7d)"
+    if max_entries <= 0:
+        return "--max-entries is a number of exchanges, more than 0"
+    # A local or lookup rule never reaches the legacy service: nothing of it to record.
+    ruled = sorted(name for name, rule in _plan_source(config)().rules.items()
+                   if not rule.local and rule.lookup is None)
+    unknown = [name for name in operations if name not in ruled]
+    if unknown:
+        return (f"no rule for {', '.join(unknown)}; operations with a rule: "
+                f"{', '.join(ruled) or 'none'}")
+    return None
 
 
 # -- replay -----------------------------------------------------------------------------------
@@ -222,8 +244,8 @@ def _replay(args: argparse.Namespace) -> int:
     from bridge.store import open_store
 
     config_path = args.config or demo_config_path()
-    if args.rate is not None and args.rate <= 0:
-        return _fail("replay", "--rate must be more than 0")
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
+        return _fail("replay", "--rate is a number of requests a second, more than 0")
     try:
         secrets = load_secrets(args.secrets)
         if args.recording == "store":
@@ -235,7 +257,10 @@ def _replay(args: argparse.Namespace) -> int:
                 store.close()
         else:
             entries = read_file(args.recording)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        return _fail("replay", f"cannot read {exc.filename or args.recording}: "
+                     f"{exc.strerror or exc}")
+    except ValueError as exc:
         return _fail("replay", str(exc))
     if args.export_tests:
         try:
@@ -280,8 +305,11 @@ def _demo_traffic(args: argparse.Namespace) -> int:
         seconds = parse_duration(args.duration)
     except ValueError as exc:
         return _fail("demo-traffic", str(exc))
-    if not 0 < seconds <= 3600 or not 0 < args.rate <= 100:
-        return _fail("demo-traffic", "--duration is at most 1h and --rate from 0 to 100")
+    if not 0 < seconds <= 3600:
+        return _fail("demo-traffic", f"--duration {args.duration}: more than 0, at most 1h")
+    if not (math.isfinite(args.rate) and 0 < args.rate <= 100):
+        return _fail("demo-traffic", f"--rate {args.rate:g}: logins a second, more than 0 "
+                     "and at most 100")
     # The demo users and their passwords come from the sandbox seed, as demo mode reads them.
     users = [(user.username, user.password) for user in load_seed(config.sandbox.seed).users]
     host = "127.0.0.1" if config.host in ("0.0.0.0", "") else config.host  # noqa: S104

@@ -19,6 +19,10 @@ from bridge.migrate.report import SIDES, OperationSummary, ready, series, summar
 from bridge.migrate.routing import OperationRoute
 
 SAMPLES = 5
+# The page lists at most this many differing paths and as many noise paths (the commonest
+# first; the JSON says how many more there were): a page and its JSON stay small whatever
+# a broken mapping makes differ.
+MAX_PATHS = 50
 # The charts get about this many points, whatever the window.
 POINTS = 60
 _NICE = (10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
@@ -82,6 +86,7 @@ def operation_figures(operation: str, plan: Plan, history: History, now: float,
     size = bucket_size(first, now)
     ignored = effective_noise(list(learned), dict(marks))
     differences, noise = _paths(records, ignored, marks)
+    shown_differences, shown_noise = differences[:MAX_PATHS], noise[:MAX_PATHS]
     return {
         "operation": operation,
         "verdict": summary.verdict,
@@ -103,8 +108,10 @@ def operation_figures(operation: str, plan: Plan, history: History, now: float,
         "series": [{"start": start, "compared": seen, "agreed": same, "legacy_p50": legacy,
                     "rest_p50": rest}
                    for start, seen, same, legacy, rest in series(records, now, size)],
-        "differences": differences,
-        "noise": noise,
+        "differences": shown_differences,
+        "differences_left_off": len(differences) - len(shown_differences),
+        "noise": shown_noise,
+        "noise_left_off": len(noise) - len(shown_noise),
     }
 
 

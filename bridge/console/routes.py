@@ -89,7 +89,19 @@ class Console:
             return self._static(path[len("/console/static/"):])
         if path == "/console/login":
             return self._login(environ, method, base_url)
-        operator = self.auth.operator(environ)
+        if self.auth.bearer(environ) is not None:
+            # A key in the header is guessed as cheaply as at the form: the same limit.
+            address = self._client(environ)
+            if self.auth.login_refused(address):
+                return json_response(429, {"error": "too_many_attempts", "error_description":
+                                           "too many wrong operator keys from this address; "
+                                           "try again in 15 minutes"}, (("Retry-After", "900"),))
+            operator = self.auth.operator(environ)
+            if operator is None:
+                self.auth.login_failed(address)
+                log.warning("console request refused: wrong operator key")
+        else:
+            operator = self.auth.operator(environ)
         api = path.startswith("/console/api/")
         if operator is None:
             if api or method not in ("GET", "HEAD"):

@@ -55,11 +55,17 @@ class ConsoleAuth:
         matches = [hmac.compare_digest(encoded, key) for key in self._keys]
         return any(matches)
 
+    @staticmethod
+    def bearer(environ: dict[str, Any]) -> str | None:
+        """The key sent as `Authorization: Bearer …`, if one is."""
+        scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
     def operator(self, environ: dict[str, Any]) -> Operator | None:
         """The caller, if an operator key or a live session cookie says who it is."""
-        scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return Operator("key") if self.is_key(value.strip()) else None
+        key = self.bearer(environ)
+        if key is not None:
+            return Operator("key") if self.is_key(key) else None
         session_id = cookie_value(environ.get("HTTP_COOKIE", ""), COOKIE)
         if not session_id:
             return None
@@ -83,7 +89,8 @@ class ConsoleAuth:
             self._store.delete(_session_key(session_id))
 
     def login_refused(self, address: str | None) -> bool:
-        """Whether this address has guessed wrong too often lately."""
+        """Whether this address has guessed wrong too often lately (at the form or in an
+        Authorization header: both count, so neither is a way round the other's limit)."""
         return self._store.incr(_failures_key(address), LOGIN_WINDOW, 0) >= LOGIN_FAILURES
 
     def login_failed(self, address: str | None) -> None:

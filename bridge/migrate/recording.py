@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import StoreError
-from bridge.migrate.compare import CompareRules, Side, general_path
+from bridge.migrate.compare import KINDS, CompareRules, Side, general_path
 from bridge.schema import Kind, Reader, duration, whole
 from bridge.store.base import Store
 from bridge.yamlfile import LocatedDict
@@ -195,7 +195,20 @@ def read_file(path: str) -> list[dict[str, Any]]:
                 if not isinstance(item, dict) or item.get("format") != FORMAT:
                     raise ValueError(f"{path}:1: not a soap-bridge recording ({FORMAT})")
                 continue
-            if not isinstance(item, dict) or not {"operation", "request", "legacy"} <= set(item):
+            if not _is_exchange(item):
                 raise ValueError(f"{path}:{number}: not a recorded exchange")
             entries.append(item)
     return entries
+
+
+def _is_exchange(item: Any) -> bool:
+    """Whether a line has what the replay reads, of the types it reads them as (a file edited
+    by hand, or cut short, is refused at its line rather than failing half-way through)."""
+    if not isinstance(item, dict):
+        return False
+    legacy, request = item.get("legacy"), item.get("request")
+    return (isinstance(item.get("operation"), str) and isinstance(request, dict)
+            and isinstance(legacy, dict) and legacy.get("kind") in KINDS
+            and "data" in legacy and isinstance(legacy["data"], dict | None)
+            and isinstance(legacy.get("ms", 0), int | float)
+            and isinstance(item.get("ts", 0), int | float))

@@ -13,9 +13,9 @@ import pytest
 
 from bridge.app import BridgeApp
 from bridge.sandbox import SandboxServer
+from tests.console.conftest import OPERATOR_KEY
 from tests.inprocess import Answer, bridge_app, bridge_config, call
 
-OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
 ORIGIN = "http://127.0.0.1:8080"  # the in-process app's own origin (SERVER_NAME:SERVER_PORT)
 PAGE = "/console/operations/AuthenticateUser"
 API = "/console/api/operations/AuthenticateUser"
@@ -23,13 +23,8 @@ ACCOUNTS = "AuthenticateUserResult.Accounts.UserAccount"
 
 
 @pytest.fixture
-def app(sandbox_thread: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-        ) -> BridgeApp:
-    monkeypatch.setenv("TEST_OPERATOR_KEY", OPERATOR_KEY)
-    config = bridge_config(tmp_path, sandbox_thread.url, monkeypatch, secrets={
-        "api_username": {"env": "TEST_API_USERNAME"}, "api_key": {"env": "TEST_API_KEY"},
-        "operator": {"env": "TEST_OPERATOR_KEY"}}, operator_keys=["operator"])
-    app = bridge_app(config)
+def app(bare_app: BridgeApp) -> BridgeApp:
+    app = bare_app
     now = time.time()
     for index in range(10):
         differ = index % 5 == 0

@@ -114,8 +114,8 @@
       Object.keys(data.errors[side]).forEach(function (text) { errors.push([side, text, data.errors[side][text]]); });
     });
     fill(document.querySelector("#errors tbody"), errors.length ? errors : [["-", "none", 0]]);
-    renderPaths(document.getElementById("differences"), data.differences, false);
-    renderPaths(document.getElementById("noise"), data.noise, true);
+    renderPaths(document.getElementById("differences"), data.differences, false, data.differences_left_off);
+    renderPaths(document.getElementById("noise"), data.noise, true, data.noise_left_off);
     fill(document.querySelector("#audit tbody"), data.audit.map(function (entry) {
       var details = Object.keys(entry).filter(function (key) {
         return ["ts", "action", "operation", "by"].indexOf(key) < 0;
@@ -131,11 +131,15 @@
     ], function (v) { return v.toFixed(0) + " ms"; }, false);
   }
 
-  function renderPaths(container, paths, noise) {
+  function renderPaths(container, paths, noise, leftOff) {
     clear(container);
     if (!paths.length) {
       container.appendChild(el("p", {class: "meta", text: noise ? "No noise paths." : "No differences in this period."}));
       return;
+    }
+    if (leftOff) {
+      container.appendChild(el("p", {class: "meta left-off", text: "The " + paths.length + " commonest paths are shown; " +
+        leftOff + " more path" + (leftOff === 1 ? "" : "s") + " left off."}));
     }
     paths.forEach(function (path) {
       var head = el("div", {class: "path-head"}, [
