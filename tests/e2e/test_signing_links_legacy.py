@@ -34,7 +34,16 @@ from tests.e2e.test_signing_links import (
     _signing,
     onespan,  # noqa: F401 - the OneSpan bridge fixture (its directory file holds CONTEXT)
 )
-from tests.servers import WSDL_PATH, Server, sandbox_calls, start_bridge, write_config
+from tests.servers import (
+    REPO,
+    WSDL_PATH,
+    Server,
+    free_port,
+    sandbox_calls,
+    start_bridge,
+    start_process,
+    write_config,
+)
 
 TOKEN_REQUIRED = ("This service requires the AuthenticationToken of AuthenticateUser in the "
                   "HTTP header 'Authorization: Bearer <token>'.")
@@ -208,3 +217,20 @@ def test_raw_soap_without_a_token_gets_no_fault(assuresign: Server) -> None:
                                                   'GetSigningLinks"'}, timeout=10)
     assert answer.status_code == 200 and b"Fault" not in answer.content, answer.text
     assert answer.text.count("<SigningLink ") + answer.text.count(":SigningLink ") == 2, answer.text
+
+
+def test_the_demo_serves_links_without_a_token(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """examples/demo.yaml as shipped (its contexts.holders), in demo mode: a legacy caller's
+    request, with no token, gets links its in-process sandbox redeems."""
+    workdir = tmp_path_factory.mktemp("demo-links")
+    config = workdir / "demo.yaml"
+    config.write_text((REPO / "examples" / "demo.yaml").read_text().replace("../", f"{REPO}/"))
+    port = free_port()
+    server = start_process(["serve", "--config", str(config), "--port", str(port), "--workers", "1"],
+                           workdir, f"http://127.0.0.1:{port}/healthz")
+    try:
+        links = _links(_signing(server, None))
+        assert [link["SignatoryEmail"] for link in links] == ["pat@example.org", "sam@example.org"]
+        _signed_here(links[0]["Url"], OPEN, "pat@example.org")
+    finally:
+        server.stop()
