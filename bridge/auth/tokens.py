@@ -295,7 +295,8 @@ class TokenIssuer:
                 return Refused(UNKNOWN)  # its login record is gone (a store emptied)
             legacy = unseal(token.encode(), values[3]) if isinstance(values[3], str) else None
             grant = Grant(**(grant.record() | {"bearer": login["bearer"], "legacy_token": legacy,
-                                               "accounts": login["accounts"]}))
+                                               "accounts": login["accounts"],
+                                               "operation": login.get("operation", "")}))
         if grant.kind == SINGLE_USE and consume and not self.consume(grant):
             return Refused(USED)
         return grant
@@ -327,25 +328,27 @@ class LoginRecords:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        # (subject, bearer) -> (reference, kept until, accounts, written at)
-        self._written: dict[tuple[str, str], tuple[bytes, float, list[Any], float]] = {}
+        # (subject, bearer) -> (reference, kept until, accounts, written at, operation)
+        self._written: dict[tuple[str, str], tuple[bytes, float, list[Any], float, str]] = {}
 
     def reference(self, grant: Grant, until: float) -> bytes:
         now = time.time()
         known = self._written.get((grant.subject, grant.bearer))
-        same = known is not None and known[2] == grant.accounts
+        same = known is not None and known[2] == grant.accounts and known[4] == grant.operation
         if known is not None and same and known[1] >= until and (
                 now - known[3] < self.REWRITE_AFTER):
             return known[0]
         reference = known[0] if known is not None and same else secrets.token_bytes(16)
         keep = max(until - now, 1.0) * 2
-        record = json.dumps({"bearer": grant.bearer, "accounts": grant.accounts},
-                            separators=(",", ":"))
+        # The operation too: which login (which rule, so which upstream) the bearer is for,
+        # so that a use elsewhere (the REST facade, /v1/sso) can refuse another rule's.
+        record = json.dumps({"bearer": grant.bearer, "accounts": grant.accounts,
+                             "operation": grant.operation}, separators=(",", ":"))
         self._store.set(_login_key(reference), seal(reference, record), keep)
         if known is None and len(self._written) >= self._REMEMBERED:
             self._written.pop(next(iter(self._written)), None)
         self._written[(grant.subject, grant.bearer)] = (reference, now + keep, grant.accounts,
-                                                        now)
+                                                        now, grant.operation)
         return reference
 
     @staticmethod

@@ -20,6 +20,7 @@ from bridge.errors import Forbidden, UpstreamError
 from bridge.facade.login import LoginResult, RestLogin, not_found
 from bridge.facade.settings import DOCUMENTNOW, FacadeSettings
 from bridge.facade.sso import SsoHandoff
+from bridge.identity import identity
 from bridge.metrics import LOCKOUTS, REST_FACADE, SSO_TOKENS, observe_upstream
 from bridge.upstream.forward import RestForwarder
 from bridge.wsgi import JSON, REST, Response, answering, read_body, rest_error
@@ -32,7 +33,17 @@ log = logging.getLogger("bridge.facade")
 StartResponse = Callable[..., Any]
 SESSION_SCHEME = "x-as-usersessiontoken"
 _VERSION = re.compile(r"^/api/documentnow/v(?P<version>\d+\.\d+)/")
-_SSO_PATH = re.compile(r"^/api/documentnow/v\d+\.\d+/authentication/sso$")
+# IIS matches routes without regard to case or a trailing slash: so does the facade, or a
+# spelling of a path the bridge answers would be forwarded to the vendor's instead.
+_SSO_PATH = re.compile(r"^/api/documentnow/v\d+\.\d+/authentication/sso/?$", re.IGNORECASE)
+# Methods a call is forwarded with: the vendor's API has no others, and TRACE would echo the
+# bearer the bridge adds back to the caller.
+FORWARDED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# What a forwarded path may not hold (already percent-decoded): a backslash (IIS reads it as
+# a slash, so "a\..\b" climbs out of the allow list there), a percent sign (the caller sent
+# %25: an upstream that decodes twice would see the %2e%2e or %2f the bridge did not), and
+# control characters.
+_UNSAFE_PATH = re.compile(r"[\\%\x00-\x1f\x7f]")
 INVALID_SESSION = "The session token is missing, invalid or expired."
 # What the caller reads when the upstream fails a forwarded call, by the failure's kind.
 _UPSTREAM_FAILURES = {
@@ -57,14 +68,20 @@ class RestFacade:
         self._tokens = tokens
         self._max_body_bytes = max_body_bytes
         self._client = client
+        self._credentials_paths = frozenset(
+            _route_key(path) for path in (settings.credentials_paths if settings else ()))
 
     def serves(self, path: str) -> bool:
         if path == "/v1/sso":
             return self._sso is not None
         settings = self._settings
         return settings is not None and (path.startswith(DOCUMENTNOW)
-                                         or path in settings.credentials_paths
+                                         or self._credentials(path)
                                          or self._allowed(path))
+
+    def _credentials(self, path: str) -> bool:
+        """Whether `path` is one of the credentials paths, as IIS would match it."""
+        return _route_key(path) in self._credentials_paths
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse,
                  request_id: str) -> Iterable[bytes]:
@@ -102,7 +119,7 @@ class RestFacade:
             return "sso", _whole(response), error.reason if error else _outcome(response)
         settings = self._settings
         assert settings is not None
-        if path in settings.credentials_paths and self._login is not None:
+        if self._credentials(path) and self._login is not None:
             login = self._login
             if method != "POST":
                 # [INFERRED] the vendor's answer to another method is unknown; its 404 for a
@@ -116,7 +133,12 @@ class RestFacade:
             if result.outcome is not None and result.outcome.locked_now:
                 LOCKOUTS.inc()
             return "credentials", _whole(response), error.reason if error else result.reason
-        if not self._allowed(path) or self._forwarder is None:
+        if not self._allowed(path) or self._forwarder is None or self._credentials(path):
+            # A credentials path is the bridge's login or nothing: never passed on with the
+            # caller's password.
+            return "forward", _whole(not_found()), "not_allowed"
+        if method not in FORWARDED_METHODS:
+            # [INFERRED] the vendor's answer to such a method is unknown; its 404 is known.
             return "forward", _whole(not_found()), "not_allowed"
         forwarded: list[_Answer] = []
         response, error = answering(REST, lambda: self._forward(environ, method, path, forwarded))
@@ -141,6 +163,11 @@ class RestFacade:
         # package, never for the whole API.
         if checked.kind != SESSION:
             raise Forbidden(f"{INVALID_SESSION} (the token is not a session token)")
+        settings = self._settings
+        if settings is not None and checked.operation != settings.operation:
+            # Another rule's login (another pack's, another vendor's): its bearer is not for
+            # this upstream, and must never be sent there.
+            raise Forbidden(f"{INVALID_SESSION} (the token is not from this login)")
         if 0 < checked.bearer_expires_at <= time.time():
             raise Forbidden(f"{INVALID_SESSION} (the login behind it has expired)")
         return checked
@@ -148,7 +175,7 @@ class RestFacade:
     def _allowed(self, path: str) -> bool:
         settings = self._settings
         if settings is None or any(part in (".", "..") for part in path.split("/")) or (
-                "//" in path):
+                "//" in path) or _UNSAFE_PATH.search(path):
             # Dot segments would let the upstream resolve the path outside the allow list.
             return False
         return any(fnmatchcase(path, pattern) for pattern in settings.forward)
@@ -159,7 +186,9 @@ class RestFacade:
         refuse (an error raised does too)."""
         assert self._forwarder is not None
         headers = _request_headers(environ)
-        scheme, _, credential = _header(headers, "Authorization").strip().partition(" ")
+        # Split at any white space: a tab after the scheme must not send the bridge's token on
+        # to the vendor as if it were the caller's own credential.
+        scheme, credential = [*_header(headers, "Authorization").split(None, 1), "", ""][:2]
         if scheme.lower() == SESSION_SCHEME:
             grant = self._session(credential.strip())
             context = _user_context(grant, _header(headers, "X-AS-UserContext"))
@@ -182,6 +211,10 @@ class RestFacade:
 
 # status, headers, body pieces
 _Answer = tuple[int, list[tuple[str, str]], Iterable[bytes]]
+
+
+def _route_key(path: str) -> str:
+    return path.rstrip("/").casefold()
 
 
 def _whole(response: Response) -> _Answer:
@@ -211,6 +244,9 @@ def _user_context(grant: Grant, given: str) -> str | None:
     """The X-AS-UserContext to send: the token's own, or the account the caller names, if it
     is one of the token's user's; the user part is always the token's user."""
     if not given.strip():
+        return grant.context
+    if ":" not in given and identity(given) == identity(grant.subject):
+        # A bare user name, as some flows send it (FACTS §2, weak evidence): the token's own.
         return grant.context
     account = given.rpartition(":")[2].strip().casefold()
     for entry in grant.accounts:

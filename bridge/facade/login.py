@@ -58,6 +58,10 @@ def _minutes(value: Any) -> int | bool | None:
         return None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        # 60.0, as a flow's arithmetic writes it [INFERRED: Json.NET reads an integral float
+        # into an int].
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return False
     return value
@@ -90,8 +94,11 @@ class RestLogin:
             result.reason = "not_found"
             return not_found()
         rest = rule.rest
+        # Read outside the try: a body over the limit (413) or with broken framing is a
+        # SoapClientError, a ValueError too, and must not become "'Request' should not be empty".
+        raw = read_body(environ, self._max_body_bytes)
         try:
-            document = json.loads(read_body(environ, self._max_body_bytes))
+            document = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):

@@ -43,6 +43,9 @@ class SsoSettings:
     upstream: str = "esign"
     path: str = "/api/documentnow/v3.7/authentication/sso"
     url: str | None = None
+    # The rule whose tokens may ask: another rule's bearer (another pack's, another
+    # vendor's) is never sent to this upstream.
+    operation: str = "AuthenticateUser"
 
 
 def _path(key: str, value: Any) -> str:
@@ -68,7 +71,7 @@ def _url(key: str, value: Any) -> str:
 _FACADE: dict[str, Kind] = {
     "upstream": text, "operation": text, "credentials_paths": _paths, "forward": _paths,
     "max_answer_bytes": whole(1024), "deadline": duration}
-_SSO: dict[str, Kind] = {"upstream": text, "path": _path, "url": _url}
+_SSO: dict[str, Kind] = {"upstream": text, "path": _path, "url": _url, "operation": text}
 
 
 def read_facade(reader: Reader, data: LocatedDict

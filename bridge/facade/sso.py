@@ -62,6 +62,9 @@ class SsoHandoff:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised(grant.description if isinstance(grant, Refused)
                                 else "the token is not a session token")
+        if grant.operation != self._settings.operation:
+            SSO_TOKENS.labels("v1", "unauthorized").inc()
+            return unauthorised(f"the token is not from {self._settings.operation}")
         token = self.fetch(grant, "v1")
         answer: dict[str, Any] = {"ssoToken": token, "expires_in": SSO_LIFETIME}
         if self._url:

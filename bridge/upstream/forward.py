@@ -53,8 +53,14 @@ class RestForwarder:
 
     @staticmethod
     def answer_headers(streamed: Streamed) -> list[tuple[str, str]]:
-        """The answer's headers to pass back: end-to-end ones, Content-Length kept."""
-        return end_to_end(streamed.headers.items(), ANSWER_DROPPED)
+        """The answer's headers to pass back: end-to-end ones, Content-Length kept unless the
+        upstream also sent Transfer-Encoding (RFC 9112 §6.3: then the length is not the body's,
+        and passing it on would let the upstream frame the caller's next answer)."""
+        given = list(streamed.headers.items())
+        dropped = ANSWER_DROPPED
+        if any(name.lower() == "transfer-encoding" for name, _ in given):
+            dropped = ANSWER_DROPPED | {"content-length"}
+        return end_to_end(given, dropped)
 
     def close(self) -> None:
         self._transport.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -340,6 +341,64 @@ def test_the_allow_list_size_cap_and_rate_limits(sandbox: Server, tmp_path: Path
                                   "summary": "Too many sign-in attempts. Please try again later."}
     finally:
         server.stop()
+
+
+# -- what field clients and attackers send that the tests above do not ---------------------
+
+
+def _raw(server: Server, request: bytes) -> bytes:
+    """One request written as is (no client's normalising), the answer's status line."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while b"\r\n" not in answer and (piece := connection.recv(4096)):
+            answer += piece
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_what_an_upstream_could_read_otherwise_is_never_forwarded(facade: Server) -> None:
+    token = _session(facade)
+    refused_before = facade.output().count('"outcome": "not_allowed"')
+    for method, target in (
+            # IIS reads a backslash as a slash: templates\..\envelopes is envelopes there.
+            ("GET", "/api/documentnow/v3.7/templates\\..\\envelopes"),
+            ("GET", "/api/documentnow/v3.7/templates%5c..%5cenvelopes"),
+            # Double-encoded dot segments: %2e%2e after the bridge's decoding.
+            ("GET", "/api/documentnow/v3.7/templates/%252e%252e/envelopes"),
+            # TRACE would echo the bearer the bridge adds.
+            ("TRACE", TEMPLATES)):
+        status = _raw(facade, f"{method} {target} HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                              f"X-AS-UserSessionToken {token}\r\nConnection: close\r\n\r\n"
+                      .encode())
+        assert status == b"HTTP/1.1 404 Not Found", target
+    assert facade.output().count('"outcome": "not_allowed"') == refused_before + 4
+
+
+def test_the_login_as_other_clients_spell_it(facade: Server) -> None:
+    # IIS matches a route without regard to case or a trailing slash: the bridge's login
+    # answers it (a token the facade takes), never the vendor's own with the password.
+    path = "/api/documentnow/v3.7/Authentication/Credentials/"
+    body = {"request": {"authRequest": {"username": JDOE, "password": PASSWORD,
+                                        "sessionLength": 60.0}}}  # a flow's arithmetic
+    login = requests.post(facade.url + path, json=body, timeout=10)
+    assert login.status_code == 200, login.text
+    token = login.json()["result"]["sessionToken"]
+
+    # A tab after the scheme, the scheme in any case, a bare user name as the context (FACTS
+    # §2: such flows pass at the vendor); and the SOAP login's token, which is the same login.
+    for authorization, context in ((f"x-as-usersessiontoken\t{token}", JDOE.upper()),
+                                   (f"X-AS-USERSESSIONTOKEN {_soap_token(facade)}", None)):
+        headers = {"Authorization": authorization, **({"X-AS-UserContext": context}
+                                                      if context else {})}
+        answer = requests.get(facade.url + TEMPLATES, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+    # Past the body limit: 413, not "'Request' should not be empty."
+    large = requests.post(facade.url + CREDENTIALS.format("3.7"), timeout=10,
+                          headers={"Content-Type": "application/json"},
+                          data=b'{"request":"' + b"x" * (1024 * 1024 + 1) + b'"}')
+    assert large.status_code == 413 and large.json()["errorCode"] == "BAD_REQUEST"
 
 
 # -- the lockout, one for SOAP and REST -----------------------------------------------------

@@ -36,15 +36,17 @@ def tokens() -> TokenIssuer:
     return TokenIssuer(MemoryStore())
 
 
-def _token(tokens: TokenIssuer, kind: str = SESSION, **scope: str) -> str:
+def _token(tokens: TokenIssuer, kind: str = SESSION, operation: str = "AuthenticateUser",
+           **scope: str) -> str:
     grant = Grant(subject="jdoe@example.com", bearer="the-bearer",
                   context=f"jdoe@example.com:{ACCOUNT}", accounts=[{"accountID": ACCOUNT}],
-                  kind=kind, scope=scope)
+                  kind=kind, scope=scope, operation=operation)
     return tokens.issue(grant, ttl=60)
 
 
-def _call(facade: RestFacade, path: str, **headers: str) -> tuple[str, dict[str, Any]]:
-    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
+def _call(facade: RestFacade, path: str, method: str = "GET",
+          **headers: str) -> tuple[str, dict[str, Any]]:
+    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
                                "wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0",
                                **{"HTTP_" + k.upper(): v for k, v in headers.items()}}
     seen: list[str] = []
@@ -110,3 +112,72 @@ def test_other_credentials_pass_untouched_and_dot_segments_go_nowhere(
     assert recorder.calls[0][2]["X-As-Usercontext"] == "u:1"
     assert status.startswith("404") and body["errorCode"] == "NOT_FOUND"
     assert len(recorder.calls) == 1
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    # IIS reads a backslash as a slash: this is /api/documentnow/v3.7/templates/../envelopes.
+    ("GET", TEMPLATES + "\\..\\envelopes"),
+    # %252e%252e arrives as %2e%2e: one more decoding upstream would make it a dot segment.
+    ("GET", TEMPLATES + "/%2e%2e/envelopes"),
+    ("GET", TEMPLATES + "\x00"),
+    ("GET", TEMPLATES + "\r\nX-Injected: 1"),
+    # TRACE would echo the bearer the bridge adds back to the caller.
+    ("TRACE", TEMPLATES),
+    ("CONNECT", TEMPLATES),
+    # The credentials path as IIS also matches it: the bridge's login or nothing, never the
+    # caller's password passed on (this facade has no login).
+    ("POST", "/api/documentnow/v3.7/Authentication/Credentials"),
+    ("POST", "/api/documentnow/v3.7/authentication/credentials/"),
+])
+def test_what_the_upstream_could_read_otherwise_is_not_forwarded(
+        tokens: TokenIssuer, method: str, path: str) -> None:
+    recorder = Recorder()
+
+    status, body = _call(_facade(tokens, recorder), path, method,
+                         AUTHORIZATION=f"X-AS-UserSessionToken {_token(tokens)}")
+
+    assert status.startswith("404") and body["errorCode"] == "NOT_FOUND"
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize("separator", ["\t", "  ", " \t "])
+def test_any_white_space_after_the_scheme_is_a_session_token(tokens: TokenIssuer,
+                                                             separator: str) -> None:
+    recorder = Recorder()
+    token = _token(tokens)
+
+    _call(_facade(tokens, recorder), TEMPLATES,
+          AUTHORIZATION=f"x-as-usersessiontoken{separator}{token}")
+
+    # Swapped for the bearer: the bridge's token never goes on to the vendor.
+    assert recorder.calls[0][2]["Authorization"] == "bearer the-bearer"
+    assert token not in json.dumps(recorder.calls)
+
+
+def test_a_bare_user_name_as_context_is_the_tokens_own(tokens: TokenIssuer) -> None:
+    recorder = Recorder()
+    facade = _facade(tokens, recorder)
+    token = _token(tokens)
+
+    ok, _ = _call(facade, TEMPLATES, AUTHORIZATION=f"X-AS-UserSessionToken {token}",
+                  X_AS_USERCONTEXT=" JDoe@Example.com ")
+    refused, body = _call(facade, TEMPLATES, AUTHORIZATION=f"X-AS-UserSessionToken {token}",
+                          X_AS_USERCONTEXT="mallory@example.com")
+
+    assert ok.startswith("200")
+    assert recorder.calls[0][2]["X-AS-UserContext"] == f"jdoe@example.com:{ACCOUNT}"
+    assert refused.startswith("403") and body["errorCode"] == "FORBIDDEN"
+    assert len(recorder.calls) == 1
+
+
+def test_another_rules_session_token_is_refused(tokens: TokenIssuer) -> None:
+    recorder = Recorder()
+    # A login of another pack (another vendor's bearer), or a token of no known login.
+    for operation in ("Authentication.Login", ""):
+        status, body = _call(_facade(tokens, recorder), TEMPLATES,
+                             AUTHORIZATION=f"X-AS-UserSessionToken "
+                                           f"{_token(tokens, operation=operation)}")
+
+        assert status.startswith("403") and body["errorCode"] == "FORBIDDEN"
+        assert "not from this login" in body["summary"]
+    assert recorder.calls == []

@@ -42,9 +42,10 @@ def _setup(reply: Reply, limit: int | None = None) -> tuple[RestFacade, Upstream
     return facade, upstream, tokens
 
 
-def _token(tokens: TokenIssuer, kind: str = "session") -> str:
+def _token(tokens: TokenIssuer, kind: str = "session",
+           operation: str = "AuthenticateUser") -> str:
     return tokens.issue(Grant(subject="jdoe@example.com", bearer="the-bearer", context=CONTEXT,
-                              kind=kind), ttl=60)
+                              kind=kind, operation=operation), ttl=60)
 
 
 def _post(facade: RestFacade, token: str) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -96,3 +97,15 @@ def test_the_per_address_rate_limit() -> None:
 def test_the_ready_url_takes_the_token_as_its_last_parameter() -> None:
     assert ready_url("https://h/ui/x", "t") == "https://h/ui/x?ssoToken=t"
     assert ready_url("https://h/ui/x?a=1", "t t") == "https://h/ui/x?a=1&ssoToken=t%20t"
+
+
+def test_another_rules_login_gets_nothing() -> None:
+    facade, upstream, tokens = _setup(Reply(200, {"result": {"ssoToken": "t"}}, 0.0))
+
+    # Another pack's login (its bearer is another vendor's), or a token of no known login.
+    for operation in ("Authentication.Login", ""):
+        status, _, body = _post(facade, _token(tokens, operation=operation))
+
+        assert status.startswith("401") and body["error"] == "unauthorized"
+        assert "AuthenticateUser" in body["error_description"]
+    assert upstream.calls == []
