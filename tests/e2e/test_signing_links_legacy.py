@@ -184,7 +184,21 @@ def test_onespan_without_a_token_zeep_and_php(onespan: Server, sandbox: Server) 
     for url in urls:
         page = _open(url)
         assert page.status_code == 200 and "data-kind='signerMultiUse'" in page.text
-    call = FieldClient("php", "1.1").call(onespan, "GetAccessLink", "Request", {
+    signer = _zeep(onespan).bind("DocumentNOW", "BasicHttpBinding_IGetAccessLinkService"
+                                 ).GetAccessLink(Request={
+        "ContextIdentifier": CONTEXT, "DocumentType": "Completed", "EnvelopeId": SIGNED,
+        "SignatoryId": "2b3c4d5e-6f70-4a1b-9c2d-3e4f5a6b7c8d"})
+    assert signer.Link.Url.startswith(f"{sandbox.url}/access?sessionToken=")
+    assert _open(signer.Link.Url).status_code == 200
+    php = FieldClient("php", "1.1")
+    one_time = php.call(onespan, "GetSigningLinks", "Request", {
+        "ContextIdentifier": CONTEXT, "IncludeOnlyCurrentSigners": "false",
+        "IsAuthenticated": "true", "EnvelopeId": OPEN})
+    assert "authorization" not in one_time.headers
+    links = _items(_result(one_time, "GetSigningLinks")["SigningLinks"]["SigningLink"])
+    assert [link["SignatoryEmail"] for link in links] == ["pat@example.org", "sam@example.org"]
+    assert [_open(links[0]["Url"]).status_code for _ in range(2)] == [200, 401]  # single-use
+    call = php.call(onespan, "GetAccessLink", "Request", {
         "ContextIdentifier": CONTEXT, "DocumentType": "Original", "EnvelopeId": OPEN})
     assert "authorization" not in call.headers
     url = _result(call, "GetAccessLink")["Link"]["Url"]
