@@ -77,6 +77,16 @@ def _result(call: Call, operation: str) -> dict[str, Any]:
     return result
 
 
+def _php_signing_links(client: FieldClient, bridge: Server, current: str,
+                       authenticated: str) -> list[dict[str, Any]]:
+    """GetSigningLinks from SoapClient, which sends no Authorization header."""
+    call = client.call(bridge, "GetSigningLinks", "Request", {
+        "ContextIdentifier": CONTEXT, "IncludeOnlyCurrentSigners": current,
+        "IsAuthenticated": authenticated, "EnvelopeId": OPEN})
+    assert "authorization" not in call.headers
+    return _items(_result(call, "GetSigningLinks")["SigningLinks"]["SigningLink"])
+
+
 def _zeep(bridge: Server) -> zeep.Client:
     """Generated from the served WSDL; no header of any kind is added."""
     return zeep.Client(bridge.url + WSDL_PATH + "?wsdl")
@@ -120,11 +130,7 @@ def test_zeep_without_a_token_gets_links_the_sandbox_redeems(assuresign: Server,
 
 def test_php_soapclient_without_a_token_gets_both_links(assuresign: Server) -> None:
     client = FieldClient("php", "1.1")
-    call = client.call(assuresign, "GetSigningLinks", "Request", {
-        "ContextIdentifier": CONTEXT, "IncludeOnlyCurrentSigners": "true",
-        "IsAuthenticated": "false", "EnvelopeId": OPEN})
-    assert "authorization" not in call.headers
-    links = _items(_result(call, "GetSigningLinks")["SigningLinks"]["SigningLink"])
+    links = _php_signing_links(client, assuresign, current="true", authenticated="false")
     assert [link["SignatoryEmail"] for link in links] == ["pat@example.org"]
     _signed_here(links[0]["Url"], OPEN, "pat@example.org")
     access = client.call(assuresign, "GetAccessLink", "Request", {
@@ -191,11 +197,7 @@ def test_onespan_without_a_token_zeep_and_php(onespan: Server, sandbox: Server) 
     assert signer.Link.Url.startswith(f"{sandbox.url}/access?sessionToken=")
     assert _open(signer.Link.Url).status_code == 200
     php = FieldClient("php", "1.1")
-    one_time = php.call(onespan, "GetSigningLinks", "Request", {
-        "ContextIdentifier": CONTEXT, "IncludeOnlyCurrentSigners": "false",
-        "IsAuthenticated": "true", "EnvelopeId": OPEN})
-    assert "authorization" not in one_time.headers
-    links = _items(_result(one_time, "GetSigningLinks")["SigningLinks"]["SigningLink"])
+    links = _php_signing_links(php, onespan, current="false", authenticated="true")
     assert [link["SignatoryEmail"] for link in links] == ["pat@example.org", "sam@example.org"]
     assert [_open(links[0]["Url"]).status_code for _ in range(2)] == [200, 401]  # single-use
     call = php.call(onespan, "GetAccessLink", "Request", {
