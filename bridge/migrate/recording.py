@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import StoreError
+from bridge.identity import identity
 from bridge.migrate.compare import KINDS, CompareRules, Side, general_path
 from bridge.schema import Kind, Reader, duration, whole
 from bridge.store.base import Store
@@ -61,6 +62,14 @@ def reference(key: bytes, value: str) -> str:
     """A stand-in for a secret: the same value gives the same reference under one key, and
     nothing gives the value back (keyed HMAC; the key is never in a recording)."""
     return "ref-" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def user_references_key(key: bytes, username: str) -> bytes:
+    """The key one user's references are made with: a reference made under it is the same for
+    the same value of that user only, so a recording does not tell which users share a
+    password (a user known to have one would give the others away)."""
+    return hmac.new(key, b"recording-user\0" + identity(username).encode(),
+                    hashlib.sha256).digest()
 
 
 def is_reference(value: Any) -> bool:
@@ -133,17 +142,19 @@ class Recordings:
                                          or operation in settings.operations)
 
     def capture(self, operation: str, path: str, request: Mapping[str, Any], legacy: Side,
-                rules: CompareRules, changes_data: bool) -> bool:
-        """Keep one exchange, secrets referenced; False when over the bounds."""
+                rules: CompareRules, changes_data: bool, username: str = "") -> bool:
+        """Keep one exchange, secrets referenced (under the user's own key); False when over
+        the bounds."""
         settings = self._active()
         if settings is None:
             return False
+        key = user_references_key(self._key, username)
         entry = {
             "ts": time.time(), "operation": operation, "path": path,
             "changes_data": changes_data,
-            "request": without_secrets(request, rules, self._key),
+            "request": without_secrets(request, rules, key),
             "legacy": {"kind": legacy.kind, "ms": round(legacy.elapsed_ms, 2),
-                       "data": without_secrets(legacy.data, rules, self._key)},
+                       "data": without_secrets(legacy.data, rules, key)},
         }
         if len(json.dumps(entry, default=str)) > MAX_ENTRY_BYTES:
             return False

@@ -16,7 +16,7 @@ from typing import Any
 from bridge.migrate.compare import CompareRules, Side, compare
 from bridge.migrate.marks import ignored
 from bridge.migrate.plan import Plan
-from bridge.migrate.recording import is_reference, reference, shape
+from bridge.migrate.recording import is_reference, reference, shape, user_references_key
 from bridge.migrate.routing import REST, SHADOW
 from bridge.migrate.sidejobs import comparison_entry, rest_side, user_key
 from bridge.rules.engine import RuleEngine
@@ -112,9 +112,11 @@ class Replayer:
         if (rule.changes_data or entry.get("changes_data")) and not (self._sandbox or force):
             return None, CHANGES_DATA
         username = RuleEngine.username(rule, entry["request"]) or ""
+        # The user's references were made with a key of the user's own (recording.py).
+        key = (user_references_key(self._references_key, username)
+               if self._references_key is not None else None)
         try:
-            request = restore(entry["request"], _for_user(secrets, username),
-                              self._references_key)
+            request = restore(entry["request"], _for_user(secrets, username), key)
         except KeyError:
             return None, NO_SECRET
         started = time.perf_counter()
@@ -123,8 +125,7 @@ class Replayer:
         rest = rest_side(self._service, operation, outcome,
                          (time.perf_counter() - started) * 1000)
         recorded = entry["legacy"]
-        legacy = Side(recorded["kind"], settle(recorded["data"], rest.data,
-                                               self._references_key),
+        legacy = Side(recorded["kind"], settle(recorded["data"], rest.data, key),
                       float(recorded.get("ms") or 0.0))
         differences = compare(legacy, rest, plan.compare.get(name) or CompareRules(),
                               ignored(self._store, name))

@@ -150,7 +150,8 @@ class SideJobs:
     def _capture(self, rule: Rule, exchange: Exchange, legacy: Side) -> None:
         assert self.recordings is not None
         self.recordings.capture(exchange.operation.name, exchange.path, exchange.request, legacy,
-                                CompareRules.from_yaml(rule.compare), rule.changes_data)
+                                CompareRules.from_yaml(rule.compare), rule.changes_data,
+                                RuleEngine.username(rule, exchange.request) or "")
 
     # -- their parts --------------------------------------------------------------
 
