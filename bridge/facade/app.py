@@ -22,7 +22,7 @@ from bridge.facade.settings import DOCUMENTNOW, FacadeSettings
 from bridge.facade.sso import SsoHandoff
 from bridge.identity import identity
 from bridge.metrics import LOCKOUTS, REST_FACADE, SSO_TOKENS, observe_upstream
-from bridge.upstream.forward import RestForwarder
+from bridge.upstream.forward import REQUEST_DROPPED, RestForwarder, end_to_end
 from bridge.wsgi import JSON, REST, Response, answering, read_body, rest_error
 
 if TYPE_CHECKING:
@@ -185,13 +185,16 @@ class RestFacade:
         """Passes the call on; the streamed answer goes into `forwarded`. Returns only to
         refuse (an error raised does too)."""
         assert self._forwarder is not None
-        headers = _request_headers(environ)
+        given = _request_headers(environ)
+        # The caller's hop-by-hop headers go first: a `Connection: Authorization` of the
+        # caller's must not drop the bearer the bridge adds below.
+        headers = end_to_end(given, REQUEST_DROPPED)
         # Split at any white space: a tab after the scheme must not send the bridge's token on
         # to the vendor as if it were the caller's own credential.
-        scheme, credential = [*_header(headers, "Authorization").split(None, 1), "", ""][:2]
+        scheme, credential = [*_header(given, "Authorization").split(None, 1), "", ""][:2]
         if scheme.lower() == SESSION_SCHEME:
             grant = self._session(credential.strip())
-            context = _user_context(grant, _header(headers, "X-AS-UserContext"))
+            context = _user_context(grant, _header(given, "X-AS-UserContext"))
             headers = [(name, value) for name, value in headers
                        if name.lower() not in ("authorization", "x-as-usercontext")]
             headers.append(("Authorization", f"bearer {grant.bearer}"))

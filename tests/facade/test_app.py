@@ -181,3 +181,17 @@ def test_another_rules_session_token_is_refused(tokens: TokenIssuer) -> None:
         assert status.startswith("403") and body["errorCode"] == "FORBIDDEN"
         assert "not from this login" in body["summary"]
     assert recorder.calls == []
+
+
+def test_the_callers_connection_header_cannot_drop_what_the_bridge_adds(
+        tokens: TokenIssuer) -> None:
+    recorder = Recorder()
+
+    _call(_facade(tokens, recorder), TEMPLATES,
+          AUTHORIZATION=f"X-AS-UserSessionToken {_token(tokens)}",
+          CONNECTION="keep-alive, Authorization, X-AS-UserContext, X-Trace", X_TRACE="1")
+
+    sent = recorder.calls[0][2]
+    assert sent["Authorization"] == "bearer the-bearer"
+    assert sent["X-AS-UserContext"] == f"jdoe@example.com:{ACCOUNT}"
+    assert "X-Trace" not in sent and "Connection" not in sent
