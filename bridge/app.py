@@ -23,7 +23,7 @@ from bridge.metrics import (
 )
 from bridge.migrate.dispatch import Handled
 from bridge.migrate.exchange import SoapRequest
-from bridge.soap.envelope import SOAP11, SOAP12, version_of
+from bridge.soap.envelope import ASMX, SOAP11, SOAP12, version_of
 from bridge.upstream.legacy import SoapReply
 from bridge.wiring import Wiring
 from bridge.wsgi import Response, answering, error_response, json_response, read_body
@@ -45,6 +45,10 @@ class BridgeApp:
         # The deprecated REST callers' paths and /v1/sso (bridge/facade), when configured.
         self.facade = build_facade(wiring)
         self.fault_style = wiring.config.fault_style
+        # ASMX services are IIS's, which matches paths in any case: each SOAP endpoint and
+        # WSDL path by its lower-case spelling (for fault_style: asmx).
+        self._any_case = {path.lower(): path for path in [*wiring.service.ports, *wiring.wsdls]
+                          } if self.fault_style == ASMX else {}
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -95,6 +99,7 @@ class BridgeApp:
             return self.wiring.console(environ, method, path, self.base_url(environ))
         if path == "/metrics" and method in ("GET", "HEAD"):
             return self.metrics()
+        path = self._any_case.get(path.lower(), path)
         wsdl = self.wiring.wsdls.get(path)
         if wsdl is not None and method in ("GET", "HEAD"):
             if query.lower() in ("wsdl", "singlewsdl"):

@@ -150,6 +150,20 @@ def test_each_wsdl_is_served_at_its_path(nmbrs_bridge: Server, service: str, que
     assert actions and all(action.startswith(_ns(service) + "/") for action in actions)
 
 
+def test_paths_in_any_case_as_iis_matches_them(nmbrs_bridge: Server) -> None:
+    wsdl = requests.get(nmbrs_bridge.url + "/SOAP/v3/debtorservice.ASMX?wsdl", timeout=5)
+    response = requests.post(
+        nmbrs_bridge.url + "/soap/V3/DebtorService.asmx", timeout=10,
+        data=(f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Header>'
+              f'{_header("DebtorService", "AuthHeader")}</soap:Header><soap:Body>'
+              f'<Environment_Get xmlns="{_ns("DebtorService")}"/></soap:Body>'
+              "</soap:Envelope>").encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"})
+
+    assert etree.fromstring(wsdl.content).get("targetNamespace") == _ns("DebtorService")
+    _result(response, "DebtorService", "Environment_Get")
+
+
 def test_the_banner_names_every_wsdl(nmbrs_bridge: Server) -> None:
     banner = nmbrs_bridge.output()
     for service in SERVICES:
