@@ -99,7 +99,9 @@ class RestLogin:
         raw = read_body(environ, self._max_body_bytes)
         try:
             document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested deeper than the parser recurses ([[[[…), which the
+            # body limit alone does not prevent.
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
             # [INFERRED] the vendor's validation answer for a body that is not its wrapped

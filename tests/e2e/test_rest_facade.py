@@ -218,6 +218,10 @@ def test_not_json_is_a_validation_error_never_a_traceback(facade: Server) -> Non
     answer = requests.post(facade.url + CREDENTIALS.format("3.7"), data=b"\xff{<", timeout=10)
 
     assert answer.status_code == 400 and answer.json()["errorCode"] == "BAD_REQUEST"
+    # Nested deeper than the JSON parser recurses, within the body limit.
+    deep = requests.post(facade.url + CREDENTIALS.format("3.7"), timeout=10,
+                         data=b'{"request":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert deep.status_code == 400 and deep.json()["errorCode"] == "BAD_REQUEST"
     assert "Traceback" not in facade.output()
 
 
