@@ -119,6 +119,19 @@ def test_two_wsdls_with_one_service_name_are_refused(tmp_path: Path) -> None:
         SoapService([str(NMBRS / "DebtorService.wsdl"), str(copy)])
 
 
+def test_two_services_at_one_endpoint_path_are_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "Other.wsdl"
+    copy.write_text((NMBRS / "CompanyService.wsdl").read_text().replace(
+        '<wsdl:service name="CompanyService">', '<wsdl:service name="OtherService">').replace(
+        "/soap/v3/CompanyService.asmx", "/soap/v3/DebtorService.asmx"))
+
+    with pytest.raises(ConfigError) as caught:
+        SoapService([str(NMBRS / "DebtorService.wsdl"), str(copy)])
+
+    assert "services DebtorService and OtherService are both at /soap/v3/DebtorService.asmx" in (
+        str(caught.value))
+
+
 def test_rules_are_keyed_by_their_qualified_names(tmp_path: Path, service: SoapService) -> None:
     rules, problems = check_rules(load_config(str(_write(tmp_path))), service)
 
