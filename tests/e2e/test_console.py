@@ -177,3 +177,32 @@ def test_no_secret_reaches_the_page_or_its_json(logged_in: Browser, bridge: Serv
             assert secret not in shown, secret
     # User names are keyed in the samples, never shown.
     assert "multi@example.com" not in data and "jdoe@example.com" not in data
+
+
+def test_markup_in_a_difference_sample_is_shown_as_text(logged_in: Browser, bridge: Server) -> None:
+    """A value a caller can steer into an answer (and so into a sample), a cohort and a path:
+    drawn as text by the page itself (textContent), not left to the CSP to stop."""
+    from bridge.migrate.records import Recorder
+    from bridge.store import SqliteStore
+
+    markup = '"><img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+    store = SqliteStore(str(bridge.workdir / "state" / "bridge.sqlite3"))
+    try:
+        Recorder(store, 86400).comparison({
+            "ts": time.time(), "operation": "AuthenticateUser", "mode": "shadow",
+            "cohort": "pilot" + markup, "user": "0123456789abcdef", "outcome": "differ",
+            "differences": [{"path": f"AuthenticateUserResult.Markup[Name={markup}]",
+                             "legacy": markup, "rest": "<svg onload=\"window.__xss=3\">",
+                             "item": None}],
+            "legacy_ms": 1.0, "rest_ms": 1.0, "legacy_error": None, "rest_error": None})
+    finally:
+        store.close()
+    browser = logged_in
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    browser.wait_for("document.getElementById('differences').innerText.includes('onerror')")
+    shown = browser.evaluate("document.getElementById('differences').innerText")
+    assert markup in shown and '<svg onload="window.__xss=3">' in shown
+    # Nothing of it became an element, whatever the CSP would have let run.
+    assert browser.evaluate("document.querySelectorAll('main img, main script, main svg')"
+                            ".length") == 0
+    assert browser.evaluate("typeof window.__xss") == "undefined"
