@@ -155,7 +155,8 @@ class RestFacade:
 
     def _session(self, token: str) -> Grant:
         """The login a session token stands for; Forbidden, saying why, for any other token."""
-        checked = self._tokens.check(token) if token else None
+        # Not consumed: a single-use token is refused here, and must not be spent by it.
+        checked = self._tokens.check(token, consume=False) if token else None
         if not isinstance(checked, Grant):
             why = checked.description if checked is not None else "none was sent"
             raise Forbidden(f"{INVALID_SESSION} ({why})")

@@ -57,7 +57,8 @@ class SsoHandoff:
         if credential is None:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised("send Authorization: Bearer <AuthenticationToken>")
-        grant = self._tokens.check(credential)
+        # Not consumed: a single-use token is refused here, and must not be spent by it.
+        grant = self._tokens.check(credential, consume=False)
         if not isinstance(grant, Grant) or grant.kind != SESSION:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised(grant.description if isinstance(grant, Refused)

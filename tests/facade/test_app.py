@@ -97,6 +97,14 @@ def test_a_hand_off_token_is_no_session(tokens: TokenIssuer, kind: str) -> None:
 
     assert status.startswith("403") and body["errorCode"] == "FORBIDDEN"
     assert recorder.calls == []
+    if kind == SINGLE_USE:
+        # Refused, not spent (bound or not): it still works once where it belongs.
+        unbound = _token(tokens, SINGLE_USE)
+        refused, _ = _call(_facade(tokens, recorder), TEMPLATES,
+                           AUTHORIZATION=f"X-AS-UserSessionToken {unbound}")
+        assert refused.startswith("403") and recorder.calls == []
+        assert isinstance(tokens.check(token, {"package": "p-1"}), Grant)
+        assert isinstance(tokens.check(unbound), Grant)
 
 
 def test_other_credentials_pass_untouched_and_dot_segments_go_nowhere(

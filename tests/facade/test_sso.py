@@ -77,10 +77,13 @@ def test_forbidden_upstream_is_a_403_and_a_hand_off_token_gets_nothing() -> None
                                             "FORBIDDEN", "expired"))
 
     status, _, body = _post(facade, _token(tokens))
-    refused, _, _ = _post(facade, _token(tokens, SINGLE_USE))
+    hand_off = _token(tokens, SINGLE_USE)
+    refused, _, _ = _post(facade, hand_off)
 
     assert status.startswith("403") and body["error"] == "forbidden"
     assert refused.startswith("401") and len(upstream.calls) == 1
+    # Refused, not spent: it still works once where it belongs.
+    assert isinstance(tokens.check(hand_off), Grant)
 
 
 def test_the_per_address_rate_limit() -> None:
