@@ -53,7 +53,8 @@ class SsoHandoff:
             if wait is not None:
                 SSO_TOKENS.labels("v1", "rate_limited").inc()
                 raise RateLimited(wait)
-        credential = bearer_credential(environ.get("HTTP_AUTHORIZATION", ""))
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        credential = bearer_credential(authorization) or _session_credential(authorization)
         if credential is None:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised("send Authorization: Bearer <AuthenticationToken>")
@@ -93,6 +94,15 @@ class SsoHandoff:
             raise SoapServerError(UNAVAILABLE, reason="unavailable")
         SSO_TOKENS.labels(entry, "ok").inc()
         return token
+
+
+def _session_credential(authorization: str) -> str | None:
+    """The token of `X-AS-UserSessionToken <sessionToken>`: a REST caller's session token is
+    the same login's token as an AuthenticationToken, sent the way it sends it everywhere."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "x-as-usersessiontoken":
+        return None
+    return value.strip() or None
 
 
 def ready_url(url: str, token: str) -> str:

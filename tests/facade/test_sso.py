@@ -48,10 +48,11 @@ def _token(tokens: TokenIssuer, kind: str = "session",
                               kind=kind, operation=operation), ttl=60)
 
 
-def _post(facade: RestFacade, token: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+def _post(facade: RestFacade, token: str, scheme: str = "Bearer"
+          ) -> tuple[str, dict[str, str], dict[str, Any]]:
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/sso", "QUERY_STRING": "",
                "wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0",
-               "HTTP_AUTHORIZATION": f"Bearer {token}"}
+               "HTTP_AUTHORIZATION": f"{scheme} {token}"}
     seen: list[tuple[str, list[tuple[str, str]]]] = []
     body = b"".join(facade(environ, lambda status, headers: seen.append((status, headers)),
                            "req-1"))
@@ -112,3 +113,13 @@ def test_another_rules_login_gets_nothing() -> None:
         assert status.startswith("401") and body["error"] == "unauthorized"
         assert "AuthenticateUser" in body["error_description"]
     assert upstream.calls == []
+
+
+def test_a_rest_caller_sends_its_session_token_its_own_way() -> None:
+    facade, upstream, tokens = _setup(Reply(200, {"result": {"ssoToken": "t"}}, 0.0))
+
+    status, _, body = _post(facade, _token(tokens), "x-as-usersessiontoken")
+    empty, _, _ = _post(facade, "", "X-AS-UserSessionToken")
+
+    assert status.startswith("200") and body["ssoToken"] == "t"
+    assert empty.startswith("401") and len(upstream.calls) == 1
