@@ -10,6 +10,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -405,6 +406,29 @@ def test_the_login_as_other_clients_spell_it(facade: Server) -> None:
     assert large.status_code == 413 and large.json()["errorCode"] == "BAD_REQUEST"
 
 
+def test_a_revoked_users_session_tokens_are_refused(facade: Server, sandbox: Server) -> None:
+    user = "multi@example.com"
+    before = _session(facade, user)
+    soap_before = _soap_token_of(facade, user)
+
+    done = subprocess.run([sys.executable, "-m", "bridge", "revoke", user, "--config",
+                           str(facade.workdir / "config.yaml")], cwd=facade.workdir,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    calls = sandbox_calls(sandbox).get("sso", 0)
+
+    for token in (before, soap_before):
+        answer = requests.get(facade.url + TEMPLATES, headers=_with_session(token), timeout=10)
+        assert (answer.status_code, answer.json()["errorCode"]) == (403, "FORBIDDEN")
+        assert "revoked" in answer.json()["summary"]
+        assert _sso(facade, token).status_code == 401
+    assert sandbox_calls(sandbox).get("sso", 0) == calls
+    # A login after the revocation is a new session.
+    after = requests.get(facade.url + TEMPLATES, headers=_with_session(_session(facade, user)),
+                         timeout=10)
+    assert after.status_code == 200
+
+
 # -- the lockout, one for SOAP and REST -----------------------------------------------------
 
 
@@ -438,7 +462,12 @@ def test_token_life_and_the_lockout_shared_with_soap(sandbox: Server,
 
 
 def _soap_token(server: Server) -> str:
-    token = auth_result(post_login(server, JDOE, PASSWORD).content).get("AuthenticationToken")
+    return _soap_token_of(server, JDOE)
+
+
+def _soap_token_of(server: Server, username: str) -> str:
+    token = auth_result(post_login(server, username, PASSWORD).content).get(
+        "AuthenticationToken")
     assert token
     return str(token)
 
