@@ -36,6 +36,8 @@ _VERSION = re.compile(r"^/api/documentnow/v(?P<version>\d+\.\d+)/")
 # IIS matches routes without regard to case or a trailing slash: so does the facade, or a
 # spelling of a path the bridge answers would be forwarded to the vendor's instead.
 _SSO_PATH = re.compile(r"^/api/documentnow/v\d+\.\d+/authentication/sso/?$", re.IGNORECASE)
+_ANY_CREDENTIALS = re.compile(r"^/api/documentnow/[^/]+/authentication/credentials/?$",
+                              re.IGNORECASE)
 # Methods a call is forwarded with: the vendor's API has no others, and TRACE would echo the
 # bearer the bridge adds back to the caller.
 FORWARDED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -133,9 +135,12 @@ class RestFacade:
             if result.outcome is not None and result.outcome.locked_now:
                 LOCKOUTS.inc()
             return "credentials", _whole(response), error.reason if error else result.reason
-        if not self._allowed(path) or self._forwarder is None or self._credentials(path):
+        if not self._allowed(path) or self._forwarder is None or self._credentials(path) or (
+                _ANY_CREDENTIALS.match(path)):
             # A credentials path is the bridge's login or nothing: never passed on with the
-            # caller's password.
+            # caller's password. (A version the bridge does not serve would otherwise log in
+            # at the vendor, and every later call with the vendor's session token be refused
+            # here: the 404 at the login says where the trouble is.)
             return "forward", _whole(not_found()), "not_allowed"
         if method not in FORWARDED_METHODS:
             # [INFERRED] the vendor's answer to such a method is unknown; its 404 is known.
