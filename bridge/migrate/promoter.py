@@ -125,10 +125,18 @@ class Promoter:
     def _loop(self) -> None:
         while True:
             time.sleep(self._plans().routing.promotion_check)
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("promotion check failed")
+            self.check()
+
+    def check(self) -> None:
+        """One round of the deciding thread: a store outage is one warning line (the next
+        round tries again), not a traceback every few seconds."""
+        try:
+            self.run_once()
+        except StoreError as exc:
+            log.warning("promotion check skipped: the store is unavailable",
+                        extra={"detail": str(exc)})
+        except Exception:
+            log.exception("promotion check failed")
 
     def run_once(self, now: float | None = None) -> list[dict[str, Any]]:
         """One round for the fleet, if this instance holds the lease: the decisions taken."""

@@ -102,3 +102,19 @@ def test_a_flood_of_differing_paths_keeps_the_json_bounded(app: BridgeApp) -> No
     # 50 paths with 5 samples of 400 characters each: well under a megabyte.
     assert len(answer.body) < 600_000
     assert data["compared"] == 400 and data["noise_left_off"] == 0
+
+
+def test_a_poll_of_a_window_reads_only_that_window(app: BridgeApp,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every open page polls every two seconds: an operation the plan names is known without
+    reading every record kept (30 days of them by default)."""
+    console = app.wiring.console
+    assert console is not None
+    recorder = console._recorder
+    read: list[float] = []
+    history = recorder.history
+    monkeypatch.setattr(recorder, "history", lambda since: read.append(since) or history(since))
+    answer = call(app, "GET", API + "?since=15m", headers=_bearer(OPERATOR_KEY))
+    assert answer.status == 200 and len(read) == 1 and read[0] > time.time() - 16 * 60
+    assert call(app, "GET", PAGE, headers=_bearer(OPERATOR_KEY)).status == 200
+    assert len(read) == 1  # the page's shell needs no records at all
