@@ -13,6 +13,7 @@ from bridge.grants.check import grant_problems
 from bridge.migrate.compare import read_compare
 from bridge.migrate.routing import NEEDS_RULE, Routing
 from bridge.rules.model import (
+    BY_CONTEXT,
     INVALID_CREDENTIALS,
     UNAVAILABLE,
     Rule,
@@ -101,12 +102,29 @@ def config_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
             found.append(Problem(config.source, None, (
                 f"{label} has verify_tls: false: its certificate is not checked, so anyone on "
                 "the way can pose as it and read the credentials the bridge sends")))
+    found.extend(_holder_warnings(config, rules))
     if not config.token_keys and config.store.startswith(("redis://", "rediss://")):
         found.append(Problem(config.source, None, (
             "tokens.keys is not set: the token key is generated and kept in the Redis store, so "
             "whoever can read the store can mint AuthenticationTokens; set tokens.keys "
             "(docs/operations.md, \"Token keys\")")))
     return found
+
+
+def _holder_warnings(config: Config, rules: Mapping[str, Rule]) -> list[Problem]:
+    """Rules that take requests without a token by their account (session without_token:
+    context), with no one configured to hold any account: every such request is refused."""
+    by_context = sorted(name for name, rule in rules.items() if rule.session is not None
+                        and rule.session.without_token == BY_CONTEXT)
+    contexts = config.contexts
+    if not by_context or contexts.require_token or contexts.holders or (
+            contexts.from_directory and config.directory.file):
+        return []
+    return [Problem(config.source, None, (
+        f"{', '.join(by_context)} take requests without a token (as legacy callers send them) "
+        "by their ContextIdentifier, but no account holder is configured: every such request "
+        "is refused; list holders under contexts.holders (or accounts in a directory.file), or "
+        "set contexts.require_token: true (docs/migration.md, \"Signing and access links\")"))]
 
 
 def routing_for(routing: Routing, service: SoapService) -> Routing:

@@ -365,7 +365,9 @@ def test_check_warns_of_credentials_at_risk_and_refuses_readable_secrets(tmp_pat
         "  esign: {base_url: 'http://esign.example'}\n"
         "legacy: {base_url: 'http://legacy.example'}\n"
         "secrets:\n  api_username: {env: TEST_API_USERNAME}\n  api_key: {file: api-key}\n"
-        "vars: {expired_password_url: 'https://esign.example/ChangePassword'}\n")
+        "vars: {expired_password_url: 'https://esign.example/ChangePassword'}\n"
+        # Someone holds the account of tokenless link calls (else check warns of that too).
+        "contexts: {holders: {6f1c2a9e-1d1e-4b7a-9c55-0b7d2f3e4a10: ops@example.org}}\n")
     refused = (f"{config}: secret 'api_key': {key} is readable by group or others (mode 0644); "
                "chmod 600 it, or set allow_readable_secret_files: true")
     done = _run("check", "--config", str(config))

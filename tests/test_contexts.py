@@ -73,3 +73,24 @@ def test_the_table_first_then_the_directory_files_holders(tmp_path: Path) -> Non
     # A broken directory file is logged and holds no one; it does not break the request.
     directory.write_text("users: [1, 2]\n")
     assert ContextHolders(ContextSettings(), holders_of).holder(SHARED) is None
+
+
+def test_check_warns_when_no_one_holds_any_account(tmp_path: Path) -> None:
+    from bridge.check import config_warnings
+    from bridge.rules.model import compile_rule
+
+    rules = {"GetSigningLinks": compile_rule(str(REPO / "mappings" / "assuresign" /
+                                                  "get-signing-links.yaml"))}
+
+    def warned(contexts: object, **more: object) -> bool:
+        text = yaml.safe_load(_config(tmp_path, contexts).read_text())
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({**text, **more}))
+        config = load_config(str(tmp_path / "config.yaml"))
+        return any("no account holder is configured" in p.message
+                   for p in config_warnings(config, rules))
+
+    assert warned(None)
+    assert warned({"from_directory": False}, directory={"file": str(tmp_path / "d.yaml")})
+    assert not warned({"holders": {CONTEXT: "ops@example.org"}})
+    assert not warned({"require_token": True})
+    assert not warned(None, directory={"file": str(tmp_path / "d.yaml")})
