@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -206,3 +207,24 @@ def test_markup_in_a_difference_sample_is_shown_as_text(logged_in: Browser, brid
     assert browser.evaluate("document.querySelectorAll('main img, main script, main svg')"
                             ".length") == 0
     assert browser.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_the_page_tells_why_an_update_failed_and_times_are_whole_seconds(
+        logged_in: Browser, bridge: Server) -> None:
+    browser = logged_in
+    requests.post(f"{bridge.url}/console/api/operations/AuthenticateUser/marks",
+                  json={"path": "AuthenticateUserResult.Probe", "mark": "real"},
+                  headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=10
+                  ).raise_for_status()
+    browser.goto(f"{bridge.url}/console/operations/AuthenticateUser")
+    browser.wait_for("document.querySelectorAll('#audit tbody tr').length > 0")
+    times = browser.evaluate("[...document.querySelectorAll('#audit tbody tr td:first-child')]"
+                             ".map(cell => cell.textContent)")
+    assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", when) for when in times)
+    # A window the bridge refuses: the page says the bridge's reason, not only "HTTP 400".
+    browser.evaluate("(() => { const s = document.getElementById('window');"
+                     " s.add(new Option('bad', 'yesterday-ish')); s.value = 'yesterday-ish';"
+                     " s.dispatchEvent(new Event('change')); return true; })()")
+    status = browser.wait_for("(t => t.includes('Could not update') && t)"
+                              "(document.getElementById('status').textContent)")
+    assert "expected an age like 3d" in status

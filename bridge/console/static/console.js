@@ -40,7 +40,12 @@
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) {
         if (response.status === 401) { window.location.assign("/console/login"); throw new Error("logged out"); }
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        if (!response.ok) {
+          /* The bridge's reason (a store outage, say), not just a status. */
+          return response.json().catch(function () { return {}; }).then(function (data) {
+            throw new Error(data.error_description || ("HTTP " + response.status));
+          });
+        }
         return response.json();
       });
   }
@@ -120,7 +125,7 @@
       var details = Object.keys(entry).filter(function (key) {
         return ["ts", "action", "operation", "by"].indexOf(key) < 0;
       }).map(function (key) { return key + "=" + JSON.stringify(entry[key]); }).join(" ");
-      return [new Date(entry.ts * 1000).toISOString().replace(".000Z", "Z"), entry.action, entry.by, details];
+      return [new Date(entry.ts * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"), entry.action, entry.by, details];
     }));
     drawChart(document.getElementById("agreement-chart"), data.series, [
       {name: "agreement", color: "#1f6feb", value: function (b) { return b.compared ? 100 * b.agreed / b.compared : null; }}
