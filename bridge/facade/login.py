@@ -25,8 +25,6 @@ from bridge.wsgi import Response, read_body, rest_error
 
 NOT_FOUND_SUMMARY = "The requested resource was not found."
 VALIDATION_SUMMARY = "Error validating request"
-# [INFERRED] the vendor's bounds for a session length are unknown (FACTS §10); the sandbox's.
-MAX_SESSION_MINUTES = 1440
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 RATE_LIMITED = "rate_limited"
 
@@ -114,10 +112,12 @@ class RestLogin:
         details = [_empty(entry.path) for entry in run.inputs
                    if entry.required and lookup(request, entry.path) in (None, "")]
         minutes = _minutes(lookup(request, rest.session_length)) if rest.session_length else None
-        if minutes is not None and (minutes is False or not 1 <= minutes <= MAX_SESSION_MINUTES):
+        # [INFERRED] the vendor's bounds for a session length are unknown (FACTS §10): no upper
+        # one here, as a flow that asks for a long session at the vendor must not be refused
+        # at the bridge; the token's own life caps it below. Under 1 is no session at all.
+        if minutes is not None and (minutes is False or minutes < 1):
             name = rest.session_length.rsplit(".", 1)[-1] if rest.session_length else ""
-            details.append(f"'{name[:1].upper()}{name[1:]}' must be between 1 and "
-                           f"{MAX_SESSION_MINUTES}.")
+            details.append(f"'{name[:1].upper()}{name[1:]}' must be greater than '0'.")
         if details:
             # The vendor checks the request's shape before anyone's password: nothing counted.
             result.reason = "client_error"

@@ -200,10 +200,10 @@ def test_refusals_are_the_vendors_errors(facade: Server, username: str, password
     ({"username": JDOE, "key": "k", "sessionLength": 30}, ["'Request' should not be empty."]),
     ({"request": {"authRequest": {"username": JDOE}}}, ["'Password' should not be empty."]),
     ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD, "sessionLength": 0}}},
-     ["'SessionLength' must be between 1 and 1440."]),
+     ["'SessionLength' must be greater than '0'."]),
     ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD,
                                   "sessionLength": "an hour"}}},
-     ["'SessionLength' must be between 1 and 1440."]),
+     ["'SessionLength' must be greater than '0'."]),
 ])
 def test_a_malformed_request_is_a_validation_error(facade: Server, body: Any,
                                                    details: list[str]) -> None:
@@ -218,6 +218,16 @@ def test_a_session_length_written_as_a_string_is_taken(facade: Server) -> None:
     answer = _credentials(facade, JDOE, PASSWORD, sessionLength="60")
 
     assert answer.status_code == 200 and answer.json()["result"]["sessionToken"]
+
+
+def test_a_long_session_length_is_capped_not_refused(facade: Server) -> None:
+    # The vendor's maximum is unknown (FACTS §10): a week asked for is the token's life.
+    answer = _credentials(facade, JDOE, PASSWORD, sessionLength=10080)
+
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["result"]["sessionToken"]
+    assert requests.get(facade.url + TEMPLATES, headers=_with_session(token),
+                        timeout=10).status_code == 200
 
 
 def test_not_json_is_a_validation_error_never_a_traceback(facade: Server) -> None:
