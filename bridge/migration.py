@@ -198,8 +198,11 @@ def replayer_for(config_path: str) -> tuple[Any, Callable[[], None]]:
     from bridge.wiring import wire
 
     config = load_config(config_path)
-    sandbox = config.sandbox is not None
-    if sandbox:
+    # Only an upstream written `sandbox` is the in-process one: a demo configuration with one
+    # upstream pointed at a real tenant is no sandbox for data-changing operations.
+    sandbox = config.sandbox is not None and all(
+        upstream.base_url == "sandbox" for upstream in config.upstreams.values())
+    if config.sandbox is not None:
         config, _ = _start_demo_sandbox(config, quiet=True)
     state_key = _state_key()
     wiring = wire(config, state_key)

@@ -115,3 +115,35 @@ def test_record_start_refuses_what_would_record_nothing(
     assert told in err
     assert main(["record", "status", "--config", str(config)]) == 0
     assert "Not recording" in capsys.readouterr().out
+
+
+def _console_config(tmp_path: Path, **upstreams: str) -> Path:
+    """examples/console.yaml with absolute paths, some upstreams moved elsewhere."""
+    import yaml
+
+    examples = REPO / "examples"
+    data = yaml.safe_load((examples / "console.yaml").read_text())
+    data["wsdl"] = str((examples / data["wsdl"]).resolve())
+    data["mappings"] = [str((examples / path).resolve()) for path in data["mappings"]]
+    data["sandbox"]["seed"] = str(examples / data["sandbox"]["seed"])
+    data["store"] = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    for name, url in upstreams.items():
+        data["upstreams"][name]["base_url"] = url
+    path = tmp_path / "console.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_demo_configuration_with_a_real_upstream_is_no_sandbox_for_replay(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data-changing operations replay without --force only where every upstream is the
+    in-process sandbox."""
+    from bridge.migration import replayer_for
+
+    monkeypatch.setenv("SOAP_BRIDGE_OPERATOR_KEY", "k" * 40)
+    for upstreams, sandbox in (({}, True), ({"esign": "https://staging.invalid"}, False)):
+        replayer, close = replayer_for(str(_console_config(tmp_path, **upstreams)))
+        try:
+            assert replayer._sandbox is sandbox, upstreams
+        finally:
+            close()
