@@ -258,7 +258,10 @@ class Console:
         if kind is not None and kind not in KINDS:
             return json_response(400, {"error": "invalid_request", "error_description":
                                        f"mark is one of {', '.join(KINDS)}, or null to clear"})
-        self._marks.mark(operation, path, kind, operator.label)
+        try:
+            self._marks.mark(operation, path, kind, operator.label)
+        except ValueError as exc:
+            return json_response(409, {"error": "conflict", "error_description": str(exc)})
         return json_response(200, {"path": path, "mark": kind})
 
     def _mode(self, operation: str, body: dict[str, Any], operator: Operator) -> Response:

@@ -14,6 +14,8 @@ NOISE = "noise"
 REAL = "real"
 KINDS = (NOISE, REAL)
 _TTL = 400 * 86400
+# Marked paths per operation: every comparison reads them all, so they stay few.
+MAX_MARKS = 200
 
 
 def marks_key(operation: str) -> str:
@@ -47,6 +49,9 @@ class Marks:
         general = general_path(path)
         marks = self.of(operation)
         before = marks.get(general, {}).get("kind")
+        if kind is not None and before is None and len(marks) >= MAX_MARKS:
+            raise ValueError(f"{operation} has {MAX_MARKS} marked paths already (every "
+                             "comparison reads them): clear one first")
         if kind is None:
             marks.pop(general, None)
         else:

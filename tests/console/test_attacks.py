@@ -13,6 +13,7 @@ import pytest
 from bridge.app import BridgeApp
 from bridge.console.figures import MAX_PATHS, SAMPLES
 from bridge.console.session import LOGIN_FAILURES
+from bridge.migrate.marks import MAX_MARKS
 from tests.console.conftest import OPERATOR_KEY
 from tests.inprocess import call
 
@@ -118,3 +119,21 @@ def test_a_poll_of_a_window_reads_only_that_window(app: BridgeApp,
     assert answer.status == 200 and len(read) == 1 and read[0] > time.time() - 16 * 60
     assert call(app, "GET", PAGE, headers=_bearer(OPERATOR_KEY)).status == 200
     assert len(read) == 1  # the page's shell needs no records at all
+
+
+def test_marks_are_bounded_per_operation(app: BridgeApp) -> None:
+    key = {"Content-Type": "application/json", **_bearer(OPERATOR_KEY)}
+
+    def mark(path: str, kind: str | None) -> int:
+        body = json.dumps({"path": path, "mark": kind}).encode()
+        return call(app, "POST", API + "/marks", body, key).status
+
+    for index in range(MAX_MARKS):
+        assert mark(f"AuthenticateUserResult.F{index}", "noise") == 200
+    refused = call(app, "POST", API + "/marks", json.dumps(
+        {"path": "AuthenticateUserResult.More", "mark": "noise"}).encode(), key)
+    assert refused.status == 409 and b"clear one first" in refused.body
+    # A marked path may still change its mark, and one cleared makes room.
+    assert mark("AuthenticateUserResult.F0", "real") == 200
+    assert mark("AuthenticateUserResult.F1", None) == 200
+    assert mark("AuthenticateUserResult.More", "noise") == 200
