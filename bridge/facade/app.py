@@ -19,7 +19,7 @@ from bridge.auth.tokens import SESSION, Grant, TokenIssuer
 from bridge.errors import Forbidden, UpstreamError
 from bridge.facade.login import LoginResult, RestLogin, not_found
 from bridge.facade.settings import DOCUMENTNOW, FacadeSettings
-from bridge.facade.sso import SsoHandoff
+from bridge.facade.sso import UNSENDABLE, SsoHandoff, unsendable
 from bridge.identity import identity
 from bridge.metrics import LOCKOUTS, REST_FACADE, SSO_TOKENS, observe_upstream
 from bridge.upstream.forward import REQUEST_DROPPED, RestForwarder, end_to_end
@@ -176,6 +176,8 @@ class RestFacade:
             raise Forbidden(f"{INVALID_SESSION} (the token is not from this login)")
         if 0 < checked.bearer_expires_at <= time.time():
             raise Forbidden(f"{INVALID_SESSION} (the login behind it has expired)")
+        if unsendable(checked):
+            raise Forbidden(UNSENDABLE)
         return checked
 
     def _allowed(self, path: str) -> bool:

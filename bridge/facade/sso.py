@@ -7,6 +7,7 @@ cached or logged (it opens the user's web session for its 30 seconds).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -67,6 +68,9 @@ class SsoHandoff:
         if grant.operation != self._settings.operation:
             SSO_TOKENS.labels("v1", "unauthorized").inc()
             return unauthorised(f"the token is not from {self._settings.operation}")
+        if unsendable(grant):
+            SSO_TOKENS.labels("v1", "forbidden").inc()
+            raise Forbidden(UNSENDABLE)
         token = self.fetch(grant, "v1")
         answer: dict[str, Any] = {"ssoToken": token, "expires_in": SSO_LIFETIME}
         if self._url:
@@ -94,6 +98,20 @@ class SsoHandoff:
             raise SoapServerError(UNAVAILABLE, reason="unavailable")
         SSO_TOKENS.labels(entry, "ok").inc()
         return token
+
+
+# [INFERRED] A header value carries Latin-1 text without control characters (RFC 9110 §5.5;
+# http.client refuses anything else, and a CR/LF would start another header).
+_UNSENDABLE = re.compile(r"[^\t\x20-\x7e\xa0-\xff]")
+UNSENDABLE = ("This login's user name cannot be sent to the upstream in X-AS-UserContext (it "
+              "holds control characters or characters outside Latin-1).")
+
+
+def unsendable(grant: Grant) -> bool:
+    """Whether the grant's user context cannot go into a header as it is (a user name with a
+    CR/LF or non-Latin-1 letters, which a `local` login may take): such a login is refused
+    with a clear answer rather than failing inside the HTTP client."""
+    return bool(grant.context and _UNSENDABLE.search(grant.context))
 
 
 def _session_credential(authorization: str) -> str | None:

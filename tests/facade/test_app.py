@@ -203,3 +203,19 @@ def test_the_callers_connection_header_cannot_drop_what_the_bridge_adds(
     assert sent["Authorization"] == "bearer the-bearer"
     assert sent["X-AS-UserContext"] == f"jdoe@example.com:{ACCOUNT}"
     assert "X-Trace" not in sent and "Connection" not in sent
+
+
+@pytest.mark.parametrize("subject", ["jdoe@example.com\r\nX-Injected: 1", "名@example.com"])
+def test_a_user_name_no_header_can_carry_is_refused_clearly(tokens: TokenIssuer,
+                                                            subject: str) -> None:
+    recorder = Recorder()
+    token = tokens.issue(Grant(subject=subject, bearer="the-bearer",
+                               context=f"{subject}:{ACCOUNT}", accounts=[{"accountID": ACCOUNT}],
+                               operation="AuthenticateUser"), ttl=60)
+
+    status, body = _call(_facade(tokens, recorder), TEMPLATES,
+                         AUTHORIZATION=f"X-AS-UserSessionToken {token}")
+
+    # A clear 403, not a 500 from inside the HTTP client (nor a header injected upstream).
+    assert status.startswith("403") and "X-AS-UserContext" in body["summary"]
+    assert recorder.calls == []

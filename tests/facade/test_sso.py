@@ -123,3 +123,14 @@ def test_a_rest_caller_sends_its_session_token_its_own_way() -> None:
 
     assert status.startswith("200") and body["ssoToken"] == "t"
     assert empty.startswith("401") and len(upstream.calls) == 1
+
+
+def test_a_user_name_no_header_can_carry_gets_a_clear_403() -> None:
+    facade, upstream, tokens = _setup(Reply(200, {"result": {"ssoToken": "t"}}, 0.0))
+    token = tokens.issue(Grant(subject="a\r\nb", bearer="b", context="a\r\nb:1",
+                               operation="AuthenticateUser"), ttl=60)
+
+    status, _, body = _post(facade, token)
+
+    assert status.startswith("403") and "X-AS-UserContext" in body["error_description"]
+    assert upstream.calls == []
