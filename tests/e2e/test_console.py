@@ -221,6 +221,12 @@ def test_the_page_tells_why_an_update_failed_and_times_are_whole_seconds(
     times = browser.evaluate("[...document.querySelectorAll('#audit tbody tr td:first-child')]"
                              ".map(cell => cell.textContent)")
     assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", when) for when in times)
+    # multi@ is in no cohort: named as the mode table names it, "everyone else".
+    accounts = browser.evaluate(f"document.querySelector('#differences details[data-path=\"{ACCOUNTS}\"]')"
+                                ".innerText")
+    assert "cohorts: everyone else: " in accounts
+    assert browser.evaluate(f"document.querySelector('#differences details[data-path=\"{ACCOUNTS}\"]"
+                            " tbody tr td:nth-child(2)').textContent") == "everyone else"
     # A window the bridge refuses: the page says the bridge's reason, not only "HTTP 400".
     browser.evaluate("(() => { const s = document.getElementById('window');"
                      " s.add(new Option('bad', 'yesterday-ish')); s.value = 'yesterday-ish';"

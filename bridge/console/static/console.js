@@ -5,6 +5,7 @@
 
 (function () {
   var POLL_MS = 2000;
+  var EVERYONE = "everyone else";
   var meta = function (name) {
     var tag = document.querySelector('meta[name="' + name + '"]');
     return tag ? tag.getAttribute("content") : "";
@@ -153,7 +154,8 @@
           " (" + path.share.toFixed(1) + "%)" + (path.first ? ", since " + path.first + ", last " + path.last : "") +
           (noise ? ", " + path.source : "") + (path.mark ? ", marked " + path.mark : "")})
       ]);
-      var cohorts = Object.keys(path.cohorts).map(function (name) { return (name === "-" ? "no cohort" : name) + ": " + path.cohorts[name]; }).join(", ");
+      /* No cohort is the operation's own mode: "everyone else", as the mode table says. */
+      var cohorts = Object.keys(path.cohorts).map(function (name) { return (name === "-" ? EVERYONE : name) + ": " + path.cohorts[name]; }).join(", ");
       var buttons = el("span", {class: "actions"});
       (noise ? [["real", "real"]].concat(path.source === "operator" ? [["clear", null]] : []) : [["noise", "noise"], ["real", "real"]])
         .forEach(function (choice) {
@@ -167,7 +169,7 @@
         el("tbody")
       ]);
       fill(samples.querySelector("tbody"), path.samples.map(function (s) {
-        return [s.ts, s.cohort || "-", s.user, el("code", {text: s.path}),
+        return [s.ts, s.cohort || EVERYONE, s.user, el("code", {text: s.path}),
                 el("span", {class: "value legacy", text: shownValue(s.legacy, s.item)}),
                 el("span", {class: "value rest", text: shownValue(s.rest, s.item)})];
       }));
