@@ -54,8 +54,14 @@ def _minutes(value: Any) -> int | bool | None:
     numeric string into an int]; None when not given, False when not a number."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), and no int() of
+        # thousands of digits (Python refuses those): more than a billion minutes is capped
+        # by the token's life anyway.
+        if not (text.isascii() and text.isdigit()):
+            return False
+        return int(text) if len(text) <= 9 else 10**9
     if isinstance(value, float) and value.is_integer():
         # 60.0, as a flow's arithmetic writes it [INFERRED: Json.NET reads an integral float
         # into an int].

@@ -204,6 +204,10 @@ def test_refusals_are_the_vendors_errors(facade: Server, username: str, password
     ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD,
                                   "sessionLength": "an hour"}}},
      ["'SessionLength' must be greater than '0'."]),
+    # A digit to str.isdigit(), not to int(): a 400, not a 500.
+    ({"request": {"authRequest": {"username": JDOE, "password": PASSWORD,
+                                  "sessionLength": "\u00b2"}}},
+     ["'SessionLength' must be greater than '0'."]),
 ])
 def test_a_malformed_request_is_a_validation_error(facade: Server, body: Any,
                                                    details: list[str]) -> None:
@@ -221,7 +225,9 @@ def test_a_session_length_written_as_a_string_is_taken(facade: Server) -> None:
 
 
 def test_a_long_session_length_is_capped_not_refused(facade: Server) -> None:
-    # The vendor's maximum is unknown (FACTS §10): a week asked for is the token's life.
+    # The vendor's maximum is unknown (FACTS §10): a week asked for is the token's life, and
+    # so are more digits than Python's int() takes from a string.
+    assert _credentials(facade, JDOE, PASSWORD, sessionLength="9" * 5000).status_code == 200
     answer = _credentials(facade, JDOE, PASSWORD, sessionLength=10080)
 
     assert answer.status_code == 200, answer.text
