@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from granian.constants import HTTPModes, Interfaces
+from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
@@ -54,7 +54,12 @@ def serve_granian(app: Any, host: str, port: int, workers: int, threads: int, lo
         log_level=LogLevels(level), log_dictconfig=_LOGGING,
         ssl_cert=Path(certfile) if certfile else None,
         ssl_key=Path(keyfile) if keyfile else None,
+        # granian's default is TLS 1.3 only; legacy SOAP clients (.NET Framework on older
+        # Windows) may speak 1.2 at most, which gunicorn accepts too.
+        ssl_protocol_min=SSLProtocols.tls12,
         workers_kill_timeout=GRACEFUL_SECONDS,
+        # A worker that dies is started again, as gunicorn does (granian would stop).
+        respawn_failed_workers=True,
     )
     if ready is not None:
         announce = ready

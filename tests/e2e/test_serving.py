@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -77,7 +79,49 @@ def test_tls_with_certfile_and_keyfile(sandbox: Server, tmp_path: Path,
         assert f'location="https://127.0.0.1:{port}/'.encode() in wsdl.content
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        # A client that speaks TLS 1.2 at most (.NET Framework on older Windows) is served.
+        assert _get_over_tls12(port, cert).startswith(b"HTTP/1.1 200")
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+def _get_over_tls12(port: int, cert: Path) -> bytes:
+    context = ssl.create_default_context(cafile=str(cert))
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        assert tls.version() == "TLSv1.2"
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_worker_that_dies_is_replaced(sandbox: Server, tmp_path: Path, server: str) -> None:
+    bridge = start_bridge(tmp_path, write_config(tmp_path, sandbox.url), workers=1, server=server)
+    try:
+        (worker,) = _children(bridge.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if (children := _children(bridge.process.pid)) and worker not in children:
+                break
+            time.sleep(0.1)
+        answer = None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = post_login(bridge, "jdoe@example.com", "Password")
+            except requests.ConnectionError:
+                time.sleep(0.1)  # the new worker is not listening yet
+        assert answer is not None and auth_result(answer.content).get("Success") == "true"
+    finally:
+        bridge.stop()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in
+            Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
