@@ -208,7 +208,12 @@ class Console:
                 return cached[1]
         history = self._recorder.history(since)
         with self._lock:
-            self._cache[key] = (time.monotonic(), history)
+            now = time.monotonic()
+            # Stale windows go: a script polling `since=<a date>` asks for a new length every
+            # second, and each entry holds its window's records.
+            self._cache = {other: entry for other, entry in self._cache.items()
+                           if now - entry[0] < _CACHE_SECONDS}
+            self._cache[key] = (now, history)
         return history
 
     def figures(self, operation: str, since: float = 0.0) -> dict[str, Any]:

@@ -137,3 +137,16 @@ def test_marks_are_bounded_per_operation(app: BridgeApp) -> None:
     assert mark("AuthenticateUserResult.F0", "real") == 200
     assert mark("AuthenticateUserResult.F1", None) == 200
     assert mark("AuthenticateUserResult.More", "noise") == 200
+
+
+def test_polling_a_date_keeps_no_stale_windows(app: BridgeApp,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`since=<a date>` is a window one second longer every second: each would stay cached,
+    with its records, for as long as the process runs."""
+    console = app.wiring.console
+    assert console is not None
+    # Every window stale at once (as each is two seconds later): only the newest is kept.
+    monkeypatch.setattr("bridge.console.routes._CACHE_SECONDS", 0.0)
+    for second in range(50):
+        console._history(time.time() - 3600 - second)
+    assert len(console._cache) == 1
