@@ -129,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--seed", help="seed file (default: the bundled seed)")
     sandbox.set_defaults(run=_sandbox)
-    grants_commands.add_commands(commands)
     from bridge import revocation
 
     revocation.add_commands(commands)
+    grants_commands.add_commands(commands)
     carryover.add_commands(commands)
     from bridge import migration  # promote, demote, record, replay, demo-traffic
 
@@ -279,10 +279,10 @@ def _start_demo_sandbox(config: Config, quiet: bool = False
     # Demo credentials come from the seed; the config only names the variables.
     os.environ[DEMO_USERNAME_ENV] = api_user.username
     os.environ[DEMO_KEY_ENV] = api_user.key
-    export_demo_secrets()
     from bridge.sandbox.onespan import load_onespan_seed
 
     os.environ[DEMO_ONESPAN_KEY_ENV] = load_onespan_seed(None).api_keys[0].key
+    export_demo_secrets()
     upstreams = {
         name: dataclasses.replace(up, base_url=server.url) if up.base_url == "sandbox" else up
         for name, up in config.upstreams.items()

@@ -158,11 +158,11 @@ class Config:
     token_clients: dict[str, str] = field(default_factory=dict)
     # Secret files and the credentials file may be readable by group or others.
     allow_readable_secret_files: bool = False
-    # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
-    grants: dict[str, GrantProvider] = field(default_factory=dict)
     # Traffic captured for replay (`record:`, bridge/migrate/recording.py); None: only while
     # `soap-bridge record start` says so.
     record: RecordSettings | None = None
+    # OAuth2 grant providers by name (grants:, bridge/grants/settings.py).
+    grants: dict[str, GrantProvider] = field(default_factory=dict)
     # The WSDLs served, each at its path (`services:`); () for the one of wsdl/wsdl_path.
     services: tuple[ServiceFile, ...] = ()
     # How every Fault looks: "wcf" or "asmx" (bridge/services.py).
@@ -400,9 +400,9 @@ def load_config(path: str) -> Config:
         except ValueError:
             reader.problem(proxies, index, f"{proxy!r} is not an address or network")
     token_clients = _token_clients(reader, reader.section(data, "token_exchange"))
+    grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
     rest_facade, sso = read_facade(reader, data)
     upstream_problems(reader, data, set(upstreams))
-    grants = read_grants(reader, reader.section(data, "grants"), upstreams, secrets)
     variables = reader.section(data, "vars")
     config = Config(
         source=path,

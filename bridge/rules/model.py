@@ -324,8 +324,6 @@ class Rule(_KeyLines):
     local: bool = False
     # The same login served as the vendor's deprecated REST call (bridge/rules/rest.py).
     rest: RestAnswer | None = None
-    # The same login served as the vendor's deprecated REST call (bridge/rules/rest.py).
-    rest: RestAnswer | None = None
     # Pairs of legacy ints and REST GUIDs to learn beside a legacy answer (bridge/rules/ids.py).
     learn_ids: tuple[IdLearning, ...] = ()
     # Where the top-level keys are written, and refusals.result (0: not written).
@@ -674,55 +672,6 @@ class _Compiler:
             throttle=self.throttle(spec),
         )
 
-    def each(self, spec: LocatedDict, step_id: str, cache: StepCache | None) -> dict[str, Any]:
-        """A step's `each` and `as`: called once per item of a list."""
-        if "each" not in spec:
-            if "as" in spec:
-                self.problem(spec, "as", f"step {step_id!r}: as names the item of each")
-            return {}
-        each = self.template(spec, "each", spec.get("each"))
-        name = spec.get("as", "item")
-        if not isinstance(name, str) or not name.isidentifier() or name in _SCOPES:
-            self.problem(spec, "as", f"step {step_id!r}: as is a name of letters, digits and _ "
-                         f"other than {', '.join(sorted(_SCOPES))}")
-            name = "item"
-        if "directory" in spec:
-            self.problem(spec, "each", f"step {step_id!r}: each does not go with directory")
-        if cache is not None and not any(ref.split(".")[0] == name
-                                         for ref in cache.key.references):
-            # One call per item has one answer per item: a key that does not name the item
-            # would answer every item with the first one's.
-            self.problem(spec, "cache", f"step {step_id!r}: with each, cache.key names the "
-                         f"item ({{{{ {name} }}}}): one answer is remembered per item")
-        return {"each": each, "each_as": name}
-
-    def session(self, data: LocatedDict) -> SessionRule | None:
-        section = self.mapping(data, "session")
-        if section is None:
-            return None
-        self.unknown_keys(section, {"token", "refusal", "scope", "context", "without_token"},
-                          "session")
-        token = self.template(section, "token", section.get("token"))
-        if token is None or token.is_constant:
-            self.problem(section, "token" if "token" in section else "refusal",
-                         "session needs token: the request's AuthenticationToken, e.g. "
-                         "'{{ input.token }}'")
-            return None
-        scope_section: dict[str, Any] = self.mapping(section, "scope") or {}
-        scope = {name: self.template(scope_section, name, value)
-                 for name, value in scope_section.items()}
-        without_token = section.get("without_token", REFUSE)
-        if without_token not in WITHOUT_TOKEN or (without_token == BY_CONTEXT
-                                                  and "context" not in section):
-            self.problem(section, "without_token", "without_token is refuse, or context (with "
-                         "session.context: the account the request names)")
-            without_token = REFUSE
-        return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)),
-                           {name: value for name, value in scope.items() if value is not None},
-                           self.template(section, "context", section.get("context")),
-                           without_token=str(without_token),
-                           line=section.line, key_lines=section.key_lines)
-
     def grant(self, spec: LocatedDict, step_id: str, method: str) -> Template | None:
         if "grant" not in spec:
             return None
@@ -777,6 +726,55 @@ class _Compiler:
                 self.problem(value, key, f"throttle.{key} must be more than 0")
         return Throttle(attempts, times["wait"] or default.wait,
                         times["max_wait"] or default.max_wait, times["budget"] or default.budget)
+
+    def each(self, spec: LocatedDict, step_id: str, cache: StepCache | None) -> dict[str, Any]:
+        """A step's `each` and `as`: called once per item of a list."""
+        if "each" not in spec:
+            if "as" in spec:
+                self.problem(spec, "as", f"step {step_id!r}: as names the item of each")
+            return {}
+        each = self.template(spec, "each", spec.get("each"))
+        name = spec.get("as", "item")
+        if not isinstance(name, str) or not name.isidentifier() or name in _SCOPES:
+            self.problem(spec, "as", f"step {step_id!r}: as is a name of letters, digits and _ "
+                         f"other than {', '.join(sorted(_SCOPES))}")
+            name = "item"
+        if "directory" in spec:
+            self.problem(spec, "each", f"step {step_id!r}: each does not go with directory")
+        if cache is not None and not any(ref.split(".")[0] == name
+                                         for ref in cache.key.references):
+            # One call per item has one answer per item: a key that does not name the item
+            # would answer every item with the first one's.
+            self.problem(spec, "cache", f"step {step_id!r}: with each, cache.key names the "
+                         f"item ({{{{ {name} }}}}): one answer is remembered per item")
+        return {"each": each, "each_as": name}
+
+    def session(self, data: LocatedDict) -> SessionRule | None:
+        section = self.mapping(data, "session")
+        if section is None:
+            return None
+        self.unknown_keys(section, {"token", "refusal", "scope", "context", "without_token"},
+                          "session")
+        token = self.template(section, "token", section.get("token"))
+        if token is None or token.is_constant:
+            self.problem(section, "token" if "token" in section else "refusal",
+                         "session needs token: the request's AuthenticationToken, e.g. "
+                         "'{{ input.token }}'")
+            return None
+        scope_section: dict[str, Any] = self.mapping(section, "scope") or {}
+        scope = {name: self.template(scope_section, name, value)
+                 for name, value in scope_section.items()}
+        without_token = section.get("without_token", REFUSE)
+        if without_token not in WITHOUT_TOKEN or (without_token == BY_CONTEXT
+                                                  and "context" not in section):
+            self.problem(section, "without_token", "without_token is refuse, or context (with "
+                         "session.context: the account the request names)")
+            without_token = REFUSE
+        return SessionRule(token, str(section.get("refusal", INVALID_TOKEN)),
+                           {name: value for name, value in scope.items() if value is not None},
+                           self.template(section, "context", section.get("context")),
+                           without_token=str(without_token),
+                           line=section.line, key_lines=section.key_lines)
 
     def retry(self, spec: LocatedDict) -> Retry | None:
         section = self.mapping(spec, "retry")
