@@ -20,7 +20,10 @@ REDACTED = "[redacted]"
 _TEXT = "_value"
 _SHOWN_CHARS = 80
 # The names bridge/logs.py redacts too: an Authorization header is a secret wherever it goes.
-_SECRET_NAME = re.compile(r"pass(word)?|token|key|secret|authorization|bearer", re.I)
+_SECRET_NAME = re.compile(r"pass(word)?|pwd|token|key|secret|authorization|bearer|credentials?$"
+                          r"|session_?id|cookie", re.I)
+# Short names that are secrets only as a whole word: PIN, UserPin, one_time_otp (not Shipping).
+_SECRET_WORD = re.compile(r"(^|[a-z_])(PIN|Pin|pin|OTP|Otp|otp)$")
 # A key value may itself contain "]" (it is the caller's data), so an index ends
 # only where the next segment or the end of the path starts.
 _INDEX = re.compile(r"\[.*?\](?=[.\[]|$)")
@@ -82,7 +85,7 @@ class CompareRules:
         # The text of `<Password>…</Password>` sits under `_value`: its element names it.
         if name == _TEXT and len(segments) > 1:
             name = segments[-2]
-        return bool(_SECRET_NAME.search(name))
+        return bool(_SECRET_NAME.search(name) or _SECRET_WORD.search(name))
 
 
 def read_compare(section: Any, source: str) -> tuple[CompareRules, list[Problem]]:
