@@ -278,6 +278,12 @@ def _replay(args: argparse.Namespace) -> int:
         result = replayer.run(entries, secrets, args.mode, args.rate, args.force)
     finally:
         close()
+    if entries and not result.records:
+        # Every exchange skipped: an empty report would read as "nothing to compare".
+        reasons = "; ".join(f"{count} {reason}" for reason, count in
+                            sorted(result.skipped.items()))
+        return _fail("replay", f"nothing replayed of {len(entries)} recorded exchanges "
+                     f"(skipped: {reasons})")
     summaries = summarise(result.records, {}, {}, time.time())
     label = f"the replay of {len(entries)} recorded exchanges"
     if args.format == "json":

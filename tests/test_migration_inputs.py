@@ -147,3 +147,16 @@ def test_a_demo_configuration_with_a_real_upstream_is_no_sandbox_for_replay(
             assert replayer._sandbox is sandbox, upstreams
         finally:
             close()
+
+
+def test_a_replay_that_replays_nothing_says_why_and_fails(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --secrets for a recording of logins: every exchange skipped is not an empty report
+    that passes in CI."""
+    monkeypatch.setenv("TEST_API_USERNAME", "api-user")
+    monkeypatch.setenv("TEST_API_KEY", "api-key-not-used")
+    recording = tmp_path / "logins.jsonl"
+    recording.write_text(f"{HEADER}\n{json.dumps(GOOD)}\n{json.dumps(GOOD)}\n")
+    err = _one_line(capsys, ["replay", str(recording), "--config", str(config)], "replay")
+    assert "nothing replayed of 2 recorded exchanges (skipped: 2 no secret for the user" in err
