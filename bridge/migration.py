@@ -323,7 +323,10 @@ def _demo_traffic(args: argparse.Namespace) -> int:
     users = [(user.username, user.password) for user in load_seed(config.sandbox.seed).users]
     host = "127.0.0.1" if config.host in ("0.0.0.0", "") else config.host  # noqa: S104
     url = (args.url or f"http://{host}:{config.port}").rstrip("/")
-    client = LegacyClient(Endpoint("bridge", url, connect_timeout=2, read_timeout=10))
+    try:
+        client = LegacyClient(Endpoint("bridge", url, connect_timeout=2, read_timeout=10))
+    except ValueError:
+        return _fail("demo-traffic", f"--url {url}: give the bridge's http(s)://host[:port]")
     action = "https://www.assuresign.net/Services/DocumentNOW/Users/IUserService/AuthenticateUser"
     path = f"{config.wsdl_path}/Users/text"
     rng = random.Random(15)  # noqa: S311 - demo traffic, not security
@@ -356,5 +359,9 @@ def _demo_traffic(args: argparse.Namespace) -> int:
             time.sleep(wait)
     client.close()
     shown = ", ".join(f"HTTP {status}: {count}" for status, count in sorted(statuses.items()))
+    if not statuses["200"]:
+        # Nothing answered as a bridge answers a login: a wrong --url, or not this bridge.
+        return _fail("demo-traffic", f"none of {sent} logins was answered with HTTP 200 "
+                     f"({shown}): is {url} the bridge serving {path}?")
     print(f"{sent} logins sent ({shown}). Watch them at {url}/console/")
     return 0

@@ -11,6 +11,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.migrate.recording import FORMAT, read_file
+from bridge.sandbox import SandboxServer
 from tests.servers import REPO, write_config
 
 HEADER = json.dumps({"format": FORMAT, "entries": 1})
@@ -160,3 +161,23 @@ def test_a_replay_that_replays_nothing_says_why_and_fails(
     recording.write_text(f"{HEADER}\n{json.dumps(GOOD)}\n{json.dumps(GOOD)}\n")
     err = _one_line(capsys, ["replay", str(recording), "--config", str(config)], "replay")
     assert "nothing replayed of 2 recorded exchanges (skipped: 2 no secret for the user" in err
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://127.0.0.1:8080", "http://"])
+def test_demo_traffic_refuses_a_url_that_is_none(url: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    err = _one_line(capsys, ["demo-traffic", "--config", str(REPO / "examples" / "console.yaml"),
+                             "--duration", "1s", "--url", url], "demo-traffic")
+    assert f"--url {url.rstrip('/')}: give the bridge's http(s)://host[:port]" in err
+
+
+def test_demo_traffic_at_something_that_is_not_the_bridge_fails(
+        sandbox_thread: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every login answered 404 (not the bridge, or not its path): no 'watch them' line."""
+    url = f"{sandbox_thread.url}/not/the/bridge"
+    assert main(["demo-traffic", "--config", str(REPO / "examples" / "console.yaml"),
+                 "--duration", "1s", "--rate", "2", "--url", url]) == 2
+    captured = capsys.readouterr()
+    assert "Watch them" not in captured.out
+    assert captured.err.startswith("soap-bridge demo-traffic: none of 2 logins was answered "
+                                   "with HTTP 200 (HTTP 404: 2)")
