@@ -241,8 +241,9 @@ class Console:
         if content_type != "application/json":
             return json_response(415, {"error": "invalid_request",
                                        "error_description": "send application/json"})
+        raw = read_body(environ, _MAX_FORM)  # too large: 413, as errors are answered
         try:
-            body = json.loads(read_body(environ, _MAX_FORM) or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             return json_response(400, {"error": "invalid_request",
                                        "error_description": "the body is not JSON"})

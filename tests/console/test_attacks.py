@@ -150,3 +150,11 @@ def test_polling_a_date_keeps_no_stale_windows(app: BridgeApp,
     for second in range(50):
         console._history(time.time() - 3600 - second)
     assert len(console._cache) == 1
+
+
+def test_a_body_too_large_is_told_so(app: BridgeApp) -> None:
+    body = json.dumps({"path": "A" * 10_000, "mark": "noise"}).encode()
+    answer = call(app, "POST", API + "/marks", body,
+                  {"Content-Type": "application/json", **_bearer(OPERATOR_KEY)})
+    assert answer.status == 413, answer.body
+    assert b"exceeds 4096 bytes" in answer.body and b"not JSON" not in answer.body
