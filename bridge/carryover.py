@@ -137,8 +137,9 @@ def _map_ids(args: argparse.Namespace) -> int:
     return 1 if conflicts else 0
 
 
-class _Refused(BridgeError):
-    """The legacy service could not be asked, or faulted."""
+class _Refused(Exception):
+    """The legacy service could not be asked, or faulted: told on one line by map-ids itself,
+    never answered to a caller, so no BridgeError (errors.py answers those)."""
 
 
 def _legacy_endpoint(config: Config) -> Any:
