@@ -22,7 +22,7 @@ LEARNING_STRATEGIES = ("legacy", "upstream-credentials")
 FAULT_CODES = ("Client", "Server")
 SEVERITIES = ("Warning", "Error", "Fatal")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-ERROR_KINDS = ("http", "timeout", "connect", "protocol", "too_large", "open")
+ERROR_KINDS = ("http", "timeout", "connect", "protocol", "too_large", "open", "unsendable")
 # Reasons the engine itself produces, so a rule that can meet them must define them.
 # The longest a successful verification may be remembered (verify.cache).
 MAX_VERIFY_CACHE = 15 * 60.0

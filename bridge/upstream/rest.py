@@ -11,7 +11,7 @@ from typing import Any
 from bridge import logs
 from bridge.errors import UpstreamError
 from bridge.upstream.breaker import Breaker, BreakerSettings
-from bridge.upstream.transport import Transport
+from bridge.upstream.transport import UNSENDABLE, Transport
 
 # Enough to tell a person what the upstream said; never the whole body.
 _SNIPPET = 200
@@ -90,7 +90,8 @@ class RestClient:
         try:
             answer = self._transport.send(method, path, data, sent_headers)
         except UpstreamError as exc:
-            self._record(False)
+            if exc.kind != UNSENDABLE:  # nothing was sent: the upstream did not fail
+                self._record(False)
             # A timeout took its whole read_timeout: the metrics must show that, not 0.
             self._observe(self.endpoint.name, exc.limit or exc.kind,
                           time.perf_counter() - started)

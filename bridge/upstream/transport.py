@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+import re
 import select
 import socket
 import ssl
@@ -36,6 +37,23 @@ log = logging.getLogger("bridge.upstream")
 
 # An answer whose size is not announced is read in pieces this large.
 _PIECE = 64 * 1024
+
+# The UpstreamError kind of a request http.client refuses to send (a header value or path no
+# HTTP message can carry): nothing went out, the upstream is not at fault (no circuit breaker
+# failure), and sending it again cannot help (no `retry` takes it).
+UNSENDABLE = "unsendable"
+
+
+# A header value carries tab and visible Latin-1 text only (RFC 9110 §5.5), checked as text:
+# a str past Latin-1 is http.client's UnicodeEncodeError.
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _unsendable_part(exc: BaseException) -> str:
+    """Which part could not be sent, without the value itself (a header may hold a secret)."""
+    if isinstance(exc, http.client.InvalidURL):
+        return "the path holds control characters or spaces"
+    return "a header value holds a line break, a control character or a character outside Latin-1"
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,25 @@ class Transport:
         connection = self._connection(deadline)
         _timed(connection).deadline = deadline
         try:
+            if any(isinstance(value, str) and _NOT_IN_A_HEADER.search(value)
+                   for value in headers.values()):
+                # http.client refuses a bare CR or LF but sends CR LF + space (obsolete line
+                # folding) and NUL as they are: an upstream could read either as a header of
+                # its own, so no control character goes out.
+                raise ValueError("a header value holds a control character")
             connection.request(method, self._prefix + path, body=body, headers=headers)
+        except (ValueError, http.client.InvalidURL) as exc:
+            # http.client refuses a header value with a CR/LF or a character outside
+            # Latin-1 (ValueError, UnicodeEncodeError) and a path with control characters or
+            # spaces (InvalidURL) before a byte is sent: what a rule put there (a user name
+            # from the caller's request) cannot be sent, which is no failure of the upstream.
+            self._drop(connection)
+            raise UpstreamError(self.name, UNSENDABLE, f"{method}: the request cannot be "
+                                f"sent ({_unsendable_part(exc)})") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(connection)
+            raise self._failure(exc, f"{method} {path}") from exc
+        try:
             return connection, connection.getresponse(), started
         except (OSError, http.client.HTTPException) as exc:
             self._drop(connection)
