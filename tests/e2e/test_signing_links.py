@@ -37,7 +37,11 @@ ELSEWHERE = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"  # another account's
 PAT = "6a1f0c3e-2d4b-4c5a-9e8f-7b6a5d4c3b21"
 SAM = "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c65"
 TOKEN_REFUSED = "The AuthenticationToken is missing, invalid or has expired. Authenticate again."
-NOT_PERMITTED = "The envelope is not in an account this user can work in."
+# One answer for an unknown envelope, another account's and an account not the caller's: no
+# refusal tells which ids exist.
+NOT_PERMITTED = "The envelope was not found in an account this user can work in."
+ACCESS_REFUSED = ("The envelope or the signatory was not found in an account this user can "
+                  "work in.")
 ONESPAN_KEY_ENV = "TEST_ONESPAN_KEY"
 
 
@@ -128,8 +132,8 @@ def test_signing_links_refusals_in_the_legacy_shape(bridge: Server, sandbox: Ser
     assert sandbox_calls(sandbox).get("signingLinks", 0) == before
     # Another account's envelope: the upstream's 401 becomes the legacy refusal.
     assert _refusal(_signing(bridge, token, envelope=ELSEWHERE)) == NOT_PERMITTED
-    assert _refusal(_signing(bridge, token, envelope="0b6e4f2a-0000-4000-8000-000000000000")) == (
-        "The envelope was not found.")
+    assert _refusal(_signing(bridge, token, envelope="0b6e4f2a-0000-4000-8000-000000000000")
+                    ) == NOT_PERMITTED
 
 
 def test_access_link_both_document_states(bridge: Server, sandbox: Server) -> None:
@@ -272,11 +276,11 @@ def test_onespan_refusals_in_the_legacy_shape(onespan: Server, sandbox: Server) 
     assert _refusal(_signing(onespan, "nope")) == TOKEN_REFUSED
     assert _refusal(_signing(onespan, token, context=OTHER_CONTEXT)) == NOT_PERMITTED
     # Another OneSpan account's package is not found with this account's key.
-    assert _refusal(_signing(onespan, token, envelope=ELSEWHERE)) == "The envelope was not found."
+    assert _refusal(_signing(onespan, token, envelope=ELSEWHERE)) == NOT_PERMITTED
     assert _refusal(_call(onespan, "GetAccessLink", token, ContextIdentifier=CONTEXT,
                           DocumentType="Original", EnvelopeId=OPEN,
                           SignatoryId="00000000-0000-4000-8000-000000000000")) == (
-        "The envelope or the signatory was not found.")
+        ACCESS_REFUSED)
 
 
 def test_zeep_client_from_served_wsdl_gets_onespan_links(onespan: Server) -> None:

@@ -17,6 +17,7 @@ import zeep
 
 from tests.e2e.test_field_clients import Call, FieldClient, _items
 from tests.e2e.test_signing_links import (
+    ACCESS_REFUSED,
     CONTEXT,
     ELSEWHERE,
     NOT_PERMITTED,
@@ -150,9 +151,26 @@ def test_without_a_token_a_wrong_account_or_envelope_is_refused_the_legacy_way(
     # Another account's envelope, asked for in jdoe's account: REST's 401 is the refusal.
     assert _refusal(_signing(assuresign, None, envelope=ELSEWHERE)) == NOT_PERMITTED
     assert _refusal(_call(assuresign, "GetAccessLink", None, ContextIdentifier=CONTEXT,
-                          DocumentType="Original", EnvelopeId=ELSEWHERE)) == NOT_PERMITTED
+                          DocumentType="Original", EnvelopeId=ELSEWHERE)) == ACCESS_REFUSED
     assert _refusal(_signing(assuresign, None, envelope="0b6e4f2a-0000-4000-8000-000000000000")
-                    ) == "The envelope was not found."
+                    ) == NOT_PERMITTED
+
+
+def test_refusals_do_not_tell_which_ids_exist(assuresign: Server,
+                                              onespan: Server) -> None:  # noqa: F811
+    """Without a token the ContextIdentifier is the credential: an unknown one, another
+    account's envelope and an envelope that exists nowhere get one answer, on both packs, so
+    probing cannot learn which accounts the bridge knows or which envelopes exist."""
+    nowhere = "0b6e4f2a-0000-4000-8000-000000000000"
+    unknown_context = "00000000-1111-4222-8333-444444444444"
+    asks = ((CONTEXT, ELSEWHERE), (CONTEXT, nowhere), (OTHER_CONTEXT, OPEN),
+            (unknown_context, nowhere))
+    for bridge in (assuresign, onespan):
+        assert {_refusal(_signing(bridge, None, context=context, envelope=envelope))
+                for context, envelope in asks} == {NOT_PERMITTED}
+        assert {_refusal(_call(bridge, "GetAccessLink", None, ContextIdentifier=context,
+                               DocumentType="Original", EnvelopeId=envelope))
+                for context, envelope in asks} == {ACCESS_REFUSED}
 
 
 def test_a_token_sent_is_still_the_session(assuresign: Server) -> None:
@@ -213,7 +231,7 @@ def test_onespan_without_a_token_refusals(onespan: Server) -> None:  # noqa: F81
     # The directory file knows no holder of this account.
     assert _refusal(_signing(onespan, None, context=OTHER_CONTEXT)) == NOT_PERMITTED
     # Another OneSpan account's package is not found with this account's key.
-    assert _refusal(_signing(onespan, None, envelope=ELSEWHERE)) == "The envelope was not found."
+    assert _refusal(_signing(onespan, None, envelope=ELSEWHERE)) == NOT_PERMITTED
     assert _refusal(_signing(onespan, "nope")) == TOKEN_REFUSED
     assert len(_links(_signing(onespan, _onespan_token(onespan)))) == 2
 
