@@ -125,7 +125,8 @@ class GeneratedKeys:
     and every worker and instance on the store reads the same.
 
     Looked at again once a minute: a key the store lost (a Redis restarted without
-    persistence) is written back, the one this worker holds, so its tokens stay good; a key
+    persistence) is written back, the one this worker holds, so the fleet keeps one sealing key
+    (the tokens minted before stay refused: their login records went too); a key
     another instance wrote meanwhile is adopted for sealing, the earlier ones kept to open.
     """
 

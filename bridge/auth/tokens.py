@@ -319,8 +319,12 @@ class LoginRecords:
     A worker remembers which records it has written and until when, so a login whose user,
     bearer and accounts it has seen writes nothing. A record is written again (under the
     same reference) when a new token would outlive it (it is kept twice as long as the token
-    that wrote it), and at most once a minute otherwise: a store that lost its data (a Redis
-    restarted without persistence) has the records of live logins back within a minute.
+    that wrote it), and at most once a minute otherwise, reading it first: a record the
+    store lost (a Redis flushed or restarted without persistence) is never written back
+    under its old reference, since the store lost the spent marks of single-use tokens and
+    the users' "not before" marks with it, and bringing the old tokens back would let a
+    spent one be used again and a revoked one work. Those tokens stay refused (fail closed);
+    the next login gets a new reference.
     """
 
     _REMEMBERED = 4096
@@ -338,7 +342,8 @@ class LoginRecords:
         if known is not None and same and known[1] >= until and (
                 now - known[3] < self.REWRITE_AFTER):
             return known[0]
-        reference = known[0] if known is not None and same else secrets.token_bytes(16)
+        reference = known[0] if known is not None and same and self._kept(known[0]) \
+            else secrets.token_bytes(16)
         keep = max(until - now, 1.0) * 2
         # The operation too: which login (which rule, so which upstream) the bearer is for,
         # so that a use elsewhere (the REST facade, /v1/sso) can refuse another rule's.
@@ -350,6 +355,11 @@ class LoginRecords:
         self._written[(grant.subject, grant.bearer)] = (reference, now + keep, grant.accounts,
                                                         now, grant.operation)
         return reference
+
+    def _kept(self, reference: bytes) -> bool:
+        """Whether the store still holds the record written under this reference (one read,
+        at most once a minute per login's bearer)."""
+        return self._store.get(_login_key(reference)) is not None
 
     @staticmethod
     def read(reference: bytes, sealed: Any) -> dict[str, Any] | None:

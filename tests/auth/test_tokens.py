@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +239,7 @@ def test_one_token_revoked(store: Store) -> None:
     assert issuer.check(stored) == Refused(UNKNOWN)
 
 
-def test_a_lost_login_record_refuses_the_token_until_a_login_writes_it_again(
+def test_a_lost_login_record_refuses_its_tokens_for_good(
         monkeypatch: pytest.MonkeyPatch) -> None:
     store = MemoryStore()
     issuer = _issuer(store)
@@ -246,11 +247,45 @@ def test_a_lost_login_record_refuses_the_token_until_a_login_writes_it_again(
     for key in [k for k in store._data if k.startswith("token-login:")]:
         store.delete(key)  # as a Redis restarted without persistence loses it
     assert issuer.check(token) == Refused(UNKNOWN)
-    # A minute on, the next login of the user writes the record again, under the same
-    # reference: the earlier token works again too.
+    # A minute on, the next login of the user writes a record again, under a new reference:
+    # the new token works, the earlier one stays refused (the store may have lost its
+    # revocation and its use with the record).
     monkeypatch.setattr(LoginRecords, "REWRITE_AFTER", 0.0)
     assert isinstance(issuer.check(issuer.issue(GRANT)), Grant)
-    assert isinstance(issuer.check(token), Grant)
+    assert issuer.check(token) == Refused(UNKNOWN)
+
+
+def test_a_flushed_redis_brings_back_no_spent_or_revoked_token(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis flushed (or restarted without persistence) under running bridges: the generated
+    key, the login records, the spent marks and the revocations are gone. Every earlier
+    token is refused (fail closed), also after the same user logs in again with the same
+    cached bearer (a single-use token spent before, a token revoked before, stay dead), and
+    the new login's tokens work at once."""
+    monkeypatch.setattr(LoginRecords, "REWRITE_AFTER", 0.0)
+    monkeypatch.setattr(GeneratedKeys, "LOOK_AGAIN", 0.0)
+    prefix = f"test-{uuid.uuid4().hex}:"
+    store = RedisStore(f"{REDIS_URL}?prefix={prefix}")
+    try:
+        issuer, other_bridge = TokenIssuer(store), TokenIssuer(store)
+        once = issuer.issue(replace(GRANT, kind=SINGLE_USE))
+        assert isinstance(other_bridge.check(once), Grant)
+        assert other_bridge.check(once) == Refused(USED)
+        revoked = issuer.issue(GRANT)
+        time.sleep(0.01)
+        revoke_user(store, GRANT.subject)
+        assert issuer.check(revoked) == Refused(REVOKED)
+        live = issuer.issue(GRANT)
+        _drop_prefix(prefix)  # the flush
+        for token in (once, revoked, live):
+            assert other_bridge.check(token) == Refused(UNKNOWN)
+        fresh = issuer.issue(GRANT)  # the same user, bearer and accounts: a warm login
+        assert isinstance(other_bridge.check(fresh), Grant)
+        for token in (once, revoked, live):
+            assert other_bridge.check(token) == Refused(UNKNOWN), token
+    finally:
+        store.close()
+        _drop_prefix(prefix)
 
 
 def test_the_store_holds_neither_token_nor_bearer(tmp_path: Path) -> None:
