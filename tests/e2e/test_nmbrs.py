@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 import zeep
 import zeep.exceptions
 from suds import WebFault
@@ -215,6 +216,39 @@ def test_suds_reads_employees_with_their_legacy_ids(bridge: Server) -> None:
     assert [(e.Id, e.Number, e.DisplayName) for e in answer.Employee] == [
         (90001, 17, "Sanne van Dijk"), (90002, 18, "Daan Bakker")]
     assert {t.Id: t.Description for t in types.EmployeeType}[2] == "Payroll"
+
+
+def test_a_type_the_table_does_not_know_lists_nobody_as_nmbrs_does(
+        bridge: Server, nmbrs_sandbox: Server) -> None:
+    # REST given `employeeType=` (the table has no string for 99) would list every employee.
+    on_rest = zeep.Client(_wsdl(bridge, "EmployeeService")).service
+    on_soap = zeep.Client(f"{REPO}/wsdl/nmbrs/EmployeeService.wsdl").create_service(
+        f"{{{NS}EmployeeService}}EmployeeServiceSoap",
+        f"{nmbrs_sandbox.url}/soap/v3/EmployeeService.asmx")
+    calls = requests.get(f"{nmbrs_sandbox.url}/_sandbox/stats", timeout=5).json()["calls"]
+    since = time.time() - 0.001
+
+    for service in (on_rest, on_soap):
+        assert not service.List_GetByCompany(CompanyId=ACME_BOUW.id, EmployeeType=99,
+                                             _soapheaders=_auth(MASTER))
+    after = requests.get(f"{nmbrs_sandbox.url}/_sandbox/stats", timeout=5).json()["calls"]
+    employee_calls = {name: count for name, count in after.items()
+                      if "employees" in name and count != calls.get(name)}
+    assert employee_calls == {}, "REST was asked for employees of an unknown type"
+    # A known type still lists its employees.
+    assert [e.Id for e in on_rest.List_GetByCompany(CompanyId=ACME_BOUW.id, EmployeeType=2,
+                                                    _soapheaders=_auth(MASTER))] == [90001, 90002]
+    # The operation is in verify mode: both calls were compared with Nmbrs' answer, and agreed.
+    # (Waited for here, so that no other test's report counts them.)
+    store = SqliteStore(str(bridge.extra["workdir"] / "state.sqlite3"))
+    deadline = time.monotonic() + 15
+    try:
+        while len(records := store.records("comparisons", since=since)) < 2:
+            assert time.monotonic() < deadline, records
+            time.sleep(0.05)
+    finally:
+        store.close()
+    assert [record["outcome"] for record in records] == ["agree", "agree"], records
 
 
 def test_suds_surfaces_the_fault_text_as_asmx_writes_it(bridge: Server) -> None:
@@ -422,6 +456,15 @@ def test_legacy_mode_learns_the_tokens_and_ids_nmbrs_gave_as_it_passes_them(
                 assert time.monotonic() < deadline + 10, "no id learned in legacy mode"
                 time.sleep(0.05)
             assert table.int_of("company", ACME_BOUW.guid, mint=False) == ACME_BOUW.id
+            # Employees too, now that their company's GUID is known (the REST call's path).
+            staff = zeep.Client(_wsdl(before, "EmployeeService")).service.List_GetByCompany(
+                CompanyId=ACME_BOUW.id, EmployeeType=2, _soapheaders=_auth(user))
+            assert [e.Id for e in staff] == [90001, 90002]                     # Nmbrs' answer
+            sanne = ACME_BOUW.employees[0]
+            while table.int_of("employee", sanne.guid, mint=False) is None:
+                assert time.monotonic() < deadline + 20, "no employee id learned in legacy mode"
+                time.sleep(0.05)
+            assert table.int_of("employee", sanne.guid, mint=False) == sanne.id == 90001
         finally:
             learned.close()
     finally:
