@@ -23,6 +23,7 @@ import redis
 import requests
 import yaml
 
+from tests.e2e.test_signing_links import TOKEN_REFUSED, _refusal, _signing
 from tests.servers import REPO, USERS_NS, USERS_PATH, Server, post_login, start_bridge, write_config
 from tests.soapxml import auth_result
 
@@ -108,6 +109,20 @@ def test_a_single_use_token_is_refused_on_its_second_use_on_another_bridge(
         assert again.status_code == 400
         assert again.json() == {"error": "invalid_grant", "error_description":
                                 "subject_token: the token was for one use and has been used"}
+
+
+def test_a_single_use_token_raced_on_two_bridges_on_one_redis_is_used_once(
+        fleet: tuple[Server, Server, Path]) -> None:
+    """The same single-use token sent to both bridges at once, several times each: exactly
+    one exchange succeeds, whichever bridge and worker takes it."""
+    first, second, _ = fleet
+    bridges = (first, second) * 4
+    for _ in range(3):
+        token = _login(first)
+        with ThreadPoolExecutor(8) as pool:
+            answers = sorted(pool.map(_exchange, bridges, [token] * len(bridges)),
+                             key=lambda answer: answer.status_code)
+        assert [answer.status_code for answer in answers] == [200] + [400] * 7
 
 
 def test_a_single_use_token_is_used_once_by_two_workers_on_sqlite(sandbox: Server,
@@ -223,6 +238,9 @@ def test_a_scoped_token_is_refused_outside_its_scope(sandbox: Server, tmp_path: 
         assert exchanged.status_code == 400
         assert exchanged.json()["error_description"] == (
             "subject_token: the token is not valid for this use")
+        # A rule's session (GetSigningLinks names no username): refused as a bad token, in
+        # the legacy shape, never taken the tokenless way instead.
+        assert _refusal(_signing(bridge, token)) == TOKEN_REFUSED
     finally:
         bridge.stop()
 
