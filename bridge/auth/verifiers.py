@@ -78,6 +78,17 @@ class LearnedVerifiers:
             return False
         return check_hash(hashed, secret)
 
+    def forget_if(self, username: str, secret: str) -> bool:
+        """Forget the user's verifier when it is of `secret`, which the legacy service has just
+        refused: a token revoked there (an employee gone, a token regenerated) must not come
+        back to life at retirement. Another secret leaves it alone, so nobody can erase a
+        user's verifier by sending wrong tokens in their name. True when it was forgotten."""
+        hashed = self._hash(self.key(username))
+        if hashed is None or not check_hash(hashed, secret):
+            return False
+        self.forget(username)
+        return True
+
     def forget(self, username: str) -> None:
         key = self.key(username)
         with self._lock:

@@ -138,6 +138,10 @@ class SideJobs:
         if record:
             self._capture(rule, exchange, legacy)
         self._learn_from(rule, exchange, legacy)
+        if legacy.kind == "fault" and isinstance(legacy.data, dict):
+            # Refused as wrong credentials: a learned verifier of them is revoked with them.
+            self.engine.unlearn_verifier(rule, exchange.request,
+                                         str(legacy.data.get("message") or ""))
         if legacy.kind == "result":
             # The legacy service accepted the header it was passed (verify.learn).
             self.engine.learn_verifier(rule, exchange.request)

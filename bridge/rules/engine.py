@@ -451,6 +451,7 @@ class RuleEngine:
                               _prune(render_value(check.body, scope)) or {}, check.refused)
             verdict = self.context.legacy_check(call)
             if verdict == LEGACY_REFUSED:
+                self._unlearn_verifier(verify, scope)
                 raise Refusal(INVALID_CREDENTIALS, "legacy verification: refused")
             if verdict != LEGACY_OK:
                 raise Refusal(UNAVAILABLE, f"legacy verification: {verdict}")
@@ -469,6 +470,31 @@ class RuleEngine:
         inputs, _ = self._inputs(rule, request)
         self._learn_verifier(verify, {"input": inputs})
         return True
+
+    def unlearn_verifier(self, rule: Rule, request: Mapping[str, Any], fault: str) -> bool:
+        """Forget the learned verifier of a request's credentials that the legacy service has
+        just refused in a Fault with one of the rule's `verify.legacy.refused` texts (legacy
+        mode: it was passed through). See `_unlearn_verifier`."""
+        verify = rule.verify
+        if (verify is None or not verify.learn or verify.strategy != "legacy"
+                or verify.legacy is None or self.legacy_retired()
+                or not any(text in fault for text in verify.legacy.refused)):
+            return False
+        inputs, _ = self._inputs(rule, request)
+        return self._unlearn_verifier(verify, {"input": inputs})
+
+    def _unlearn_verifier(self, verify: Verify, scope: dict[str, Any]) -> bool:
+        """The legacy service refused these credentials: if they are the ones learned, they
+        were revoked there, and must not authenticate after retirement."""
+        verifiers = self.context.verifiers
+        if not verify.learn or verifiers is None:
+            return False
+        username = str(scope["input"].get(verify.username) or "")
+        secret = str(scope["input"].get(verify.password) or "")
+        if username and secret and verifiers.forget_if(username, secret):
+            log.info("verifier forgotten", extra={"detail": "the legacy side refused it"})
+            return True
+        return False
 
     def _check_learned(self, verify: Verify, scope: dict[str, Any]) -> None:
         verifiers = self.context.verifiers

@@ -436,9 +436,16 @@ def test_legacy_mode_learns_the_tokens_and_ids_nmbrs_gave_as_it_passes_them(
     passing = _config(tmp_path, nmbrs_sandbox, store,
                       routing="routing:\n  default: legacy\n  unmapped: legacy\n")
     _connect(tmp_path, passing, user)   # so the side path can see REST's GUIDs beside
+    # A token learned once that Nmbrs has revoked since (regenerated, an employee gone).
+    revoked = dataclasses.replace(BAKERY, token="2" * 32)
+    imported = SqliteStore(str(tmp_path / "state.sqlite3"))
+    LearnedVerifiers(imported, STATE_KEY.encode()).learn(revoked.username, revoked.token)
+    imported.close()
     before = start_bridge(tmp_path / "legacy", passing, workers=1, env=_environment())
     try:
         companies = zeep.Client(_wsdl(before, "CompanyService")).service
+        with pytest.raises(zeep.exceptions.Fault):        # Nmbrs' 1001 for the revoked token
+            companies.List_GetAll(_soapheaders=_auth(revoked))
         assert len(companies.List_GetAll(_soapheaders=_auth(user))) > 100   # Nmbrs' answer
         with pytest.raises(zeep.exceptions.Fault):                           # Nmbrs' 1001
             companies.List_GetAll(_soapheaders=_auth(dataclasses.replace(user, token="1" * 32)))
@@ -450,6 +457,11 @@ def test_legacy_mode_learns_the_tokens_and_ids_nmbrs_gave_as_it_passes_them(
                 assert time.monotonic() < deadline, "the passed-through token was not learned"
                 time.sleep(0.05)
             assert not verifiers.verify(user.username, "1" * 32)
+            # The revoked token's verifier went with Nmbrs' refusal: it will not come back
+            # to life at the shutdown.
+            while verifiers.known(revoked.username):
+                assert time.monotonic() < deadline, "a token Nmbrs refused is still learned"
+                time.sleep(0.05)
             # And the ids: Nmbrs' ints beside REST's GUIDs, matched by number and name.
             table = IdMap(learned)
             while table.int_of("company", ACME_BOUW.guid, mint=False) is None:

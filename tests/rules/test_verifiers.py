@@ -156,6 +156,51 @@ def test_before_retirement_the_legacy_service_replaces_a_stale_verifier(
     assert gone.run(rule, _nmbrs(NMBRS_USER.username, NMBRS_USER.token)).result is not None
 
 
+def test_a_learned_token_the_legacy_service_now_refuses_is_forgotten(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    # Learned, then revoked at Nmbrs (a token regenerated, an employee gone): it must not
+    # authenticate again once the legacy service is retired.
+    rule, store = _rule(tmp_path, NMBRS_RULE), MemoryStore()
+    verifiers = LearnedVerifiers(store, b"s" * 32)
+    verifiers.learn(NMBRS_USER.username, "a-revoked-token")
+    # Someone else's wrong token in the user's name refuses, and leaves the verifier alone:
+    # nobody can erase a user's verifier by guessing.
+    assert _engine(store, sandbox).run(rule, _nmbrs(NMBRS_USER.username, "0" * 32)).reason == \
+        "invalid_credentials"
+    assert verifiers.verify(NMBRS_USER.username, "a-revoked-token")
+
+    refused = _engine(store, sandbox).run(rule, _nmbrs(NMBRS_USER.username, "a-revoked-token"))
+
+    assert refused.reason == "invalid_credentials"
+    assert not verifiers.known(NMBRS_USER.username)
+    assert _engine(store, None).run(rule, _nmbrs(NMBRS_USER.username, "a-revoked-token")).reason \
+        == "invalid_credentials"
+
+
+def test_a_pass_through_refused_as_wrong_credentials_forgets_that_verifier(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    # Legacy mode: the side job hands the engine the Fault Nmbrs answered the call passed on.
+    rule, store = _rule(tmp_path, NMBRS_RULE), MemoryStore()
+    verifiers = LearnedVerifiers(store, b"s" * 32)
+    verifiers.learn(NMBRS_USER.username, "a-revoked-token")
+    engine = _engine(store, sandbox)
+    revoked = _nmbrs(NMBRS_USER.username, "a-revoked-token")
+    refusal = "Server was unable to process request. ---> 1001: Invalid Authentication"
+
+    # A Fault that is not about the credentials, or another token, forgets nothing.
+    assert not engine.unlearn_verifier(rule, revoked, "Server was unable to process request. "
+                                       "---> 2046: Not Found")
+    assert not engine.unlearn_verifier(rule, _nmbrs(NMBRS_USER.username, "1" * 32), refusal)
+    assert verifiers.known(NMBRS_USER.username)
+
+    assert engine.unlearn_verifier(rule, revoked, refusal)
+    assert not verifiers.known(NMBRS_USER.username)
+    # Once retired the legacy service's answers are no more: nothing is forgotten by them.
+    verifiers.learn(NMBRS_USER.username, "a-revoked-token")
+    assert not _engine(store, sandbox, retired_at=time.time() - 1).unlearn_verifier(
+        rule, revoked, refusal)
+
+
 def test_a_legacy_service_that_cannot_answer_is_unavailable_not_a_wrong_token(
         tmp_path: Path) -> None:
     rule = _rule(tmp_path, NMBRS_RULE)
