@@ -292,7 +292,10 @@ class TokenIssuer:
         if reference is not None:
             login = self._logins.read(reference, values[2])
             if login is None:
-                return Refused(UNKNOWN)  # its login record is gone (a store emptied)
+                # Its login record is gone (a store emptied): if this worker minted under
+                # that reference, its next login of the user writes a new one at once.
+                self._logins.forget(reference)
+                return Refused(UNKNOWN)
             legacy = unseal(token.encode(), values[3]) if isinstance(values[3], str) else None
             grant = Grant(**(grant.record() | {"bearer": login["bearer"], "legacy_token": legacy,
                                                "accounts": login["accounts"],
@@ -355,6 +358,13 @@ class LoginRecords:
         self._written[(grant.subject, grant.bearer)] = (reference, now + keep, grant.accounts,
                                                         now, grant.operation)
         return reference
+
+    def forget(self, reference: bytes) -> None:
+        """A record found gone: mint under a new reference from now on (else a worker whose
+        bearer is cached near would hand out tokens pointing at nothing until its rewrite)."""
+        for login, known in list(self._written.items()):
+            if known[0] == reference:
+                self._written.pop(login, None)
 
     def _kept(self, reference: bytes) -> bool:
         """Whether the store still holds the record written under this reference (one read,

@@ -255,6 +255,22 @@ def test_a_lost_login_record_refuses_its_tokens_for_good(
     assert issuer.check(token) == Refused(UNKNOWN)
 
 
+def test_after_a_store_lost_its_records_a_warm_login_works_after_one_refusal() -> None:
+    """A store emptied under a worker whose bearer is cached near: its next warm login (the
+    same user and bearer, well within the minute before a rewrite) would point at the lost
+    record. The first token found pointing at nothing makes the worker mint under a new
+    reference, so the login after that works at once, not a minute later."""
+    store = MemoryStore()
+    issuer = _issuer(store)
+    before = issuer.issue(GRANT)
+    for key in [k for k in store._data if k.startswith("token-login:")]:
+        store.delete(key)
+    assert issuer.check(before) == Refused(UNKNOWN)
+    after = issuer.issue(GRANT)
+    assert isinstance(issuer.check(after), Grant)
+    assert issuer.check(before) == Refused(UNKNOWN)
+
+
 def test_a_flushed_redis_brings_back_no_spent_or_revoked_token(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Redis flushed (or restarted without persistence) under running bridges: the generated
