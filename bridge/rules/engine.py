@@ -601,6 +601,11 @@ class RuleEngine:
             refusal = self._map_error(step, "http", reply.status, reply.error_code, _describe(reply),
                                       reply.summary)
             refusal.status = reply.status
+            if learning and refusal.status < 500 and refusal.reason == INVALID_CREDENTIALS:
+                # The upstream refused this password: if it is the learned one, it was
+                # changed or revoked there (as for strategy legacy's refused texts).
+                assert rule.verify is not None
+                self._unlearn_verifier(rule.verify, scope)
             raise refusal
         extracted = self._extract(step, reply.body, reply.status)
         if learning:

@@ -231,6 +231,24 @@ def test_an_assuresign_password_is_learned_lazily_from_the_credentials_step(
     assert retired.run(rule, wrong).reason == "invalid_credentials"
 
 
+def test_an_assuresign_password_the_credentials_step_now_refuses_is_forgotten(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    rule = _rule(tmp_path, ASSURESIGN_RULE.replace(
+        "verify: {strategy: upstream-credentials, step: credentials}",
+        "verify: {strategy: upstream-credentials, step: credentials, learn: true}"))
+    store = MemoryStore()
+    verifiers = LearnedVerifiers(store, b"s" * 32)
+    verifiers.learn("jdoe@example.com", "a-changed-password")
+    old = {"body": {"Request": {"UserName": "jdoe@example.com", "Password": "a-changed-password"}},
+           "header": {}}
+
+    assert _engine(store, sandbox, upstream=sandbox).run(rule, old).reason == "invalid_credentials"
+
+    assert not verifiers.known("jdoe@example.com")
+    retired = _engine(store, sandbox, retired_at=time.time() - 1, upstream=sandbox)
+    assert retired.run(rule, old).reason == "invalid_credentials"
+
+
 @pytest.mark.parametrize(("verify", "message"), [
     ("{strategy: legacy}", "verify.strategy legacy needs verify.legacy"),
     ("{strategy: api-key, step: x, learn: true}", "verify.learn applies to the strategies"),
