@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bridge.auth.clients import TokenClients
 from bridge.auth.ratelimit import RateLimiter
-from bridge.auth.tokens import Refused, TokenIssuer
+from bridge.auth.tokens import SINGLE_USE, USED, Refused, TokenIssuer
 from bridge.directory import Directory
 from bridge.errors import RateLimited
 from bridge.identity import identity
@@ -150,13 +150,18 @@ class JsonApi:
         if credential is None:
             return unauthorised("send Authorization: Bearer <AuthenticationToken>")
         if not self._is_operator(credential):
-            grant = self._tokens.check(credential, {"username": identity(username)})
+            # Peeked, then spent once every check passed: a single-use token sent for another
+            # user's accounts is refused, not used up.
+            grant = self._tokens.check(credential, {"username": identity(username)},
+                                       consume=False)
             if isinstance(grant, Refused):
                 return unauthorised(grant.description)
             if not grant.belongs_to(username):
                 return json_response(403, {"error": "forbidden",
                                            "error_description": "the token was issued to another "
                                            "user"})
+            if grant.kind == SINGLE_USE and not self._tokens.consume(grant):
+                return unauthorised(Refused(USED).description)
         found = self._directory.lookup(username)
         if found is None:
             return json_response(404, {"error": "not_found",

@@ -125,6 +125,21 @@ def test_a_single_use_token_raced_on_two_bridges_on_one_redis_is_used_once(
         assert [answer.status_code for answer in answers] == [200] + [400] * 7
 
 
+def test_a_single_use_token_for_another_users_accounts_is_refused_not_spent(
+        fleet: tuple[Server, Server, Path]) -> None:
+    first, second, _ = fleet
+    headers = {"Authorization": f"Bearer {_login(first)}"}
+
+    def accounts(bridge: Server, username: str) -> requests.Response:
+        return requests.get(f"{bridge.url}/v1/accounts/{username}", headers=headers, timeout=5)
+
+    assert accounts(first, "multi@example.com").status_code == 403
+    assert accounts(second, "jdoe@example.com").status_code == 200
+    spent = accounts(first, "jdoe@example.com")
+    assert spent.status_code == 401
+    assert spent.json()["error_description"] == "the token was for one use and has been used"
+
+
 def test_a_single_use_token_is_used_once_by_two_workers_on_sqlite(sandbox: Server,
                                                                  tmp_path: Path) -> None:
     rules = _rules(tmp_path, kind="single-use")
