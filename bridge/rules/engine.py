@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
-from bridge.auth.tokens import Grant, TokenIssuer
+from bridge.auth.tokens import SINGLE_USE, USED, Grant, TokenIssuer
 from bridge.auth.verifiers import LearnedVerifiers
 from bridge.errors import Fault, SoapClientError, StoreError, UpstreamError
 from bridge.identity import identity
@@ -330,7 +330,9 @@ class RuleEngine:
         if not token and spec.without_token == BY_CONTEXT:
             return self._session_by_context(rule, spec, scope)
         scope_values = {name: str(value.render(scope) or "") for name, value in spec.scope.items()}
-        grant = self.context.tokens.check(token, scope_values, consume=not dry_run) if token else None
+        # Peeked: a single-use token is spent below, once the account is checked too (a use
+        # refused for naming another account does not use it up).
+        grant = self.context.tokens.check(token, scope_values, consume=False) if token else None
         if not isinstance(grant, Grant):
             # Unknown, expired, used and revoked tokens get one answer: which it was helps
             # no caller (the log's detail says).
@@ -342,6 +344,8 @@ class RuleEngine:
                      if isinstance(account, dict) for key in ("contextIdentifier", "accountID")}
             if not wanted or wanted not in known:
                 raise Refusal(spec.context_refusal, "the account named is not one of the login's")
+        if grant.kind == SINGLE_USE and not dry_run and not self.context.tokens.consume(grant):
+            raise Refusal(spec.refusal, f"token refused: {USED}")
         return {"subject": grant.subject, "bearer": grant.bearer, "context": grant.context,
                 "accounts": grant.accounts, "holder": ""}
 

@@ -198,3 +198,14 @@ def test_a_dry_run_does_not_use_up_a_single_use_token(sandbox: SandboxServer, ru
     assert engine.run(rule, request, dry_run=True).reason == "ok"
     assert _run(engine, rule, once).reason == "ok"
     assert _run(engine, rule, once).reason == "invalid_token"
+
+
+def test_a_single_use_token_naming_another_account_is_refused_not_spent(
+        sandbox: SandboxServer, rule: Rule, issuer: TokenIssuer) -> None:
+    engine = _engine(sandbox, issuer)
+    once = issuer.issue(Grant(**{**LOGIN.record(), "kind": SINGLE_USE}))
+    other = "06fd91ef-dab3-4d55-8b2c-214401174fbc"
+    assert _run(engine, rule, once, context=other).reason == "not_permitted"
+    assert _run(engine, rule, once).reason == "ok"
+    outcome = _run(engine, rule, once)
+    assert outcome.reason == "invalid_token" and outcome.detail == "token refused: used"
