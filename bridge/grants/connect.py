@@ -109,9 +109,11 @@ def connect(keeper: GrantKeeper, rest: RestClient, secrets: Mapping[str, str], *
                                 now + tokens.expires_in,
                                 seal(keeper.state_key, tokens.refresh_token), now)
     names = [identity(user) for user in users if identity(user)]
+    replaced = keeper.store.get(records.grant_key(provider.name, granted))
     keeper.store.update([records.grant_key(provider.name, granted),
                          records.index_key(provider.name)], records.SAVE,
                         [record, names, records.RECORD_TTL])
+    _revoke_replaced(keeper, replaced, tokens.refresh_token)
     for name in names:
         configured = provider.users.get(name)
         if configured and configured != granted and out is not None:
@@ -120,18 +122,33 @@ def connect(keeper: GrantKeeper, rest: RestClient, secrets: Mapping[str, str], *
     return next(row for row in keeper.listing() if row["debtor"] == granted)
 
 
+def _revoke_replaced(keeper: GrantKeeper, replaced: Any, current: str) -> None:
+    """The debtor's grant a new consent replaced is revoked at the identity service: its
+    refresh token, gone from the store, would otherwise stay good upstream for its 30 days
+    (a copy in a backup or a log of the store would still open the debtor's data)."""
+    if not isinstance(replaced, dict):
+        return
+    refresh = unseal(keeper.state_key, str(replaced.get("refresh") or ""))
+    if refresh and refresh != current and not _revoke(keeper, refresh):
+        log.warning("replaced grant not revoked upstream")
+
+
+def _revoke(keeper: GrantKeeper, refresh: str) -> bool:
+    """Whether the identity service confirmed the refresh token's revocation (RFC 7009)."""
+    try:
+        return keeper.identity.revoke(refresh)
+    except UpstreamError as exc:
+        log.warning("grant not revoked upstream", extra={"detail": exc.detail})
+        return False
+
+
 def purge(keeper: GrantKeeper, debtor: str) -> tuple[bool, bool]:
     """Revoke a grant at the identity service (when its refresh token can be unsealed) and
     delete it and its users' mapping from the store: (found, revoked upstream)."""
     key = records.grant_key(keeper.provider.name, debtor.strip().lower())
     record = keeper.store.get(key)
     refresh = unseal(keeper.state_key, str((record or {}).get("refresh") or ""))
-    revoked = False
-    if refresh:
-        try:
-            revoked = keeper.identity.revoke(refresh)
-        except UpstreamError as exc:
-            log.warning("grant not revoked upstream", extra={"detail": exc.detail})
+    revoked = refresh is not None and bool(refresh) and _revoke(keeper, refresh)
     keeper.store.update([key, records.index_key(keeper.provider.name)], records.DROP,
                         [debtor.strip().lower()])
     return record is not None, revoked

@@ -87,6 +87,22 @@ def test_connect_auto_stores_a_sealed_grant_and_lists_it_without_secrets(
     assert token not in json.dumps(row)
 
 
+def test_a_new_consent_for_a_debtor_revokes_the_grant_it_replaces(
+        nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        memory: MemoryStore) -> None:
+    # connect run again (a grant gone bad, another consenting user): the replaced refresh
+    # token, no longer in the store, must not stay good at the identity service.
+    _connected(nmbrs, tmp_path, monkeypatch, memory)
+    built = _connected(nmbrs, tmp_path, monkeypatch, memory)
+
+    first, second = sandbox_grants(nmbrs.url)
+    assert first["revoked"] and not second["revoked"]
+    # The new grant is the one in use.
+    headers = built.headers("nmbrs", MASTER.username)
+    answer = requests.get(f"{nmbrs.url}/api/debtors", headers=headers, timeout=5)
+    assert answer.status_code == 200
+
+
 def test_a_consent_for_another_debtor_is_refused(
         nmbrs: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         memory: MemoryStore) -> None:
