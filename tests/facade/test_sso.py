@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bridge.auth.ratelimit import Limit, RateLimiter, RateLimits
-from bridge.auth.tokens import SINGLE_USE, Grant, TokenIssuer
+from bridge.auth.tokens import SCOPED, SINGLE_USE, Grant, TokenIssuer
 from bridge.facade.app import RestFacade
 from bridge.facade.settings import SsoSettings
 from bridge.facade.sso import SsoHandoff, ready_url
@@ -133,4 +133,17 @@ def test_a_user_name_no_header_can_carry_gets_a_clear_403() -> None:
     status, _, body = _post(facade, token)
 
     assert status.startswith("403") and "X-AS-UserContext" in body["error_description"]
+    assert upstream.calls == []
+
+
+def test_a_scoped_token_gets_no_hand_off() -> None:
+    """A token bound to one package (a sender's) never opens the whole web UI."""
+    facade, upstream, tokens = _setup(Reply(200, {"result": {"ssoToken": "t"}}, 0.0))
+    scoped = tokens.issue(Grant(subject="jdoe@example.com", bearer="the-bearer", context=CONTEXT,
+                                kind=SCOPED, scope={"package": "p-1"},
+                                operation="AuthenticateUser"), ttl=60)
+
+    for scheme in ("Bearer", "X-AS-UserSessionToken"):
+        status, _, body = _post(facade, scoped, scheme)
+        assert status.startswith("401"), (scheme, body)
     assert upstream.calls == []
