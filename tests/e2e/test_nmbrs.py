@@ -200,6 +200,29 @@ def test_zeep_faults_carry_the_code_the_sdk_looks_for(bridge: Server) -> None:
         assert str(caught.value).startswith("Server was unable to process request. ---> ")
 
 
+def test_repeated_wrong_tokens_lock_the_user_out_in_nmbrs_words(
+        bridge: Server, nmbrs_sandbox: Server) -> None:
+    # examples/nmbrs.yaml: lockout {max_failures: 5}, as for AssureSign; the refusal stays
+    # Nmbrs' 1001 (a locked user is told nothing else), and Nmbrs is no longer asked.
+    user = next(u for u in SEED.users if u not in (MASTER, BAKERY))
+    companies = zeep.Client(_wsdl(bridge, "CompanyService")).service
+
+    def checks() -> int:
+        calls = requests.get(f"{nmbrs_sandbox.url}/_sandbox/stats", timeout=5).json()["calls"]
+        return int(calls.get("nmbrs:DebtorService.Environment_Get", 0))
+
+    before = checks()
+    for guess in range(5):
+        with pytest.raises(zeep.exceptions.Fault) as caught:
+            companies.List_GetAll(_soapheaders=_auth(dataclasses.replace(user, token=f"{guess}" * 32)))
+        assert "---> 1001:" in str(caught.value)
+    assert checks() == before + 5
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        companies.List_GetAll(_soapheaders=_auth(user))          # the right token, locked
+    assert CODE.search(str(caught.value)) and "---> 1001:" in str(caught.value)
+    assert checks() == before + 5
+
+
 # -- suds -----------------------------------------------------------------------------------
 
 
