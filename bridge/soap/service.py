@@ -229,12 +229,17 @@ class SoapService:
                     f"Expected {expected(operation)}"
                 ) from exc
             body = _plain(serialize_object(value, dict)) or {}
-        header: dict[str, Any] = {}
+        # A header is read under its own name first: the name sent beats a related header
+        # standing in for it (both AuthHeader and AuthHeaderWithDomain sent: each is itself,
+        # as ASMX reads the declared one). Among equals, the first in the envelope.
+        own: dict[str, Any] = {}
+        related: dict[str, Any] = {}
         if envelope.header is not None:
             for child in envelope.header:
+                sent = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 for name, value in self._decode_header(child, operation).items():
-                    header.setdefault(name, value)
-        return {"body": body, "header": header}
+                    (own if name == sent else related).setdefault(name, value)
+        return {"body": body, "header": {**related, **own}}
 
     def _decode_header(self, element: etree._Element, operation: Operation) -> dict[str, Any]:
         """A header element read as the WSDL declares it (`soap.headers`), under its name and

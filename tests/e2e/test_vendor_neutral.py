@@ -331,6 +331,20 @@ def test_either_auth_header_is_read(nmbrs_bridge: Server, service: str, operatio
     _result(response, service, operation)
 
 
+@pytest.mark.parametrize("first", ["AuthHeader", "AuthHeaderWithDomain"])
+def test_the_declared_header_is_read_as_itself_beside_a_related_one(
+        nmbrs_bridge: Server, first: str) -> None:
+    # Both sent: ASMX reads the one the operation declares, whatever comes first; the other
+    # (here with a wrong token) only stands in when the declared one is absent.
+    wrong = f"<Username>{USER}</Username><Token>wrong</Token>"
+    heads = {"AuthHeader": _header("CompanyService", "AuthHeader", members=wrong),
+             "AuthHeaderWithDomain": _header("CompanyService")}
+    second = next(kind for kind in heads if kind != first)
+    response = _post(nmbrs_bridge, "CompanyService", "List_GetAll", heads[first] + heads[second])
+
+    _result(response, "CompanyService", "List_GetAll")
+
+
 def test_php_key_value_map_header_is_read(nmbrs_bridge: Server) -> None:
     # What PHP's SoapClient writes for a SoapHeader in a namespace not the WSDL's (a connector
     # given the bridge's URL): an untyped map. Real Nmbrs answers 1001; the bridge reads it.
