@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import sys
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, demo_config_path, load_config, resolve_secrets
@@ -26,7 +28,8 @@ def add_commands(commands: Any) -> None:
     connect_parser = commands.add_parser(
         "connect", help="obtain an OAuth2 grant (authorization code with PKCE) and store it sealed")
     connect_parser.add_argument("provider", help="the provider under grants: (e.g. nmbrs)")
-    connect_parser.add_argument("--debtor", help="the debtor id the grant must be for")
+    connect_parser.add_argument("--debtor", type=_debtor,
+                                help="the debtor's GUID (REST's debtorId) the grant must be for")
     connect_parser.add_argument("--user", action="append", default=[], metavar="NAME",
                                 help="a legacy user name that calls with this grant (repeatable)")
     connect_parser.add_argument("--config", help="configuration file")
@@ -35,9 +38,9 @@ def add_commands(commands: Any) -> None:
                                 "consents without a person)")
     connect_parser.add_argument("--login-hint", help="the account to sign in as (default: the "
                                 "first --user)")
-    connect_parser.add_argument("--port", type=int, help="loopback port for the redirect "
+    connect_parser.add_argument("--port", type=_port, help="loopback port for the redirect "
                                 "(default: the redirect URI's, else any free one)")
-    connect_parser.add_argument("--timeout", type=float, default=300.0,
+    connect_parser.add_argument("--timeout", type=_timeout, default=300.0,
                                 help="seconds to wait for the redirect (default 300)")
     connect_parser.set_defaults(run=_connect)
 
@@ -47,10 +50,40 @@ def add_commands(commands: Any) -> None:
     grants.add_argument("--provider", default="nmbrs", help="the provider under grants: "
                         "(default nmbrs)")
     grants.add_argument("--format", choices=["table", "json"], default="table")
-    grants.add_argument("--revoke", metavar="DEBTOR", help="revoke this debtor's grant at the "
+    grants.add_argument("--revoke", metavar="DEBTOR", type=_debtor, help="revoke this debtor's grant at the "
                         "identity service (with SOAP_BRIDGE_STATE_KEY) and delete it and its "
                         "users' mapping from the store")
     grants.set_defaults(run=_grants)
+
+
+def _debtor(text: str) -> str:
+    """A debtor as REST names it: a GUID (FACTS §4.4), lower case as the store keys it."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a debtor GUID (REST's debtorId, e.g. "
+            "ba9cd002-a871-4e60-b1c1-eca7bc91d4d4; not the SOAP int)") from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: any free one)")
+    return port
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 1 <= seconds <= 3600:  # nan fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 1 to 3600")
+    return seconds
 
 
 def vendor_commands(commands: Any, name: str, help_text: str) -> Any:

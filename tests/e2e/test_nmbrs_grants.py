@@ -152,6 +152,24 @@ def test_revoked_grant_is_1001_counted_and_warned_until_connect_fixes_it(
     assert post_login(bridge, JDOE.username, JDOE.password).status_code == 200
 
 
+@pytest.mark.parametrize(("args", "told"), [
+    (["--debtor", "40001"], "argument --debtor: '40001' is not a debtor GUID"),
+    (["--debtor", ACME.guid, "--port", "99999"], "argument --port: '99999' is not a port"),
+    (["--debtor", ACME.guid, "--port", "-1"], "argument --port: '-1' is not a port"),
+    (["--debtor", ACME.guid, "--timeout", "nan"], "argument --timeout: 'nan' is not a number"),
+    (["--debtor", ACME.guid, "--timeout", "0"], "argument --timeout: '0' is not a number"),
+])
+def test_connect_mistakes_are_one_line_and_exit_2(sandbox: Server, tmp_path: Path,
+                                                  args: list[str], told: str) -> None:
+    config = _config(tmp_path, sandbox.url, "memory://")
+    done = _cli("connect", "nmbrs", "--config", str(config), *args, cwd=tmp_path)
+    assert done.returncode == 2 and told in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    revoking = _cli("nmbrs", "grants", "--config", str(config), "--revoke", "nonsense",
+                    cwd=tmp_path)
+    assert revoking.returncode == 2 and "'nonsense' is not a debtor GUID" in revoking.stderr
+
+
 def test_connect_without_a_state_key_is_refused(sandbox: Server, tmp_path: Path) -> None:
     config = _config(tmp_path, sandbox.url, f"sqlite:///{tmp_path / 's.db'}")
     done = subprocess.run([sys.executable, "-m", "bridge", "connect", "nmbrs", "--config",
