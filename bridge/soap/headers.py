@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -117,10 +117,14 @@ def declared_members(element: etree._Element, names: Iterable[str]) -> etree._El
              if isinstance(child.tag, str) and etree.QName(child).localname not in known]
     if not extra:
         return element
-    copy = deepcopy(element)
-    for child in list(copy):
-        if isinstance(child.tag, str) and etree.QName(child).localname not in known:
-            copy.remove(child)
+    # Made anew with the prefixes in scope on the Envelope (a deepcopy keeps only those its
+    # tags use), so a QName in an attribute (suds' xsi:type="ns1:AuthHeaderWithDomain")
+    # still resolves.
+    attributes = {str(key): str(value) for key, value in element.attrib.items()}
+    copy = etree.Element(element.tag, attributes, nsmap=cast(Any, element.nsmap))
+    copy.text = element.text
+    copy.extend(deepcopy(child) for child in element
+                if not isinstance(child.tag, str) or etree.QName(child).localname in known)
     return copy
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -32,6 +32,7 @@ from bridge.soap.shapes import TEXT, Field, Operation, coerce_simple
 from bridge.soap.writer import AnswerWriter, compile_answer
 
 _NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None,
     """
     if theirs is None:
         theirs = etree.QName(payload).namespace
-    copy = etree.Element(_retag(payload.tag, theirs, namespace, shape.name), _attributes(payload))
+    copy = _copy(payload, _retag(payload.tag, theirs, namespace, shape.name), theirs, namespace)
     copy.text = payload.text
     aliases = {child.type_alias: child.name for child in shape.children if child.type_alias}
     order = {child.name: index for index, child in enumerate(shape.children) if child.kind == "element"}
@@ -373,7 +374,7 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None,
         if field is not None and field.kind == "element" and field.children:
             converted = _canonical(child, field, namespace, theirs)
         else:
-            converted = etree.Element(_retag(child.tag, theirs, namespace, name), _attributes(child))
+            converted = _copy(child, _retag(child.tag, theirs, namespace, name), theirs, namespace)
             converted.text = child.text
             converted.extend(deepcopy(list(child)))
         children.append((order.get(name, len(order)), converted))
@@ -389,6 +390,24 @@ def _canonical(payload: etree._Element, shape: Field, namespace: str | None,
     # sorted() is stable: repeats of one element keep their order.
     copy.extend(element for _, element in sorted(children, key=lambda pair: pair[0]))
     return copy
+
+
+def _copy(source: etree._Element, tag: str, theirs: str | None,
+          ours: str | None) -> etree._Element:
+    """A new element `tag` with the source's attributes and the namespace prefixes in scope
+    there: an `xsi:type="ns1:AuthHeaderWithDomain"` (suds, for a derived header) or
+    `xsi:type="xsd:int"` (PHP's SoapVar) names its prefix on the Envelope, and the copy must
+    still resolve it. A type in the caller's namespace for the operation is moved to ours,
+    as the tags are."""
+    attributes = _attributes(source)
+    prefixes = dict(source.nsmap)
+    named = attributes.get(_TYPE)
+    if named is not None and theirs != ours and ours:
+        prefix, _, local = named.strip().rpartition(":")
+        if source.nsmap.get(prefix or None) == theirs and local:
+            prefixes["_ours"] = ours
+            attributes[_TYPE] = f"_ours:{local}"
+    return etree.Element(tag, attributes, nsmap=cast(Any, prefixes))  # None: the default
 
 
 def _retag(tag: Any, theirs: str | None, ours: str | None, local: str) -> str:

@@ -274,6 +274,45 @@ def test_a_type_the_table_does_not_know_lists_nobody_as_nmbrs_does(
     assert [record["outcome"] for record in records] == ["agree", "agree"], records
 
 
+def test_suds_sends_one_derived_header_object_to_every_operation(bridge: Server) -> None:
+    # An SDK makes one AuthHeaderWithDomain and sets it for every call: for Environment_Get,
+    # which declares AuthHeader, suds writes <AuthHeader xsi:type="ns1:AuthHeaderWithDomain">,
+    # the prefix declared on the Envelope.
+    client = SudsClient(_wsdl(bridge, "DebtorService"), cache=None)
+    auth = client.factory.create(f"{{{NS}DebtorService}}AuthHeaderWithDomain")
+    auth.Username, auth.Token, auth.Domain = MASTER.username, MASTER.token, "acmepayroll"
+    client.set_options(soapheaders=auth)
+
+    environment = client.service["DebtorServiceSoap"].Environment_Get()
+
+    assert (environment.Domain, environment.SubDomain) == ("acmepayroll.nmbrs.nl", "acmepayroll")
+    assert 'xsi:type="ns1:AuthHeaderWithDomain"' in str(client.last_sent())
+
+
+@pytest.mark.parametrize("namespace", [NS + "EmployeeService",
+                                       "https://api-sandbox.nmbrs.nl/soap/v3/EmployeeService"])
+def test_xsi_types_with_prefixes_declared_on_the_envelope(bridge: Server, namespace: str) -> None:
+    # PHP's SoapVar and SOAP toolkits type each value (xsi:type="xsd:int"), the prefixes
+    # declared once on the Envelope; in the sandbox host's namespace too.
+    envelope = (
+        '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" '
+        f'xmlns:ns1="{namespace}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><SOAP-ENV:Header>'
+        '<ns1:AuthHeaderWithDomain xsi:type="ns1:AuthHeaderWithDomain">'
+        f'<ns1:Username xsi:type="xsd:string">{MASTER.username}</ns1:Username>'
+        f'<ns1:Token xsi:type="xsd:string">{MASTER.token}</ns1:Token></ns1:AuthHeaderWithDomain>'
+        '</SOAP-ENV:Header><SOAP-ENV:Body><ns1:List_GetByCompany>'
+        f'<ns1:CompanyId xsi:type="xsd:int">{ACME_BOUW.id}</ns1:CompanyId>'
+        '<ns1:EmployeeType xsi:type="xsd:int">2</ns1:EmployeeType>'
+        '</ns1:List_GetByCompany></SOAP-ENV:Body></SOAP-ENV:Envelope>')
+
+    answer = requests.post(f"{bridge.url}/soap/v3/EmployeeService.asmx", data=envelope.encode(),
+                           headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+
+    assert answer.status_code == 200, answer.text
+    assert re.findall(r"<(?:\w+:)?Id>(\d+)<", answer.text) == ["90001", "90002"]
+
+
 def test_suds_surfaces_the_fault_text_as_asmx_writes_it(bridge: Server) -> None:
     client = SudsClient(_wsdl(bridge, "DebtorService"), cache=None)
 
