@@ -49,10 +49,12 @@ UNSENDABLE = "unsendable"
 _NOT_IN_A_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _unsendable_part(exc: BaseException) -> str:
+def _unsendable_part(exc: BaseException, path: str) -> str:
     """Which part could not be sent, without the value itself (a header may hold a secret)."""
     if isinstance(exc, http.client.InvalidURL):
         return "the path holds control characters or spaces"
+    if isinstance(exc, UnicodeEncodeError) and path and path in str(exc.object):
+        return "the path holds characters outside ASCII"
     return "a header value holds a line break, a control character or a character outside Latin-1"
 
 
@@ -156,7 +158,7 @@ class Transport:
             # from the caller's request) cannot be sent, which is no failure of the upstream.
             self._drop(connection)
             raise UpstreamError(self.name, UNSENDABLE, f"{method}: the request cannot be "
-                                f"sent ({_unsendable_part(exc)})") from exc
+                                f"sent ({_unsendable_part(exc, path)})") from exc
         except (OSError, http.client.HTTPException) as exc:
             self._drop(connection)
             raise self._failure(exc, f"{method} {path}") from exc

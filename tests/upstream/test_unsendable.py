@@ -54,6 +54,15 @@ def test_a_path_with_control_characters_is_the_unsendable_kind(upstream: Sandbox
     transport.close()
 
 
+def test_a_path_outside_ascii_is_the_unsendable_kind(upstream: SandboxServer) -> None:
+    transport = Transport("sandbox", upstream.url, connect_timeout=1, read_timeout=2)
+    with pytest.raises(UpstreamError) as caught:
+        transport.send("GET", "/api/users/jos\u00e9/accounts", None, {})
+    assert caught.value.kind == UNSENDABLE and "outside ASCII" in caught.value.detail
+    assert "jos" not in str(caught.value)
+    transport.close()
+
+
 def test_unsendable_requests_do_not_open_the_circuit(upstream: SandboxServer) -> None:
     requests.post(f"{upstream.url}/_sandbox/reset", timeout=5).raise_for_status()
     breaker = Breaker(BreakerSettings(failures=2, open_for=60))
