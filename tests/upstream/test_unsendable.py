@@ -5,12 +5,14 @@ connection still usable, and no failure counted against the upstream's circuit b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from bridge.errors import UpstreamError
 from bridge.sandbox import SandboxServer, start_in_thread
+from bridge.store import MemoryStore
 from bridge.upstream.breaker import CLOSED, Breaker, BreakerSettings
 from bridge.upstream.rest import Endpoint, RestClient
 from bridge.upstream.transport import UNSENDABLE, Transport
@@ -77,3 +79,20 @@ def test_unsendable_requests_do_not_open_the_circuit(upstream: SandboxServer) ->
     assert breaker.state == CLOSED and breaker.allow()
     assert seen == [UNSENDABLE] * 5
     client.close()
+
+
+def test_a_rule_putting_such_a_user_name_in_a_header_refuses_it_as_unavailable(
+        upstream: SandboxServer, tmp_path: Path) -> None:
+    # Through the engine, as a caller's request would: the rule's refusal (a Fault), not a 500.
+    from tests.rules.test_engine import RULE
+    from tests.rules.test_verifiers import _engine, _rule
+
+    rule = _rule(tmp_path, RULE.replace(
+        "    path: /api/documentnow/v3.7/authentication/credentials\n",
+        "    path: /api/documentnow/v3.7/authentication/credentials\n"
+        "    headers: {X-User-Name: \"{{ input.username }}\"}\n"))
+    for name in ("al\u0142ce@example.com", "alice@example.com\r\nX-Injected: 1"):
+        login = {"body": {"Request": {"UserName": name, "Password": "x"}}, "header": {}}
+        outcome = _engine(MemoryStore(), None, upstream=upstream).run(rule, login)
+        assert outcome.reason == "unavailable", outcome
+        assert outcome.upstream_calls == 1
