@@ -102,6 +102,17 @@ def read_grants(reader: Reader, section: LocatedDict, upstreams: Mapping[str, An
         if values.get("auto_connect") and values.get("identity") != SANDBOX:
             reader.problem(spec, "auto_connect", "auto_connect needs identity: sandbox: only the "
                            "sandbox consents without a person (demo mode)")
+        deadline = getattr(upstreams.get(upstream) if isinstance(upstream, str) else None,
+                           "total_deadline", None)
+        lease = values.get("lease", GrantProvider.lease)
+        if isinstance(deadline, float | int) and lease <= deadline:
+            # A refresh still waiting for the identity service when its lease runs out lets
+            # another instance spend the same refresh token: Nmbrs then ends the grant.
+            reader.problem(spec, "lease" if "lease" in spec else "upstream",
+                           f"grants.{name}.lease ({lease:g}s) must be longer than the deadline "
+                           f"of upstream {upstream!r} ({deadline:g}s), which the identity "
+                           "service is called with: else two instances can spend one refresh "
+                           "token")
         users = _users(reader, spec)
         if missing or "identity" not in values or not isinstance(upstream, str):
             continue

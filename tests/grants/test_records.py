@@ -4,6 +4,9 @@ lease that lets one instance spend a refresh token, the rotation, the end, save 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+import pytest
 
 from bridge.grants import records
 from bridge.store.base import Store
@@ -79,3 +82,18 @@ def test_drop_removes_the_grant_and_only_its_users_on_every_store(store: Store) 
     assert set(index["debtors"]) == {"d2"} and index["users"] == {"c@x": "d2"}
     assert store.update([records.grant_key("nmbrs", "none"), INDEX], records.LEASE,
                         ["h", 30, 0, ""]) == {"state": "missing"}
+
+
+def test_a_lease_no_longer_than_the_identity_calls_deadline_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The upstream's deadline is 4s (connect 1s + read 3s): a refresh may wait that long, so a
+    # lease of 4s could run out under it and let another instance spend the same token.
+    from bridge.errors import ConfigError
+    from tests.grants.conftest import grants_config, load
+
+    with pytest.raises(ConfigError) as caught:
+        load(grants_config(tmp_path, "http://127.0.0.1:9", lease="4s"), monkeypatch)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert "grants.nmbrs.lease (4s) must be longer than the deadline of upstream 'nmbrs' (4s)" \
+        in problem and "config.yaml:" in problem
+    assert load(grants_config(tmp_path, "http://127.0.0.1:9", lease="5s"), monkeypatch).grants
