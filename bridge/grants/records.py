@@ -14,7 +14,9 @@ The lease: before a refresh token is spent, one atomic step (`LEASE`) either fin
 token still fresh (someone refreshed), finds another holder's lease running (wait, then read
 what it wrote), or takes the lease. Only the holder spends the refresh token; `ROTATE` writes
 what it got and ends the lease in one step; `END` ends the lease after a failure, and marks
-the grant revoked when the identity service refused it.
+the grant revoked when the identity service refused it. Both change the record only while
+the lease is still the holder's: a grant `connect` replaced meanwhile (its lease fields
+cleared) or a lease another instance took is left to them ("lease_lost").
 """
 
 from __future__ import annotations
@@ -79,19 +81,22 @@ def _rotate(entries: Sequence[Entry | None], now: float, args: Sequence[Any]
     if entry is None:
         return {}, "missing"
     record = dict(entry.value)
-    kept = record.get("lease_holder") == holder
+    if record.get("lease_holder") != holder:
+        # The lease was taken by another, or `connect` replaced the grant meanwhile: what
+        # this refresh got must not overwrite theirs (a new consent's tokens above all).
+        return {}, "lease_lost"
     record.update(access=access, access_expires=access_expires, rotated_at=now,
                   rotations=record.get("rotations", 0) + 1, lease_holder="", lease_until=0)
     if refresh:
         record["refresh"] = refresh
-    return {0: Entry(record, now + ttl)}, "ok" if kept else "lease_lost"
+    return {0: Entry(record, now + ttl)}, "ok"
 
 
 _ROTATE_LUA = """
 local grant = entries[1]
 if not grant then return 'missing' end
 local r = grant.value
-local kept = r.lease_holder == args[1]
+if r.lease_holder ~= args[1] then return 'lease_lost' end
 r.access = args[2]
 r.access_expires = args[3]
 r.rotated_at = now
@@ -100,8 +105,7 @@ r.lease_holder = ''
 r.lease_until = 0
 if args[4] ~= '' then r.refresh = args[4] end
 writes[1] = {value = r, expires = now + args[5]}
-if kept then return 'ok' end
-return 'lease_lost'
+return 'ok'
 """
 
 
@@ -112,8 +116,11 @@ def _end(entries: Sequence[Entry | None], now: float, args: Sequence[Any]
     if entry is None:
         return {}, "missing"
     record = dict(entry.value)
-    if record.get("lease_holder") == holder:
-        record.update(lease_holder="", lease_until=0)
+    if record.get("lease_holder") != holder:
+        # Not this holder's any more (another took the lease, or `connect` replaced the
+        # grant): its failure says nothing about the grant there now.
+        return {}, "lease_lost"
+    record.update(lease_holder="", lease_until=0)
     if state:
         # A refused grant keeps no token: it can never be used again.
         record.update(state=state, problem=problem, access="", refresh="", access_expires=0,
@@ -125,10 +132,9 @@ _END_LUA = """
 local grant = entries[1]
 if not grant then return 'missing' end
 local r = grant.value
-if r.lease_holder == args[1] then
-  r.lease_holder = ''
-  r.lease_until = 0
-end
+if r.lease_holder ~= args[1] then return 'lease_lost' end
+r.lease_holder = ''
+r.lease_until = 0
 if args[2] ~= '' then
   r.state = args[2]
   r.problem = args[3]

@@ -71,6 +71,28 @@ def test_end_releases_or_revokes_on_every_store(store: Store) -> None:
     assert _lease(store, "h3", now, refused="")["state"] == "revoked"
 
 
+def test_a_grant_replaced_under_a_refresh_is_left_to_its_new_consent_on_every_store(
+        store: Store) -> None:
+    # h1 is refreshing the old grant when `connect` saves a new consent (and revokes the
+    # old refresh token): neither h1's rotation nor its refusal touches the new grant.
+    now = _saved(store)
+    assert _lease(store, "h1", now + 7200)["state"] == "leased"
+    renewed = records.new_record("d1", "offline_access", "consent-access", now + 3600,
+                                 "consent-refresh", now)
+    assert store.update([KEY, INDEX], records.SAVE, [renewed, [], records.RECORD_TTL]) == "ok"
+
+    assert store.update([KEY], records.ROTATE, ["h1", "old-family-access", now + 3600,
+                                                "old-family-refresh", records.RECORD_TTL]) \
+        == "lease_lost"
+    assert store.update([KEY], records.END, ["h1", records.REVOKED, "invalid_grant: x"]) \
+        == "lease_lost"
+
+    record = store.get(KEY)
+    assert (record["state"], record["access"], record["refresh"]) == (
+        "active", "consent-access", "consent-refresh")
+    assert _lease(store, "h2", now + 60)["state"] == "fresh"
+
+
 def test_drop_removes_the_grant_and_only_its_users_on_every_store(store: Store) -> None:
     _saved(store)
     other = records.new_record("d2", "s", "a", time.time() + 60, "r", time.time())
