@@ -232,13 +232,18 @@ class SoapService:
             body = _plain(serialize_object(value, dict)) or {}
         # A header is read under its own name first: the name sent beats a related header
         # standing in for it (both AuthHeader and AuthHeaderWithDomain sent: each is itself,
-        # as ASMX reads the declared one). Among equals, the first in the envelope.
+        # as ASMX reads the declared one). The same header twice is refused: which of the two
+        # the legacy service reads is not known, and a call passed through in legacy mode
+        # teaches the bridge the credentials it read (verify.learn), so reading the other
+        # would let one user's token be learned for another's name.
         own: dict[str, Any] = {}
         related: dict[str, Any] = {}
         if envelope.header is not None:
             for child in envelope.header:
                 sent = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 for name, value in self._decode_header(child, operation).items():
+                    if name == sent and name in own:
+                        raise SoapClientError(f"SOAP header {sent} is sent twice")
                     (own if name == sent else related).setdefault(name, value)
         return {"body": body, "header": {**related, **own}}
 

@@ -345,6 +345,18 @@ def test_the_declared_header_is_read_as_itself_beside_a_related_one(
     _result(response, "CompanyService", "List_GetAll")
 
 
+def test_the_same_header_twice_is_refused(nmbrs_bridge: Server) -> None:
+    # Which one ASMX reads is unknown; a bridge reading the other could learn one user's
+    # token under another's name from a call passed through (verify.learn).
+    other = f"<Username>someone.else@example.com</Username><Token>{TOKEN}</Token>"
+    twice = _header("CompanyService") + _header("CompanyService", members=other)
+    response = _post(nmbrs_bridge, "CompanyService", "List_GetAll", twice)
+
+    code, text, _ = _fault(response)
+    assert code == "soap:Server" and text.startswith(ASMX + "9999: Unkown.")
+    assert "AuthHeaderWithDomain is sent twice" in text
+
+
 def test_php_key_value_map_header_is_read(nmbrs_bridge: Server) -> None:
     # What PHP's SoapClient writes for a SoapHeader in a namespace not the WSDL's (a connector
     # given the bridge's URL): an untyped map. Real Nmbrs answers 1001; the bridge reads it.
