@@ -17,7 +17,7 @@ from bridge.errors import BridgeError, ConfigError, Problem
 from bridge.identity import folded, identity
 from bridge.rules.engine import RuleEngine
 from bridge.rules.model import LEARNED_NAMES, Rule
-from bridge.store.base import Store
+from bridge.store.base import Store, read_ahead
 from bridge.yamlfile import LocatedDict, load_yaml
 
 log = logging.getLogger("bridge.directory")
@@ -150,19 +150,27 @@ class LocalDirectory:
         self._store = store
         self._file = DirectoryFile(file) if file else None
 
-    def entry(self, username: str) -> dict[str, Any] | None:
-        """The first own source's entry for the user: {accounts, firstName?, lastName?}."""
+    def entry(self, username: str, found: Mapping[str, Any] | None = None
+              ) -> dict[str, Any] | None:
+        """The first own source's entry for the user: {accounts, firstName?, lastName?}.
+        `found`: store values the caller already read (keys from `reads`), so the learned
+        source need not read them again (the rule engine reads them with the lockout's)."""
         for source in self._sources:
-            found = self.entry_from(source, username)
-            if found is not None:
-                return found
+            entry = self.entry_from(source, username, found)
+            if entry is not None:
+                return entry
         return None
 
-    def entry_from(self, source: str, username: str) -> dict[str, Any] | None:
+    def reads(self, username: str) -> tuple[str, ...]:
+        """The store keys `entry` reads for the user (none without the learned source)."""
+        return directory_keys(username) if "learned" in self._sources else ()
+
+    def entry_from(self, source: str, username: str, found: Mapping[str, Any] | None = None
+                   ) -> dict[str, Any] | None:
         if source == "file":
             return self._from_file(username)
         if source == "learned":
-            learned = self._store.get_many(directory_keys(username))
+            learned = read_ahead(self._store, directory_keys(username), found)
             return next((e for e in map(normalise_entry, learned) if e is not None), None)
         return None
 

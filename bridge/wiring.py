@@ -179,6 +179,7 @@ def _engine_context(config: Config, store: Store, tokens: TokenIssuer,
         credentials=CredentialsFile(config.credentials_file) if config.credentials_file else None,
         remembered=RememberedResults(store, state_key),
         directory=own_directory.entry,
+        directory_reads=own_directory.reads,
         **holders_for(config.contexts, DirectoryFile(config.directory.file).holders
                       if config.directory.file else None),
     )

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.auth.seal import fingerprint
 from bridge.identity import identity, lowered
-from bridge.store.base import Change, Entry, Store
+from bridge.store.base import Change, Entry, Store, read_ahead
 
 _PERMANENT_TTL = 10 * 365 * 86400
 # The failure count outlives any quiet window; the `last` key is what ends a run.
@@ -90,16 +90,23 @@ class Lockout:
         self._store = store
         self.policy = policy
 
-    def standing(self, subject: str) -> Standing:
-        # One round trip on the login path: a permanent lock is the same key with a long
-        # life, and the failure run's `last` key says whether a success must clear it.
+    def standing(self, subject: str, found: Mapping[str, Any] | None = None) -> Standing:
+        """One round trip on the login path: a permanent lock is the same key with a long
+        life, and the failure run's `last` key says whether a success must clear it.
+        `found`: the values of `reads(subject)`, when the caller read them together with
+        others in that one round trip (the rule engine, a warm login's only store read)."""
+        wanted = self.reads(subject)
+        values = read_ahead(self._store, wanted, found)
+        return Standing(locked=any(value is not None for value in values[0::2]),
+                        failing=any(value is not None for value in values[1::2]))
+
+    def reads(self, subject: str) -> list[str]:
+        """The keys `standing` reads, lock and failure run alternating."""
         keys = self._keys(subject)
         wanted = [keys[_LOCK], keys[_LAST]]
         if len(keys) > _OLD:
             wanted += [keys[_OLD + _LOCK], keys[_OLD + _LAST]]
-        found = self._store.get_many(wanted)
-        return Standing(locked=any(value is not None for value in found[0::2]),
-                        failing=any(value is not None for value in found[1::2]))
+        return wanted
 
     def reserve(self, subject: str) -> Attempt:
         """Hold one of the cycle's checks for a password check about to be made; refused

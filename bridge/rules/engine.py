@@ -8,9 +8,9 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.auth.lockout import IN_FLIGHT, Attempt, Lockout, Standing
 from bridge.auth.passwords import CredentialsFile
@@ -115,6 +115,14 @@ _LOCKED = "locked out after repeated failures"
 _IN_FLIGHT = "locked out: the checks this lock cycle allows are all being made"
 
 
+class DirectoryRead(Protocol):
+    """What the bridge's own account directory knows of a user ({firstName, lastName,
+    accounts}, or None); `found`: store values read ahead (keys from `directory_reads`)."""
+
+    def __call__(self, username: str, found: Mapping[str, Any] | None = None, /
+                 ) -> Mapping[str, Any] | None: ...
+
+
 @dataclass
 class _Run:
     """Per-run bookkeeping: cache entries this run relied on."""
@@ -122,6 +130,8 @@ class _Run:
     outcome: Outcome
     guard: _Guard | None = None
     use_cache: bool = True
+    # Store values read with the lockout standing, for a directory step (see _read_ahead).
+    ahead: Mapping[str, Any] = field(default_factory=dict)
     cached: dict[str, str] = field(default_factory=dict)  # step id -> store key
     refresh_on: set[int] = field(default_factory=set)
 
@@ -162,7 +172,10 @@ class EngineContext:
     remembered: RememberedResults | None = None
     # What the bridge's own account directory knows of a user ({firstName, lastName,
     # accounts}, or None), for directory steps; passed in because the directory sits above.
-    directory: Callable[[str], Mapping[str, Any] | None] | None = None
+    directory: DirectoryRead | None = None
+    # The store keys `directory` reads for a user (its learned source): read in the same
+    # round trip as the lockout standing, so a warm login reads the store once.
+    directory_reads: Callable[[str], Sequence[str]] | None = None
     # The OAuth2 grants steps with `grant:` call with (bridge/grants; it sits above rules).
     grants: Authorizer | None = None
     # Asks the legacy service whether credentials are good (verify.strategy legacy):
@@ -212,6 +225,7 @@ class RuleEngine:
             "vars": self.context.vars,
         }
         guard: _Guard | None = None
+        ahead: dict[str, Any] = {}
         try:
             scope["input"], missing = self._inputs(rule, request)
             absent = _nothing_given(rule, scope["input"])
@@ -227,9 +241,10 @@ class RuleEngine:
             if rule.lockout is not None and not dry_run:
                 subject = str(rule.lockout.subject.render(scope) or "")
                 if identity(subject):
+                    ahead = self._read_ahead(rule, subject)
                     lockout = self.context.lockout
                     guard = _Guard(lockout, subject, rule.lockout.refusal,
-                                   lockout.standing(subject), outcome)
+                                   lockout.standing(subject, ahead), outcome)
                     if guard.standing.locked:
                         raise guard.refuse(_LOCKED)
             # Only now, so that a blank password counts towards the lockout like a wrong one.
@@ -241,7 +256,7 @@ class RuleEngine:
                     # Logged: who still calls without a token, before contexts.require_token.
                     outcome.detail = "no token: acting as the account's holder"
             self._verify_locally(rule, scope, guard)
-            self._run_steps(rule, scope, outcome, guard)
+            self._run_steps(rule, scope, outcome, guard, ahead)
             if guard is not None:
                 # Before the token: a success cannot happen while a lock stands.
                 guard.succeed()
@@ -517,8 +532,9 @@ class RuleEngine:
             log.info("verifier learned", extra={"detail": "from the legacy side's success"})
 
     def _run_steps(self, rule: Rule, scope: dict[str, Any], outcome: Outcome,
-                   guard: _Guard | None = None) -> None:
-        run = _Run(outcome, guard)
+                   guard: _Guard | None = None, ahead: Mapping[str, Any] | None = None
+                   ) -> None:
+        run = _Run(outcome, guard, ahead=ahead or {})
         try:
             for step in rule.steps:
                 scope["steps"][step.id] = self._attempt(rule, step, scope, run)
@@ -530,7 +546,7 @@ class RuleEngine:
             for key in run.cached.values():
                 self.remembered.forget(key)
             first = min(i for i, step in enumerate(rule.steps) if step.id in run.cached)
-            fresh = _Run(outcome, guard, use_cache=False)
+            fresh = _Run(outcome, guard, use_cache=False, ahead=run.ahead)
             for step in rule.steps[first:]:
                 scope["steps"][step.id] = self._attempt(rule, step, scope, fresh)
 
@@ -566,7 +582,7 @@ class RuleEngine:
             outcome.cache_misses += 1
         outcome.fetched[step.id] = time.time()
         if step.directory is not None:
-            extracted = self._read_directory(step, scope, outcome)
+            extracted = self._read_directory(step, scope, run)
             if remembering is not None:
                 self.remembered.put(remembering.key, extracted, remembering.ttl)
             return extracted
@@ -672,16 +688,31 @@ class RuleEngine:
             log.info("retrying upstream step", extra={"step": step.id, "attempt": attempt + 1})
         raise AssertionError("unreachable")
 
-    def _read_directory(self, step: Step, scope: dict[str, Any], outcome: Outcome
+    def _read_ahead(self, rule: Rule, subject: str) -> dict[str, Any]:
+        """The lockout standing's keys and, when a directory step follows, the directory's
+        keys for the same user, read in one store round trip (a warm login's only one).
+        The directory takes what it needs if its step names that user; a name learned
+        since the read shows at the next login, as it would with the step reading itself.
+        The lockout and the directory share the engine's store (wiring.py)."""
+        keys = list(self.context.lockout.reads(subject))
+        reads = self.context.directory_reads
+        if reads is not None and any(step.directory is not None for step in rule.steps):
+            keys += reads(subject)
+        return dict(zip(keys, self.context.store.get_many(keys), strict=True))
+
+    def _read_directory(self, step: Step, scope: dict[str, Any], run: _Run
                         ) -> dict[str, Any]:
         """A directory step: the directory's entry for the user stands in for an answer."""
         assert step.directory is not None
         username = str(step.directory.render(scope) or "").strip()
         read = self.context.directory
         started = time.perf_counter()
-        entry = (read(username) if read is not None and username else None) or {}
-        outcome.timings[step.id] = time.perf_counter() - started
-        return self._extract(step, entry, None)
+        entry = None
+        if read is not None and username:
+            ahead = run.ahead if self.context.directory_reads is not None else None
+            entry = read(username, ahead) if ahead else read(username)
+        run.outcome.timings[step.id] = time.perf_counter() - started
+        return self._extract(step, entry or {}, None)
 
     def _extract(self, step: Step, body: Any, status: int | None) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -78,3 +78,12 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def read_ahead(store: Store, keys: Sequence[str], found: Mapping[str, Any] | None
+               ) -> list[Any | None]:
+    """The values of `keys`: from `found` (what a caller read ahead, in the same round trip
+    as others) when it holds them all, else from the store in one round trip."""
+    if found is not None and all(key in found for key in keys):
+        return [found[key] for key in keys]
+    return store.get_many(keys)

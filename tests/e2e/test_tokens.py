@@ -24,7 +24,16 @@ import requests
 import yaml
 
 from tests.e2e.test_signing_links import TOKEN_REFUSED, _refusal, _signing
-from tests.servers import REPO, USERS_NS, USERS_PATH, Server, post_login, start_bridge, write_config
+from tests.servers import (
+    REPO,
+    USERS_NS,
+    USERS_PATH,
+    Server,
+    post_login,
+    sandbox_directory,
+    start_bridge,
+    write_config,
+)
 from tests.soapxml import auth_result
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -48,11 +57,12 @@ def _rules(workdir: Path, **token: Any) -> Path:
 
 
 def _config(workdir: Path, sandbox: Server, store: str, keys: list[str] | None,
-            rules: Path | None = None) -> Path:
+            rules: Path | None = None, **overrides: Any) -> Path:
     secrets = {"api_username": {"env": "TEST_API_USERNAME"}, "api_key": {"env": "TEST_API_KEY"},
                "token_key_old": {"env": "TOKEN_KEY_OLD"},
                "token_key_new": {"env": "TOKEN_KEY_NEW"}}
     extra: dict[str, Any] = {"tokens": {"keys": keys}} if keys else {}
+    extra.update(overrides)
     return write_config(workdir, sandbox.url, mappings=str(rules or REPO / "mappings/assuresign"),
                         remember=True, store=store, secrets=secrets, **extra)
 
@@ -186,15 +196,20 @@ def test_revoke_refuses_the_users_tokens_on_every_bridge(
 
 def test_a_warm_login_writes_nothing_to_the_store(sandbox: Server, tmp_path: Path) -> None:
     prefix = f"test-{uuid.uuid4().hex}:"
+    # The learned directory read first, so that every login's names step reads the store.
+    directory = {"sources": ["learned", "file"], "file": sandbox_directory()}
     bridge = start_bridge(tmp_path, _config(tmp_path, sandbox, f"{REDIS}?prefix={prefix}",
-                                            ["token_key_new"]), workers=1, env=KEYS)
+                                            ["token_key_new"], directory=directory),
+                          workers=1, env=KEYS)
     try:
         for _ in range(2):  # cold, then warm: this worker has seen the user and bearer
             _login(bridge)
         seen = _monitor(prefix, lambda: [_login(bridge) for _ in range(3)])
         writes = [command for command in seen if command.split()[0].upper() in WRITES]
         assert writes == []
-        assert len(seen) == 3  # one read per login: the lock standing
+        # One read per login: the lock standing and the learned names, in one MGET.
+        assert [command.split()[0].upper() for command in seen] == ["MGET"] * 3
+        assert all(":directory:" in command and ":lockout:" in command for command in seen)
         # Each token is whole by itself, and a use of it reads once and writes nothing.
         seen = _monitor(prefix, lambda: _exchange(bridge, _login(bridge)))
         assert [command.split()[0].upper() for command in seen] == ["MGET", "MGET"]

@@ -12,6 +12,7 @@ import pytest
 
 from bridge.auth.lockout import Lockout, LockoutPolicy
 from bridge.auth.tokens import TokenIssuer
+from bridge.directory import LocalDirectory, learn_directory
 from bridge.errors import ConfigError
 from bridge.rules.engine import EngineContext, RuleEngine
 from bridge.rules.model import ErrorRule, Rule, compile_rule
@@ -284,3 +285,92 @@ def test_an_upstream_outage_gives_the_check_back_uncounted(sandbox: SandboxServe
     lockout = engine.context.lockout
     assert not lockout.standing("jdoe@example.com").failing
     assert not lockout.reserve("jdoe@example.com").refused  # no hold left behind
+
+
+# -- a warm login's one store round trip --------------------------------------------------
+
+WARM = GUARDED.replace(
+    "    extract: {token: [result.token, token]}",
+    '    cache: {key: "{{ input.username | identity }}", ttl: 25m}\n'
+    "    extract: {token: [result.token, token]}").replace(
+    "    extract: {accounts: result.userAccounts}",
+    '    cache: {key: "{{ input.username | identity }}", ttl: 5m}\n'
+    "    extract: {accounts: result.userAccounts}")
+
+
+class _RoundTrips(MemoryStore):
+    """Counts the store's round trips: reads (get, get_many) and writes (everything else)."""
+
+    reads = writes = 0
+
+    def get(self, key: str) -> Any:
+        self.reads += 1
+        return super().get(key)
+
+    def get_many(self, keys: Any) -> list[Any]:
+        self.reads += 1
+        return super().get_many(keys)
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        self.writes += 1
+        super().set(key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        self.writes += 1
+        super().delete(key)
+
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        self.writes += 1
+        return super().incr(key, ttl, amount)
+
+    def update(self, keys: Any, change: Any, args: Any) -> Any:
+        self.writes += 1
+        return super().update(keys, change, args)
+
+
+def test_a_warm_login_with_a_learned_directory_reads_the_store_once(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    """Verification remembered, bearer and accounts cached: the lock standing and the
+    learned names come in one round trip, nothing is written, and a name learned between
+    two logins shows at the second."""
+    path = tmp_path / "warm.yaml"
+    path.write_text(WARM)
+    rule = compile_rule(str(path))
+    store = _RoundTrips()
+    own = LocalDirectory(("learned",), store, None)
+    engine = RuleEngine(dataclasses.replace(
+        _engine(sandbox, {}).context, store=store, tokens=TokenIssuer(store),
+        lockout=Lockout(store, LockoutPolicy(max_failures=2, window=900, duration=900)),
+        directory=own.entry, directory_reads=own.reads))
+    _login(rule, engine)  # cold: checked, bearer and accounts fetched
+    store.reads = store.writes = 0
+    answer = _login(rule, engine)
+    assert "FirstName" not in answer
+    assert (store.reads, store.writes) == (1, 0)
+    learn_directory(store, "jdoe@example.com", [], {"firstName": "John", "lastName": "Doe"})
+    store.reads = store.writes = 0
+    answer = _login(rule, engine)
+    assert (answer["FirstName"], answer["LastName"]) == ("John", "Doe")
+    assert (store.reads, store.writes) == (1, 0)
+    # A lock standing is still read in that round trip and still refuses, remembered or not.
+    for _ in range(2):
+        engine.context.lockout.record_failure("jdoe@example.com")
+    outcome = engine.run(rule, REQUEST)
+    assert (outcome.reason, outcome.upstream_calls) == ("locked_out", 0)
+
+
+def test_a_directory_step_for_another_user_reads_its_own_entry(
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    """What was read ahead is the lockout subject's entry: a step naming someone else reads
+    the directory itself."""
+    path = tmp_path / "other.yaml"
+    path.write_text(WARM.replace('directory: "{{ input.username }}"', "directory: '{{ vars.other }}'"))
+    store = _RoundTrips()
+    own = LocalDirectory(("learned",), store, None)
+    learn_directory(store, "ann@example.com", [], {"firstName": "Ann"})
+    learn_directory(store, "jdoe@example.com", [], {"firstName": "John"})
+    engine = RuleEngine(dataclasses.replace(
+        _engine(sandbox, {}).context, store=store, tokens=TokenIssuer(store),
+        lockout=Lockout(store, LockoutPolicy()), directory=own.entry, directory_reads=own.reads,
+        vars={"other": "ann@example.com"}))
+    assert _login(rule=compile_rule(str(path)), engine=engine)["FirstName"] == "Ann"
