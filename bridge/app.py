@@ -24,6 +24,7 @@ from bridge.metrics import (
 from bridge.migrate.dispatch import Handled
 from bridge.migrate.exchange import SoapRequest
 from bridge.soap.envelope import ASMX, SOAP11, SOAP12, version_of
+from bridge.soap.wsdl import asmx_disco, asmx_help_page
 from bridge.upstream.legacy import SoapReply
 from bridge.wiring import Wiring
 from bridge.wsgi import Response, answering, error_response, json_response, read_body
@@ -105,6 +106,12 @@ class BridgeApp:
             if query.lower() in ("wsdl", "singlewsdl"):
                 body = wsdl.rendered(self.base_url(environ))
                 return Response(200, body, "text/xml; charset=utf-8")
+            if self.fault_style == ASMX:
+                # ASMX answers a GET with its discovery document or its help page.
+                if query.lower() == "disco":
+                    endpoint = self.base_url(environ).rstrip("/") + path
+                    return Response(200, asmx_disco(wsdl, endpoint), "text/xml; charset=utf-8")
+                return Response(200, asmx_help_page(wsdl), "text/html; charset=utf-8")
         ports = self.wiring.service.ports
         mtom = path.endswith("/mtom") and path[: -len("mtom")] + "text" in ports
         if path in ports or mtom:

@@ -150,6 +150,23 @@ def test_each_wsdl_is_served_at_its_path(nmbrs_bridge: Server, service: str, que
     assert actions and all(action.startswith(_ns(service) + "/") for action in actions)
 
 
+def test_a_get_without_wsdl_is_answered_as_asmx_does(nmbrs_bridge: Server) -> None:
+    # Monitors and browsers open the .asmx address itself: ASMX answers its help page (200),
+    # `?disco` its discovery document; a POST-only 405 would read as the service being down.
+    endpoint = f"{nmbrs_bridge.url}/soap/v3/DebtorService.asmx"
+    for query in ("", "?op=List_GetAll"):
+        page = requests.get(endpoint + query, timeout=5)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert "<li>Environment_Get</li>" in page.text and "<li>List_GetAll</li>" in page.text
+    disco = requests.get(endpoint + "?disco", timeout=5)
+    assert disco.status_code == 200
+    contract = etree.fromstring(disco.content).find(
+        "{http://schemas.xmlsoap.org/disco/scl/}contractRef")
+    assert contract is not None and contract.get("ref") == endpoint + "?wsdl"
+    # The SOAP endpoint itself still takes POST only for anything but a read.
+    assert requests.put(endpoint, data=b"x", timeout=5).status_code == 405
+
+
 def test_paths_in_any_case_as_iis_matches_them(nmbrs_bridge: Server) -> None:
     wsdl = requests.get(nmbrs_bridge.url + "/SOAP/v3/debtorservice.ASMX?wsdl", timeout=5)
     response = requests.post(
