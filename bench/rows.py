@@ -72,7 +72,7 @@ def plan(workers: int, store: str) -> list[Row]:
         Row("bridge-warm", "bridge", workers, f"{soap}; the api-key rule as shipped, repeat logins "
             "of the same users: the remembered verification and accounts come from the worker's "
             "memory; the lockout standing and the learned directory's names are read from the "
-            "store (SQLite)",
+            "store in one round trip (SQLite)",
             store="sqlite"),
         Row("bridge-warm-granian", "bridge", workers, "as bridge-warm, under granian",
             store="sqlite", server=GRANIAN),
