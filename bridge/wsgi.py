@@ -90,6 +90,18 @@ def rest_error(status: int, error_code: str, summary: str, details: list[str] | 
                     "application/json; charset=utf-8", headers)
 
 
+def json_document(raw: bytes) -> Any:
+    """A caller's JSON body as data, or None for anything that is not JSON.
+
+    RecursionError too: JSON nested deeper than the parser recurses ([[[[…) fits in any body
+    limit, and would otherwise surface as an internal error.
+    """
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The request body, refused (`SoapClientError`) past `limit` bytes or broken framing."""
     try:

@@ -3,7 +3,6 @@ static files, each answer with the headers that keep it out of frames and caches
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -29,7 +28,7 @@ from bridge.migrate.plan import Plan
 from bridge.migrate.promoter import Promoter
 from bridge.migrate.records import History, Recorder
 from bridge.migrate.report import parse_since
-from bridge.wsgi import JSON, Response, answering, json_response, read_body
+from bridge.wsgi import JSON, Response, answering, json_document, json_response, read_body
 
 log = logging.getLogger("bridge.console")
 
@@ -242,9 +241,8 @@ class Console:
             return json_response(415, {"error": "invalid_request",
                                        "error_description": "send application/json"})
         raw = read_body(environ, _MAX_FORM)  # too large: 413, as errors are answered
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
+        body = json_document(raw or b"{}")
+        if body is None:
             return json_response(400, {"error": "invalid_request",
                                        "error_description": "the body is not JSON"})
         if not isinstance(body, dict):

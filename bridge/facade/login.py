@@ -21,7 +21,7 @@ from bridge.rules.engine import Outcome, RuleEngine
 from bridge.rules.model import UNAVAILABLE, InputField, Rule
 from bridge.rules.rest import RestAnswer
 from bridge.rules.template import lookup
-from bridge.wsgi import Response, read_body, rest_error
+from bridge.wsgi import Response, json_document, read_body, rest_error
 
 NOT_FOUND_SUMMARY = "The requested resource was not found."
 VALIDATION_SUMMARY = "Error validating request"
@@ -101,12 +101,7 @@ class RestLogin:
         # Read outside the try: a body over the limit (413) or with broken framing is a
         # SoapClientError, a ValueError too, and must not become "'Request' should not be empty".
         raw = read_body(environ, self._max_body_bytes)
-        try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            # RecursionError: JSON nested deeper than the parser recurses ([[[[…), which the
-            # body limit alone does not prevent.
-            document = None
+        document = json_document(raw)
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
             # [INFERRED] the vendor's validation answer for a body that is not its wrapped
             # shape; the forum's CA1 500 came from such a body (FACTS §9.4), the QA suite's

@@ -158,3 +158,12 @@ def test_a_body_too_large_is_told_so(app: BridgeApp) -> None:
                   {"Content-Type": "application/json", **_bearer(OPERATOR_KEY)})
     assert answer.status == 413, answer.body
     assert b"exceeds 4096 bytes" in answer.body and b"not JSON" not in answer.body
+
+
+def test_json_nested_past_the_parser_is_not_json(app: BridgeApp) -> None:
+    # 4,000 brackets fit the 4 KiB limit but recurse deeper than json.loads can: a 400 that
+    # says so, not an internal error.
+    answer = call(app, "POST", API + "/marks", b"[" * 4000,
+                  {"Content-Type": "application/json", **_bearer(OPERATOR_KEY)})
+    assert answer.status == 400, answer.body
+    assert b"not JSON" in answer.body
